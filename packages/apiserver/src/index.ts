@@ -1,1 +1,3 @@
 export * from './storage/storage.js';
+export { start, type ApiServerConfig, type ApiServerHandle } from './start.js';
+export { main } from './main.js';

@@ -1,0 +1,97 @@
+/**
+ * Request bodies: JSON or YAML objects for create/update, the four patch media types for PATCH,
+ * and a clear 415 for protobuf (kubectl >= 1.32 imperative `create <kind>` sends it).
+ */
+import { badRequest, unsupportedMediaType } from '@flotilla/api';
+import { load as loadYaml } from 'js-yaml';
+import { mediaTypeOf } from './negotiation.js';
+
+/** The patch flavours Kubernetes accepts. */
+export type PatchType = 'json' | 'merge' | 'strategic' | 'apply';
+
+const PROTOBUF = 'application/vnd.kubernetes.protobuf';
+
+function protobufRejected(): Error {
+  return unsupportedMediaType(
+    `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (Flotilla does not decode ${PROTOBUF} request bodies; kubectl 1.32+ sends protobuf for imperative "create <kind>" commands: use "kubectl create -f", "kubectl apply" or an older kubectl)`,
+  );
+}
+
+function parseJson(buf: Buffer): unknown {
+  try {
+    return JSON.parse(buf.toString('utf8'));
+  } catch (err) {
+    throw badRequest(`error decoding request body: ${(err as Error).message}`);
+  }
+}
+
+function parseYaml(buf: Buffer): unknown {
+  try {
+    return loadYaml(buf.toString('utf8'));
+  } catch (err) {
+    throw badRequest(`error decoding YAML request body: ${(err as Error).message}`);
+  }
+}
+
+/** Decodes a create/update body by Content-Type. Empty bodies are a 400. */
+export function decodeObjectBody(body: Buffer | undefined, contentType: string | undefined): unknown {
+  const type = mediaTypeOf(contentType);
+  if (type === PROTOBUF) throw protobufRejected();
+  if (!body || body.length === 0) throw badRequest('request body is empty; expected an object');
+  switch (type) {
+    case '':
+    case 'application/json':
+    case '*/*':
+      return parseJson(body);
+    case 'application/yaml':
+    case 'application/x-yaml':
+    case 'text/yaml':
+      return parseYaml(body);
+    default:
+      throw unsupportedMediaType(`the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, ${PROTOBUF}`);
+  }
+}
+
+/** Decodes a PATCH body: returns the patch flavour and its parsed document. */
+export function decodePatchBody(body: Buffer | undefined, contentType: string | undefined): { type: PatchType; patch: unknown } {
+  const type = mediaTypeOf(contentType);
+  let patchType: PatchType;
+  switch (type) {
+    case 'application/json-patch+json':
+      patchType = 'json';
+      break;
+    case 'application/merge-patch+json':
+      patchType = 'merge';
+      break;
+    case 'application/strategic-merge-patch+json':
+      patchType = 'strategic';
+      break;
+    case 'application/apply-patch+yaml':
+    case 'application/apply-patch+json':
+      patchType = 'apply';
+      break;
+    default:
+      throw unsupportedMediaType(
+        `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`,
+      );
+  }
+  if (!body || body.length === 0) throw badRequest('the patch body is empty');
+  const patch = patchType === 'apply' ? parseYaml(body) : parseJson(body);
+  if (patchType === 'json') {
+    if (!Array.isArray(patch)) throw badRequest('json patch must be an array of operations');
+  } else if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) {
+    throw badRequest(patchType === 'apply' ? 'the apply configuration must be an object' : 'the patch must be a JSON object');
+  }
+  return { type: patchType, patch };
+}
+
+/** Decodes an optional DeleteOptions body (kubectl sends one; client-node uses query parameters). */
+export function decodeOptionalBody(body: Buffer | undefined, contentType: string | undefined): Record<string, unknown> | undefined {
+  if (!body || body.length === 0) return undefined;
+  const type = mediaTypeOf(contentType);
+  if (type === PROTOBUF) throw protobufRejected();
+  const v = type === 'application/yaml' ? parseYaml(body) : parseJson(body);
+  if (v === null || v === undefined) return undefined;
+  if (typeof v !== 'object' || Array.isArray(v)) throw badRequest('DeleteOptions must be a JSON object');
+  return v as Record<string, unknown>;
+}

@@ -1,0 +1,83 @@
+/**
+ * `flotilla-apiserver`: flags (Kubernetes names where they exist), logging, signals.
+ */
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import pino from 'pino';
+import { start } from './start.js';
+
+const USAGE = `Usage: flotilla-apiserver [flags]
+
+The Flotilla API server: the Kubernetes API over HTTPS, stored in an embedded LevelDB.
+
+Flags:
+  --data-dir DIR            where the database, certificates, tokens and admin.kubeconfig live (default ./data)
+  --bind-address ADDR       address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)
+  --secure-port PORT        HTTPS port (default 6443; 0 picks a free port and prints it)
+  --advertise-address ADDR  address written into kubeconfigs (default: the bind address)
+  --tls-san NAME            extra DNS name or IP for the serving certificate (repeatable)
+  --log-level LEVEL         trace, debug, info, warn, error (default info)
+  -h, --help                show this help
+`;
+
+/** Runs the API server with command-line flags until SIGTERM/SIGINT. */
+export async function main(argv: string[]): Promise<void> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        'data-dir': { type: 'string', default: './data' },
+        'bind-address': { type: 'string', default: '127.0.0.1' },
+        'secure-port': { type: 'string', default: '6443' },
+        'advertise-address': { type: 'string' },
+        'tls-san': { type: 'string', multiple: true },
+        'log-level': { type: 'string', default: 'info' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    process.stderr.write(`flotilla-apiserver: ${(err as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const port = Number(values['secure-port']);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    process.stderr.write(`flotilla-apiserver: --secure-port must be a port number, got ${values['secure-port']}\n`);
+    process.exit(2);
+  }
+  const logger = pino({ level: values['log-level'], base: { component: 'apiserver' } }, pino.destination(2));
+  const controller = new AbortController();
+  try {
+    const handle = await start(
+      {
+        dataDir: resolve(values['data-dir']!),
+        bindAddress: values['bind-address']!,
+        securePort: port,
+        ...(values['advertise-address'] ? { advertiseAddress: values['advertise-address'] } : {}),
+        ...(values['tls-san'] ? { tlsSans: values['tls-san'] } : {}),
+      },
+      { logger, signal: controller.signal },
+    );
+    process.stdout.write(`Flotilla API server listening on ${handle.url}\nAdmin kubeconfig: ${handle.adminKubeconfig}\n`);
+    const shutdown = (sig: string) => {
+      logger.info({ signal: sig }, 'shutting down');
+      handle.stop().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          logger.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+  } catch (err) {
+    logger.fatal({ err }, 'failed to start');
+    process.exit(1);
+  }
+}

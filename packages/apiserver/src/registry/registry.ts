@@ -1,0 +1,109 @@
+/**
+ * The set of stores the API server serves: one GenericStore per stored resource, sharing one
+ * ObjectCache and one Storage.
+ */
+import { findResource, RESOURCES, isStoredResource, type KubeObject, type ResourceInfo } from '@flotilla/api';
+import type { Logger } from 'pino';
+import type { Storage } from '../storage/storage.js';
+import type { CodecFactory } from './codec.js';
+import { GenericStore, type NamespaceLookup } from './generic-store.js';
+import { ObjectCache } from './object-cache.js';
+import type { CachedObject } from './resource-cache.js';
+import type { Strategy } from './strategy.js';
+
+/** Builds the cache entry of an object from its JSON. */
+function indexerFor(strategy: Strategy): (json: string, revision: number) => CachedObject {
+  const namespaced = strategy.resource.namespaced;
+  const selectable = Object.entries(strategy.selectableFields);
+  return (json, revision) => {
+    const obj = JSON.parse(json) as KubeObject;
+    const ns = namespaced ? obj.metadata.namespace ?? '' : '';
+    const name = obj.metadata.name ?? '';
+    const fields: Record<string, string> = { 'metadata.name': name, 'metadata.namespace': ns };
+    for (const [f, read] of selectable) fields[f] = read(obj) ?? '';
+    return { id: namespaced ? `${ns}/${name}` : name, namespace: ns, name, json, revision, labels: obj.metadata.labels, fields };
+  };
+}
+
+/** Dependencies of the registry. */
+export interface RegistryDeps {
+  storage: Storage;
+  strategies: ReadonlyMap<string, Strategy>;
+  codecs: CodecFactory;
+  logger: Logger;
+}
+
+/** `group/plural` — the key strategies are registered under. */
+export function resourceKey(r: Pick<ResourceInfo, 'group' | 'plural'>): string {
+  return `${r.group}/${r.plural}`;
+}
+
+/** All stores plus the cache they share. */
+export class Registry implements NamespaceLookup {
+  readonly cache: ObjectCache;
+  private readonly stores = new Map<string, GenericStore>();
+  private namespacesStore: GenericStore | undefined;
+
+  constructor(private readonly deps: RegistryDeps) {
+    this.cache = new ObjectCache(deps.storage, deps.logger.child({ component: 'cache' }));
+  }
+
+  /** Loads the cache and builds the stores. */
+  async start(): Promise<void> {
+    const entries: { resource: ResourceInfo; strategy: Strategy }[] = [];
+    for (const r of RESOURCES) {
+      if (!isStoredResource(r)) continue;
+      const strategy = this.deps.strategies.get(resourceKey(r));
+      if (!strategy) throw new Error(`no strategy for ${resourceKey(r)}`);
+      entries.push({ resource: r, strategy });
+    }
+    await this.cache.start(entries.map((e) => ({ resource: e.resource, indexer: indexerFor(e.strategy), indexField: e.strategy.indexField })));
+    for (const { resource, strategy } of entries) {
+      const store = new GenericStore({
+        strategy,
+        storage: this.deps.storage,
+        cache: this.cache.cacheFor(resource),
+        codec: this.deps.codecs(strategy.definitionName),
+        namespaces: this,
+        logger: this.deps.logger,
+      });
+      this.stores.set(resourceKey(resource), store);
+    }
+    this.namespacesStore = this.stores.get('/namespaces');
+  }
+
+  /** Stops the cache (closing watches). */
+  stop(): void {
+    this.cache.stop();
+  }
+
+  /** The store of a resource, if served. */
+  storeFor(r: Pick<ResourceInfo, 'group' | 'plural'>): GenericStore | undefined {
+    return this.stores.get(resourceKey(r));
+  }
+
+  /** The store of `group/version/plural`, or throws (a programming error). */
+  mustStore(group: string, plural: string): GenericStore {
+    const s = this.stores.get(`${group}/${plural}`);
+    if (!s) throw new Error(`no store for ${group}/${plural}`);
+    return s;
+  }
+
+  /** Every store. */
+  allStores(): IterableIterator<GenericStore> {
+    return this.stores.values();
+  }
+
+  /** Whether a namespace exists and whether it is terminating. */
+  namespaceState(name: string): 'Active' | 'Terminating' | undefined {
+    const o = this.namespacesStore?.cache.get(name);
+    if (!o) return undefined;
+    const ns = JSON.parse(o.json) as { metadata: { deletionTimestamp?: string }; status?: { phase?: string } };
+    return ns.metadata.deletionTimestamp || ns.status?.phase === 'Terminating' ? 'Terminating' : 'Active';
+  }
+
+  /** The resource served at group/version/plural. */
+  resource(group: string, version: string, plural: string): ResourceInfo | undefined {
+    return findResource(group, version, plural);
+  }
+}

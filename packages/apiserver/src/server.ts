@@ -1,0 +1,180 @@
+/**
+ * `buildServer()`: the fastify application of the API server — authentication, metrics, one error
+ * handler producing Kubernetes Status objects, discovery, OpenAPI and the generic resource handler.
+ * It never listens; `start()` does (tests use `inject()`).
+ */
+import type { SecureServerOptions } from 'node:http2';
+import type { ServerOptions as HttpsServerOptions } from 'node:https';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import fastifyWebsocket from '@fastify/websocket';
+import { ApiError, reasonForCode, type SubresourceName } from '@flotilla/api';
+import type { Logger } from 'pino';
+import type { Authenticator } from './auth/authenticator.js';
+import { apiGroupList, apiVersions, versionInfo } from './http/discovery.js';
+import { OpenApiDocuments } from './http/openapi-routes.js';
+import { createResourceHandler, type ResourceHandlerDeps, type WebSocketLike } from './http/resource-handler.js';
+import { parseResourcePath, isRequestInfo } from './http/request-info.js';
+import type { ApiServerMetrics } from './metrics.js';
+import type { Registry } from './registry/registry.js';
+import type { Patcher } from './registry/patcher.js';
+import type { Storage } from './storage/storage.js';
+
+/** Largest accepted request body (Kubernetes' limit is 3 MiB). */
+export const MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024;
+
+/** Subresources with generic implementations in this server. */
+export const SERVED_SUBRESOURCES: ReadonlySet<SubresourceName> = new Set<SubresourceName>(['status', 'scale', 'binding', 'eviction', 'finalize']);
+
+/** Paths answered without credentials, as Kubernetes' system:public-info-viewer allows. */
+const PUBLIC_PATHS = new Set(['/healthz', '/livez', '/readyz', '/version']);
+
+/** What the server is made of. */
+export interface ServerDeps {
+  registry: Registry;
+  storage: Storage;
+  patcher: Patcher;
+  authenticator: Authenticator;
+  metrics: ApiServerMetrics;
+  logger: Logger;
+  /** TLS options; omitted = plain HTTP (tests with inject only). */
+  https?: HttpsServerOptions;
+  /** `host:port` clients should use (for /api's serverAddressByClientCIDRs). */
+  advertiseAddress: () => string;
+  /** Readiness: false while starting or stopping. */
+  isReady: () => boolean;
+  /** Extra streaming subresource handlers (logs, exec...), added by later components. */
+  connectHandlers?: ResourceHandlerDeps['connectHandlers'];
+  webSocketHandlers?: ResourceHandlerDeps['webSocketHandlers'];
+}
+
+function statusReply(reply: FastifyReply, err: ApiError): FastifyReply {
+  return reply.code(err.code).type('application/json').send(JSON.stringify(err.toStatus()));
+}
+
+/** Maps anything thrown in a handler to a Kubernetes Status. Unknown errors are logged as bugs. */
+function toApiError(err: unknown, log: Logger, req: FastifyRequest): ApiError {
+  if (err instanceof ApiError) return err;
+  const fe = err as FastifyError;
+  switch (fe?.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new ApiError(413, 'RequestEntityTooLarge', `the request body is too large: limit is ${MAX_REQUEST_BODY_BYTES} bytes`);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new ApiError(415, 'UnsupportedMediaType', fe.message);
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new ApiError(400, 'BadRequest', fe.message);
+    default:
+      break;
+  }
+  if (typeof fe?.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return new ApiError(fe.statusCode, reasonForCode(fe.statusCode), fe.message);
+  }
+  log.error({ err, method: req.method, url: req.url }, 'unhandled error in request');
+  return new ApiError(500, 'InternalError', 'an internal error occurred; see the API server log');
+}
+
+/** Builds the fastify app. */
+export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
+  const log = deps.logger;
+  const app = Fastify({
+    logger: false,
+    disableRequestLogging: true,
+    bodyLimit: MAX_REQUEST_BODY_BYTES,
+    // Queries are parsed by the handlers with form semantics (`+` is a space).
+    querystringParser: () => ({}),
+    return503OnClosing: true,
+    forceCloseConnections: true,
+    keepAliveTimeout: 90_000,
+    requestTimeout: 0,
+    ...(deps.https ? { https: deps.https as SecureServerOptions } : {}),
+  }) as unknown as FastifyInstance;
+
+  await app.register(fastifyWebsocket, {
+    options: {
+      maxPayload: 16 * 1024 * 1024,
+      // Offer the first protocol the client lists that a handler understands (channel.k8s.io variants).
+      handleProtocols: (protocols: Set<string>) => {
+        for (const p of protocols) return p;
+        return false;
+      },
+    },
+  });
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: MAX_REQUEST_BODY_BYTES }, (_req, body, done) => done(null, body));
+
+  app.setErrorHandler((err, req, reply) => statusReply(reply, toApiError(err, log, req)));
+  app.setNotFoundHandler((_req, reply) => statusReply(reply, new ApiError(404, 'NotFound', 'the server could not find the requested resource', {})));
+
+  // Authentication.
+  app.addHook('onRequest', async (req, reply) => {
+    const path = req.url.split('?', 1)[0]!;
+    if (PUBLIC_PATHS.has(path)) return;
+    const user = await deps.authenticator.authenticate({ headers: req.headers, socket: req.raw.socket });
+    if (!user) {
+      await statusReply(reply, new ApiError(401, 'Unauthorized', 'Unauthorized'));
+      return reply;
+    }
+    req.user = user;
+    return;
+  });
+
+  // Metrics: count every request; time the ones that are not streams.
+  const startTimes = new WeakMap<FastifyRequest, bigint>();
+  app.addHook('onRequest', async (req) => {
+    startTimes.set(req, process.hrtime.bigint());
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    const started = startTimes.get(req);
+    const path = req.url.split('?', 1)[0]!;
+    const parsed = parseResourcePath(path, req.method, req.url.includes('watch=true') || req.url.includes('watch=1'));
+    const info = isRequestInfo(parsed) ? parsed : undefined;
+    const verb = info?.verb ?? req.method.toLowerCase();
+    const resource = info?.plural ?? '';
+    deps.metrics.requests.inc({ verb, resource, subresource: info?.subresource ?? '', code: String(reply.statusCode) });
+    if (started !== undefined && verb !== 'watch') deps.metrics.latency.observe({ verb, resource }, Number(process.hrtime.bigint() - started) / 1e9);
+  });
+
+  const health = async (_req: FastifyRequest, reply: FastifyReply) => {
+    if (!deps.isReady()) return reply.code(500).type('text/plain').send('[-]ready failed: the server is starting or stopping\nreadyz check failed\n');
+    return reply.type('text/plain').send('ok');
+  };
+  app.get('/healthz', health);
+  app.get('/livez', async (_req, reply) => reply.type('text/plain').send('ok'));
+  app.get('/readyz', health);
+  app.get('/version', async (_req, reply) => reply.type('application/json').send(JSON.stringify(versionInfo())));
+  app.get('/api', async (_req, reply) => reply.type('application/json').send(JSON.stringify(apiVersions(deps.advertiseAddress()))));
+  app.get('/apis', async (_req, reply) => reply.type('application/json').send(JSON.stringify(apiGroupList())));
+  app.get('/metrics', async (_req, reply) => reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()));
+
+  const openapi = new OpenApiDocuments();
+  app.get('/openapi/v2', async (_req, reply) => reply.type('application/octet-stream').send(''));
+  app.get('/openapi/v3', async (_req, reply) => reply.type('application/json').send(openapi.index()));
+  app.get('/openapi/v3/*', async (req, reply) => {
+    const path = req.url.split('?', 1)[0]!.slice('/openapi/v3/'.length);
+    const doc = openapi.document(path);
+    if (!doc) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
+    reply.header('Cache-Control', 'public, immutable');
+    reply.header('ETag', `"${doc.hash}"`);
+    return reply.type('application/json').send(doc.body);
+  });
+
+  const { handle, handleWebSocket } = createResourceHandler({
+    registry: deps.registry,
+    storage: deps.storage,
+    patcher: deps.patcher,
+    logger: log,
+    servedSubresources: SERVED_SUBRESOURCES,
+    ...(deps.connectHandlers ? { connectHandlers: deps.connectHandlers } : {}),
+    ...(deps.webSocketHandlers ? { webSocketHandlers: deps.webSocketHandlers } : {}),
+  });
+  for (const url of ['/api/*', '/apis/*']) {
+    app.route({
+      method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      url,
+      handler: handle,
+      wsHandler: (socket, req) => handleWebSocket(socket as unknown as WebSocketLike, req as unknown as FastifyRequest),
+    });
+  }
+  return app;
+}
