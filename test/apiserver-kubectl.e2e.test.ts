@@ -1,0 +1,198 @@
+/**
+ * Stock kubectl (the dispatcher picks the version matching our /version) against a real
+ * flotilla-apiserver: apply of a multi-document YAML and a changed re-apply (3-way merge), get in
+ * its output formats, get all, get -w, label, annotate, scale, api-resources, explain, delete -f.
+ * Skipped with a printed reason when kubectl is not installed.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApiServer, type ApiServerProcess } from './harness/apiserver.js';
+import { findKubectl, Kubectl } from './harness/kubectl.js';
+import { killAll, tempDir } from './harness/processes.js';
+import { waitFor } from './harness/wait-for.js';
+
+const kubectlPath = findKubectl();
+if (!kubectlPath) console.warn('skipping kubectl end-to-end tests: no kubectl on PATH');
+
+const manifest = (replicas: number, data: string, extraLabel: boolean) => `apiVersion: v1
+kind: Namespace
+metadata:
+  name: kubectl-e2e
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  namespace: kubectl-e2e
+  labels:
+    app: shop
+${extraLabel ? '    stale: "yes"\n' : ''}data:
+  mode: ${data}
+${extraLabel ? '  removed-later: "x"\n' : ''}---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: shop
+  namespace: kubectl-e2e
+spec:
+  replicas: ${replicas}
+  selector:
+    matchLabels:
+      app: shop
+  template:
+    metadata:
+      labels:
+        app: shop
+    spec:
+      containers:
+      - name: web
+        image: busybox:1.36
+        ports:
+        - containerPort: 8080
+        env:
+        - name: MODE
+          value: ${data}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: shop
+  namespace: kubectl-e2e
+spec:
+  selector:
+    app: shop
+  ports:
+  - name: http
+    port: 80
+    targetPort: 8080
+`;
+
+describe.skipIf(!kubectlPath)('kubectl against flotilla-apiserver', () => {
+  let server: ApiServerProcess;
+  let dir: ReturnType<typeof tempDir>;
+  let kubectl: Kubectl;
+  let file: string;
+
+  beforeAll(async () => {
+    dir = tempDir('kubectl');
+    server = await startApiServer(join(dir.path, 'data'));
+    kubectl = new Kubectl(kubectlPath!, server.kubeconfig, dir.path);
+    file = join(dir.path, 'app.yaml');
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+    await killAll();
+    dir?.remove();
+  });
+
+  it('reports a server version kubectl understands', async () => {
+    const out = await kubectl.ok(['version', '-o', 'json']);
+    const v = JSON.parse(out) as { serverVersion: { major: string; minor: string } };
+    expect(v.serverVersion.major).toBe('1');
+    expect(Number(v.serverVersion.minor)).toBeGreaterThanOrEqual(27);
+  });
+
+  it('applies a multi-document YAML', async () => {
+    writeFileSync(file, manifest(2, 'blue', true));
+    const out = await kubectl.ok(['apply', '-f', file]);
+    expect(out).toContain('namespace/kubectl-e2e created');
+    expect(out).toContain('configmap/settings created');
+    expect(out).toContain('deployment.apps/shop created');
+    expect(out).toContain('service/shop created');
+    const again = await kubectl.ok(['apply', '-f', file]);
+    expect(again).toContain('configmap/settings unchanged');
+  });
+
+  it('re-applies a changed file with a 3-way merge', async () => {
+    // A field set by someone else survives; fields removed from the file are removed.
+    await kubectl.ok(['-n', 'kubectl-e2e', 'label', 'configmap', 'settings', 'owner=ops']);
+    writeFileSync(file, manifest(3, 'green', false));
+    const out = await kubectl.ok(['apply', '-f', file]);
+    expect(out).toContain('configmap/settings configured');
+    expect(out).toContain('deployment.apps/shop configured');
+    const cm = JSON.parse(await kubectl.ok(['-n', 'kubectl-e2e', 'get', 'configmap', 'settings', '-o', 'json'])) as { metadata: { labels: Record<string, string> }; data: Record<string, string> };
+    expect(cm.data).toEqual({ mode: 'green' });
+    expect(cm.metadata.labels).toEqual({ app: 'shop', owner: 'ops' });
+    const dep = JSON.parse(await kubectl.ok(['-n', 'kubectl-e2e', 'get', 'deployment', 'shop', '-o', 'json'])) as { spec: { replicas: number; template: { spec: { containers: { env: { value: string }[] }[] } } }; metadata: { generation: number } };
+    expect(dep.spec.replicas).toBe(3);
+    expect(dep.spec.template.spec.containers[0]!.env[0]!.value).toBe('green');
+    expect(dep.metadata.generation).toBe(2);
+  });
+
+  it('prints tables, wide tables, YAML and JSON', async () => {
+    const table = await kubectl.ok(['-n', 'kubectl-e2e', 'get', 'deployments']);
+    expect(table).toMatch(/^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE/);
+    expect(table).toMatch(/shop\s+0\/3\s+0\s+0\s+\d+s/);
+    const wide = await kubectl.ok(['-n', 'kubectl-e2e', 'get', 'deployments', '-o', 'wide']);
+    expect(wide).toMatch(/CONTAINERS\s+IMAGES\s+SELECTOR/);
+    expect(wide).toContain('busybox:1.36');
+    const svc = await kubectl.ok(['-n', 'kubectl-e2e', 'get', 'svc']);
+    expect(svc).toMatch(/^NAME\s+TYPE\s+CLUSTER-IP\s+EXTERNAL-IP\s+PORT\(S\)\s+AGE/);
+    const yaml = await kubectl.ok(['-n', 'kubectl-e2e', 'get', 'configmap', 'settings', '-o', 'yaml']);
+    expect(yaml).toContain('kind: ConfigMap');
+    expect(yaml).toContain('mode: green');
+    const nsTable = await kubectl.ok(['get', 'namespaces']);
+    expect(nsTable).toMatch(/kube-system\s+Active/);
+    expect(nsTable).toMatch(/default\s+Active/);
+  });
+
+  it('gets all', async () => {
+    const out = await kubectl.ok(['-n', 'kubectl-e2e', 'get', 'all']);
+    expect(out).toContain('service/shop');
+    expect(out).toContain('deployment.apps/shop');
+  });
+
+  it('sees a change with get -w', async () => {
+    const w = kubectl.spawn(['-n', 'kubectl-e2e', 'get', 'configmap', 'settings', '-w', '-o', 'jsonpath={.data.mode}{"\\n"}']);
+    try {
+      await waitFor('initial watch output', () => w.output().includes('green'));
+      await kubectl.ok(['-n', 'kubectl-e2e', 'patch', 'configmap', 'settings', '--type', 'merge', '-p', '{"data":{"mode":"red"}}']);
+      await waitFor('watched change', () => w.output().includes('red'));
+    } finally {
+      w.child.kill();
+    }
+  });
+
+  it('labels, annotates and scales', async () => {
+    await kubectl.ok(['-n', 'kubectl-e2e', 'label', 'deployment', 'shop', 'team=checkout']);
+    await kubectl.ok(['-n', 'kubectl-e2e', 'annotate', 'deployment', 'shop', 'note=hello world']);
+    const scaled = await kubectl.ok(['-n', 'kubectl-e2e', 'scale', 'deployment', 'shop', '--replicas=5']);
+    expect(scaled).toContain('deployment.apps/shop scaled');
+    const dep = JSON.parse(await kubectl.ok(['-n', 'kubectl-e2e', 'get', 'deployment', 'shop', '-o', 'json'])) as { metadata: { labels: Record<string, string>; annotations: Record<string, string> }; spec: { replicas: number } };
+    expect(dep.metadata.labels['team']).toBe('checkout');
+    expect(dep.metadata.annotations['note']).toBe('hello world');
+    expect(dep.spec.replicas).toBe(5);
+    const byLabel = await kubectl.ok(['-n', 'kubectl-e2e', 'get', 'deployments', '-l', 'team=checkout', '-o', 'name']);
+    expect(byLabel.trim()).toBe('deployment.apps/shop');
+  });
+
+  it('lists api-resources and explains a field', async () => {
+    const out = await kubectl.ok(['api-resources']);
+    expect(out).toMatch(/pods\s+po\s+v1\s+true\s+Pod/);
+    expect(out).toMatch(/deployments\s+deploy\s+apps\/v1\s+true\s+Deployment/);
+    expect(out).toMatch(/nodes\s+no\s+v1\s+false\s+Node/);
+    const explain = await kubectl.ok(['explain', 'pods.spec.containers.image']);
+    expect(explain).toContain('FIELD: image');
+  });
+
+  it('rejects unknown fields on apply (server-side field validation)', async () => {
+    const bad = join(dir.path, 'bad.yaml');
+    writeFileSync(bad, 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bad\n  namespace: kubectl-e2e\ndata:\n  a: b\nbogus: 1\n');
+    const r = await kubectl.run(['apply', '-f', bad]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/unknown field "bogus"/);
+  });
+
+  it('deletes what the file created', async () => {
+    const out = await kubectl.ok(['delete', '-f', file, '--wait=false']);
+    expect(out).toContain('configmap "settings" deleted');
+    expect(out).toContain('deployment.apps "shop" deleted');
+    const left = await kubectl.run(['-n', 'kubectl-e2e', 'get', 'configmap', 'settings']);
+    expect(left.code).not.toBe(0);
+    expect(left.stderr).toContain('NotFound');
+    const ns = JSON.parse(await kubectl.ok(['get', 'namespace', 'kubectl-e2e', '-o', 'json'])) as { status: { phase: string } };
+    expect(ns.status.phase).toBe('Terminating');
+  });
+});

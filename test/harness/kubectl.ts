@@ -1,0 +1,63 @@
+/**
+ * Running the machine's stock kubectl against a test cluster. Tests skip (with a printed reason)
+ * when no kubectl is installed.
+ */
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+
+/** The kubectl binary on PATH, or undefined. */
+export function findKubectl(): string | undefined {
+  const r = spawnSync('sh', ['-c', 'command -v kubectl'], { encoding: 'utf8' });
+  const path = r.stdout.trim();
+  return r.status === 0 && path ? path : undefined;
+}
+
+/** The result of one kubectl run. */
+export interface KubectlResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs kubectl with a kubeconfig and its own discovery cache dir. */
+export class Kubectl {
+  constructor(
+    private readonly binary: string,
+    private readonly kubeconfig: string,
+    private readonly cacheDir: string,
+  ) {}
+
+  private args(args: string[]): string[] {
+    return ['--kubeconfig', this.kubeconfig, '--cache-dir', join(this.cacheDir, 'kubectl-cache'), ...args];
+  }
+
+  /** Runs to completion. */
+  run(args: string[], options: { input?: string; timeoutMs?: number } = {}): Promise<KubectlResult> {
+    return new Promise((resolve) => {
+      const child = execFile(this.binary, this.args(args), { timeout: options.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, HOME: this.cacheDir } }, (err, stdout, stderr) => {
+        const code = err ? (typeof (err as NodeJS.ErrnoException & { code?: unknown }).code === 'number' ? ((err as unknown as { code: number }).code) : 1) : 0;
+        resolve({ code, stdout, stderr });
+      });
+      if (options.input !== undefined) {
+        child.stdin!.write(options.input);
+        child.stdin!.end();
+      }
+    });
+  }
+
+  /** Runs and throws with kubectl's stderr when it fails. */
+  async ok(args: string[], options: { input?: string; timeoutMs?: number } = {}): Promise<string> {
+    const r = await this.run(args, options);
+    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr}${r.stdout}`);
+    return r.stdout;
+  }
+
+  /** Starts a long-running kubectl (e.g. `get -w`); the caller kills it. */
+  spawn(args: string[]): { child: ChildProcess; output: () => string } {
+    const child = spawn(this.binary, this.args(args), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HOME: this.cacheDir } });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    return { child, output: () => out };
+  }
+}
