@@ -7,7 +7,8 @@
 import BTreeModule from 'sorted-btree';
 import type { FieldSelector, LabelSelector } from '@flotilla/api';
 
-const BTree = BTreeModule.default;
+// Node's ESM loader gives the CommonJS exports object; bundlers (vitest) give the class itself.
+const BTree = ((BTreeModule as unknown as { default?: typeof BTreeModule.default }).default ?? BTreeModule) as typeof BTreeModule.default;
 type Tree<K, V> = BTreeModule.default<K, V>;
 
 /** One object as cached: its JSON (with metadata.resourceVersion) and what selectors read. */
