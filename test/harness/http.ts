@@ -41,6 +41,8 @@ export class RawClient {
     const token = options.token === undefined ? this.token : options.token;
     if (token !== null) headers['Authorization'] = `Bearer ${token}`;
     if (options.body !== undefined && headers['Content-Type'] === undefined) headers['Content-Type'] = 'application/json';
+    // Node sends DELETE bodies without chunked framing, so the length must be explicit.
+    if (options.body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(options.body));
     return new Promise((resolve, reject) => {
       const req = httpsRequest(url, { method: options.method ?? 'GET', headers, agent: this.agent, timeout: options.timeoutMs ?? 30_000 }, (res) => {
         const chunks: Buffer[] = [];

@@ -78,10 +78,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const log = deps.logger;
   const app = Fastify({
     logger: false,
-    disableRequestLogging: true,
     bodyLimit: MAX_REQUEST_BODY_BYTES,
     // Queries are parsed by the handlers with form semantics (`+` is a space).
-    querystringParser: () => ({}),
+    routerOptions: { querystringParser: () => ({}) },
     return503OnClosing: true,
     forceCloseConnections: true,
     keepAliveTimeout: 90_000,
@@ -170,11 +169,12 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   for (const url of ['/api/*', '/apis/*']) {
     app.route({
-      method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      method: 'GET',
       url,
       handler: handle,
       wsHandler: (socket, req) => handleWebSocket(socket as unknown as WebSocketLike, req as unknown as FastifyRequest),
     });
+    app.route({ method: ['POST', 'PUT', 'PATCH', 'DELETE'], url, handler: handle });
   }
   return app;
 }

@@ -65,14 +65,14 @@ function formatHostPort(host: string, port: number): string {
 
 /** Starts an API server; resolves once it serves requests. */
 export async function start(config: ApiServerConfig, options: { logger: Logger; signal?: AbortSignal; authenticators?: Authenticator[] }): Promise<ApiServerHandle> {
-  const log = options.logger.child({ component: 'apiserver' });
+  const log = options.logger;
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const advertise = config.advertiseAddress ?? (isWildcard(config.bindAddress) ? '127.0.0.1' : config.bindAddress);
   const sans = [...new Set(['127.0.0.1', '::1', 'localhost', hostname(), advertise, ...(isWildcard(config.bindAddress) ? [] : [config.bindAddress]), ...(config.tlsSans ?? [])])];
   const pki = await ensureServerPki(join(config.dataDir, 'pki'), sans);
   const tokens = await ensureTokenFile(join(config.dataDir, 'tokens.csv'));
 
-  const storage = new LevelStorage({ path: join(config.dataDir, 'db'), logger: log.child({ component: 'storage' }) });
+  const storage = new LevelStorage({ path: join(config.dataDir, 'db'), logger: log.child({ subsystem: 'storage' }) });
   await storage.open();
   const registry = new Registry({ storage, strategies: buildStrategies(), codecs: schemaCodecs(), logger: log });
   let ready = false;

@@ -7,6 +7,8 @@ import { webcrypto, X509Certificate as NodeX509Certificate, randomBytes, createH
 import { mkdir, readFile, writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isIP } from 'node:net';
+// @peculiar/x509 needs the Reflect metadata polyfill loaded first.
+import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 
 type CryptoKey = webcrypto.CryptoKey;

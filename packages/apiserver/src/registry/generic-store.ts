@@ -104,7 +104,9 @@ function serializeTemplate(obj: KubeObject): string {
   meta['resourceVersion'] = RV_PLACEHOLDER;
   for (const [k, v] of Object.entries(m)) if (!(k in meta) && k !== 'resourceVersion') meta[k] = v;
   const out: Record<string, unknown> = { kind: obj.kind, apiVersion: obj.apiVersion, metadata: meta };
-  for (const [k, v] of Object.entries(obj)) if (k !== 'kind' && k !== 'apiVersion' && k !== 'metadata') out[k] = v;
+  if (obj['spec'] !== undefined) out['spec'] = obj['spec'];
+  for (const [k, v] of Object.entries(obj)) if (!(k in out) && k !== 'status') out[k] = v;
+  if (obj['status'] !== undefined) out['status'] = obj['status'];
   return JSON.stringify(out);
 }
 

@@ -45,7 +45,7 @@ export class Registry implements NamespaceLookup {
   private namespacesStore: GenericStore | undefined;
 
   constructor(private readonly deps: RegistryDeps) {
-    this.cache = new ObjectCache(deps.storage, deps.logger.child({ component: 'cache' }));
+    this.cache = new ObjectCache(deps.storage, deps.logger.child({ subsystem: 'cache' }));
   }
 
   /** Loads the cache and builds the stores. */
