@@ -16,9 +16,23 @@ Flags:
   --secure-port PORT        HTTPS port (default 6443; 0 picks a free port and prints it)
   --advertise-address ADDR  address written into kubeconfigs (default: the bind address)
   --tls-san NAME            extra DNS name or IP for the serving certificate (repeatable)
+  --etcd-compaction-interval DURATION
+                            how long watch history is kept before compaction, e.g. 5m, 30s (default 5m)
   --log-level LEVEL         trace, debug, info, warn, error (default info)
   -h, --help                show this help
 `;
+
+/** Parses `90s`, `5m`, `1h`, `1h30m`, `500ms` into milliseconds. */
+export function parseDuration(text: string): number | undefined {
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+  let total = 0;
+  let matched = 0;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    total += Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+    matched = re.lastIndex;
+  }
+  return matched === text.length && matched > 0 ? total : undefined;
+}
 
 /** Runs the API server with command-line flags until SIGTERM/SIGINT. */
 export async function main(argv: string[]): Promise<void> {
@@ -32,6 +46,7 @@ export async function main(argv: string[]): Promise<void> {
         'secure-port': { type: 'string', default: '6443' },
         'advertise-address': { type: 'string' },
         'tls-san': { type: 'string', multiple: true },
+        'etcd-compaction-interval': { type: 'string', default: '5m' },
         'log-level': { type: 'string', default: 'info' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -50,6 +65,11 @@ export async function main(argv: string[]): Promise<void> {
     process.stderr.write(`flotilla-apiserver: --secure-port must be a port number, got ${values['secure-port']}\n`);
     process.exit(2);
   }
+  const retention = parseDuration(values['etcd-compaction-interval']!);
+  if (retention === undefined || retention < 1000) {
+    process.stderr.write(`flotilla-apiserver: --etcd-compaction-interval must be a duration of at least 1s (e.g. 5m, 30s), got ${values['etcd-compaction-interval']}\n`);
+    process.exit(2);
+  }
   const logger = pino({ level: values['log-level'], base: { component: 'apiserver' } }, pino.destination(2));
   const controller = new AbortController();
   try {
@@ -60,6 +80,7 @@ export async function main(argv: string[]): Promise<void> {
         securePort: port,
         ...(values['advertise-address'] ? { advertiseAddress: values['advertise-address'] } : {}),
         ...(values['tls-san'] ? { tlsSans: values['tls-san'] } : {}),
+        compactionRetentionMs: retention,
       },
       { logger, signal: controller.signal },
     );

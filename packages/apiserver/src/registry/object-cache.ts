@@ -66,7 +66,7 @@ export class ObjectCache {
     }
     this.revisionValue = Math.max(this.revisionValue, revision);
     this.logger.info({ objects: loaded, revision: this.revisionValue, ms: Date.now() - started }, 'cache loaded');
-    const interval = options.bookmarkIntervalMs ?? 30_000;
+    const interval = options.bookmarkIntervalMs ?? 10_000;
     this.bookmarkTimer = setInterval(() => this.bookmarkAll(), interval);
     this.bookmarkTimer.unref();
   }
