@@ -1,0 +1,274 @@
+#!/usr/bin/env node
+// API server benchmark (issue: API server). Starts a real flotilla-apiserver (built dist) on a
+// fresh data directory and measures, in one run on this machine, with ~2 KB pod objects:
+//   1. durable pod creates/s and latency with 64 concurrent clients, next to
+//      (a) raw LevelDB synced writes of the same JSON from 64 concurrent writers, and
+//      (b) Debian's etcd (if installed) taking the same puts from 64 concurrent clients;
+//   2. get p99;
+//   3. list latency for 3k pods in a namespace and for every pod cluster-wide (up to 100k);
+//   4. watch delivery latency (write sent -> event received, an upper bound of commit -> received)
+//      with 100 watchers at 1k events/s, and with 5,000 field-filtered watchers plus 10 unfiltered;
+//   5. RSS at idle, at 10k and at the largest pod count (KB per pod).
+// Usage: node bench/apiserver-bench.mjs [--quick] [--pods 100000] [--creates 20000]
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { Agent, request } from 'undici';
+import { cpuSeconds, flags, ms, percentile, podJson, ROOT, rssKiB, runConcurrent, startAndWait, tempDir } from './lib.mjs';
+
+const opts = flags(process.argv.slice(2));
+const quick = Boolean(opts.quick);
+const CREATES = Number(opts.creates ?? (quick ? 3000 : 20000));
+const TOTAL_PODS = Number(opts.pods ?? (quick ? 12000 : 100000));
+const CONCURRENCY = 64;
+const results = [];
+const report = (name, value, note = '') => {
+  results.push({ name, value, note });
+  console.log(`${name.padEnd(58)} ${String(value).padStart(16)}  ${note}`);
+};
+
+// ---------------------------------------------------------------- API server
+const dir = tempDir('apiserver');
+const { child: server, match } = await startAndWait(process.execPath, [join(ROOT, 'packages/apiserver/bin/flotilla-apiserver.js'), '--data-dir', dir.path, '--secure-port', '0', '--log-level', 'warn'], /listening on (https:\/\/\S+)/);
+const base = match[1];
+const token = /token: (\S+)/.exec(readFileSync(join(dir.path, 'admin.kubeconfig'), 'utf8'))[1];
+const ca = readFileSync(join(dir.path, 'pki', 'ca.crt'), 'utf8');
+const agent = new Agent({ connect: { ca }, connections: CONCURRENCY, pipelining: 1, keepAliveTimeout: 60_000 });
+const watchAgent = new Agent({ connect: { ca }, connections: null, pipelining: 0, bodyTimeout: 0, headersTimeout: 0 });
+const auth = { authorization: `Bearer ${token}` };
+
+async function api(method, path, body, contentType = 'application/json') {
+  const r = await request(`${base}${path}`, { method, dispatcher: agent, headers: { ...auth, 'content-type': contentType, accept: 'application/json' }, body });
+  const text = await r.body.text();
+  if (r.statusCode >= 300) throw new Error(`${method} ${path}: ${r.statusCode} ${text.slice(0, 300)}`);
+  return text;
+}
+
+async function createNamespace(name) {
+  await api('POST', '/api/v1/namespaces', JSON.stringify({ metadata: { name } }));
+}
+
+console.log(`Flotilla API server benchmark — ${new Date().toISOString()} — node ${process.version}, ${CONCURRENCY} clients\n`);
+report('RSS idle', `${(rssKiB(server.pid) / 1024).toFixed(1)} MiB`);
+
+// 1. Creates.
+await createNamespace('bench');
+const sample = podJson('sample-pod-name-0000');
+report('pod object size', `${Buffer.byteLength(sample)} bytes`);
+{
+  const cpu0 = cpuSeconds(server.pid);
+  const { latencies, seconds } = await runConcurrent(CREATES, CONCURRENCY, (i) => api('POST', '/api/v1/namespaces/bench/pods', podJson(`pod-${i}`)));
+  const rate = CREATES / seconds;
+  report('durable creates/s (64 clients, HTTPS)', rate.toFixed(0), `${CREATES} pods in ${seconds.toFixed(1)} s`);
+  report('create latency p50 / p99', `${ms(percentile(latencies, 50))} / ${ms(percentile(latencies, 99))}`);
+  report('API server CPU per create', `${(((cpuSeconds(server.pid) - cpu0) / CREATES) * 1e6).toFixed(0)} µs`);
+  results.creates = rate;
+}
+
+// 1a. Raw LevelDB, same values, same concurrency.
+{
+  const require = createRequire(join(ROOT, 'packages/apiserver/package.json'));
+  const { ClassicLevel } = require('classic-level');
+  const ldir = tempDir('leveldb');
+  const db = new ClassicLevel(ldir.path, { valueEncoding: 'utf8' });
+  await db.open();
+  const values = Array.from({ length: CREATES }, (_, i) => podJson(`pod-${i}`));
+  const single = await runConcurrent(CREATES, CONCURRENCY, (i) => db.put(`/registry/core/pods/bench/pod-${i}`, values[i], { sync: true }));
+  report('raw LevelDB synced puts/s (64 writers)', (CREATES / single.seconds).toFixed(0), `p99 ${ms(percentile(single.latencies, 99))}`);
+  // Grouped: what one synced batch per 64 writes gives.
+  const batches = Math.ceil(CREATES / CONCURRENCY);
+  const grouped = await runConcurrent(batches, 1, (b) => db.batch(values.slice(b * CONCURRENCY, (b + 1) * CONCURRENCY).map((v, j) => ({ type: 'put', key: `/g/${b}/${j}`, value: v })), { sync: true }));
+  report('raw LevelDB synced batches of 64: writes/s', (CREATES / grouped.seconds).toFixed(0));
+  await db.close();
+  ldir.remove();
+  results.leveldb = CREATES / single.seconds;
+  report('ratio: API server creates / raw LevelDB synced puts', (results.creates / results.leveldb).toFixed(2));
+}
+
+// 1b. etcd, if Debian's etcd-server is installed.
+{
+  let etcdBin;
+  try {
+    etcdBin = (await import('node:child_process')).execSync('command -v etcd', { encoding: 'utf8' }).trim();
+  } catch {
+    etcdBin = undefined;
+  }
+  if (!etcdBin) {
+    report('etcd puts/s', 'skipped', 'etcd not installed (apt-get install etcd-server)');
+  } else {
+    const edir = tempDir('etcd');
+    const port = 23000 + Math.floor(Math.random() * 1000);
+    const etcd = (await import('node:child_process')).spawn(etcdBin, ['--data-dir', edir.path, '--listen-client-urls', `http://127.0.0.1:${port}`, '--advertise-client-urls', `http://127.0.0.1:${port}`, '--listen-peer-urls', `http://127.0.0.1:${port + 1}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${port + 1}`, '--initial-cluster', `default=http://127.0.0.1:${port + 1}`, '--log-level', 'error'], { stdio: 'ignore' });
+    const etcdAgent = new Agent({ connections: CONCURRENCY });
+    const put = async (k, v) => {
+      const r = await request(`http://127.0.0.1:${port}/v3/kv/put`, { method: 'POST', dispatcher: etcdAgent, body: JSON.stringify({ key: Buffer.from(k).toString('base64'), value: Buffer.from(v).toString('base64') }) });
+      const t = await r.body.text();
+      if (r.statusCode !== 200) throw new Error(`etcd put ${r.statusCode}: ${t}`);
+    };
+    for (let i = 0; ; i++) {
+      try {
+        await put('/warmup', 'x');
+        break;
+      } catch (err) {
+        if (i > 100) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    const values = Array.from({ length: CREATES }, (_, i) => podJson(`pod-${i}`));
+    const { latencies, seconds } = await runConcurrent(CREATES, CONCURRENCY, (i) => put(`/registry/pods/bench/pod-${i}`, values[i]));
+    report('etcd 3.4 puts/s (64 clients, JSON gateway)', (CREATES / seconds).toFixed(0), `p99 ${ms(percentile(latencies, 99))}`);
+    report('ratio: API server creates / etcd puts', (results.creates / (CREATES / seconds)).toFixed(2));
+    etcd.kill('SIGKILL');
+    await etcdAgent.close();
+    edir.remove();
+  }
+}
+
+// 2. Gets.
+{
+  const n = quick ? 5000 : 20000;
+  const { latencies, seconds } = await runConcurrent(n, CONCURRENCY, (i) => api('GET', `/api/v1/namespaces/bench/pods/pod-${(i * 7919) % CREATES}`));
+  report('gets/s (64 clients)', (n / seconds).toFixed(0));
+  report('get latency p50 / p99', `${ms(percentile(latencies, 50))} / ${ms(percentile(latencies, 99))}`);
+}
+
+// 3. List of 3k pods in one namespace.
+{
+  await createNamespace('list3k');
+  await runConcurrent(3000, CONCURRENCY, (i) => api('POST', '/api/v1/namespaces/list3k/pods', podJson(`l-${i}`)));
+  const lat = [];
+  for (let i = 0; i < 20; i++) {
+    const t0 = performance.now();
+    const text = await api('GET', '/api/v1/namespaces/list3k/pods');
+    lat.push(performance.now() - t0);
+    if (i === 0 && JSON.parse(text).items.length !== 3000) throw new Error('list3k returned the wrong count');
+  }
+  report('list 3k pods in a namespace p50 / p99 (20 runs)', `${ms(percentile(lat, 50))} / ${ms(percentile(lat, 99))}`);
+}
+
+// 4a. 100 watchers, 1k events/s.
+async function openWatch(path, onLine) {
+  const r = await request(`${base}${path}`, { method: 'GET', dispatcher: watchAgent, headers: auth });
+  if (r.statusCode !== 200) throw new Error(`watch ${path}: ${r.statusCode}`);
+  let buf = '';
+  r.body.setEncoding('utf8');
+  r.body.on('data', (chunk) => {
+    buf += chunk;
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      onLine(buf.slice(0, nl), performance.timeOrigin + performance.now());
+      buf = buf.slice(nl + 1);
+    }
+  });
+  r.body.on('error', () => {});
+  return () => r.body.destroy();
+}
+
+const SENT_RE = /"bench\/sent":"(\d+(?:\.\d+)?)"/;
+async function watchPhase(label, watchers, eventsPerSecond, durationS, makeWriter) {
+  const lat = [];
+  const closers = [];
+  for (const path of watchers) {
+    closers.push(
+      await openWatch(path, (line, now) => {
+        const m = SENT_RE.exec(line);
+        if (m && line.startsWith('{"type":"MODIFIED"')) lat.push(now - Number(m[1]));
+      }),
+    );
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  const total = eventsPerSecond * durationS;
+  const started = performance.now();
+  let sent = 0;
+  const inflight = new Set();
+  while (sent < total) {
+    const due = Math.floor(((performance.now() - started) / 1000) * eventsPerSecond);
+    while (sent < Math.min(due, total)) {
+      const p = makeWriter(sent++);
+      inflight.add(p);
+      p.finally(() => inflight.delete(p));
+      if (inflight.size > 256) await Promise.race(inflight);
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  await Promise.all(inflight);
+  await new Promise((r) => setTimeout(r, 1000));
+  for (const c of closers) c();
+  report(`${label}: events received`, lat.length);
+  report(`${label}: delivery p50 / p99 (write sent -> received)`, `${ms(percentile(lat, 50))} / ${ms(percentile(lat, 99))}`);
+}
+
+{
+  await createNamespace('watch');
+  const N = 200;
+  await runConcurrent(N, CONCURRENCY, (i) => api('POST', '/api/v1/namespaces/watch/pods', podJson(`w-${i}`)));
+  const rv = JSON.parse(await api('GET', '/api/v1/namespaces/watch/pods?limit=1')).metadata.resourceVersion;
+  const watchers = Array.from({ length: 100 }, () => `/api/v1/namespaces/watch/pods?watch=true&resourceVersion=${rv}`);
+  await watchPhase('100 watchers @ 1k events/s', watchers, 1000, quick ? 5 : 10, (i) =>
+    api('PATCH', `/api/v1/namespaces/watch/pods/w-${i % N}`, JSON.stringify({ metadata: { annotations: { 'bench/sent': String(performance.timeOrigin + performance.now()) } } }), 'application/merge-patch+json'),
+  );
+}
+
+// 4b. 5,000 node-filtered watchers + 10 unfiltered (agents + controllers).
+{
+  const NODES = quick ? 1000 : 5000;
+  await createNamespace('nodes');
+  const PODS = 2000;
+  await runConcurrent(PODS, CONCURRENCY, (i) => api('POST', '/api/v1/namespaces/nodes/pods', podJson(`n-${i}`, { nodeName: `node-${i % NODES}` })));
+  const rv = JSON.parse(await api('GET', '/api/v1/namespaces/nodes/pods?limit=1')).metadata.resourceVersion;
+  const watchers = [
+    ...Array.from({ length: NODES }, (_, i) => `/api/v1/pods?watch=true&resourceVersion=${rv}&fieldSelector=spec.nodeName%3Dnode-${i}`),
+    ...Array.from({ length: 10 }, () => `/api/v1/namespaces/nodes/pods?watch=true&resourceVersion=${rv}`),
+  ];
+  const rssBefore = rssKiB(server.pid);
+  await watchPhase(`${NODES} filtered + 10 watchers @ 1k events/s`, watchers, 1000, quick ? 5 : 10, (i) =>
+    api('PATCH', `/api/v1/namespaces/nodes/pods/n-${i % PODS}`, JSON.stringify({ metadata: { annotations: { 'bench/sent': String(performance.timeOrigin + performance.now()) } } }), 'application/merge-patch+json'),
+  );
+  report(`RSS for ${NODES} open watches`, `${((rssKiB(server.pid) - rssBefore) / 1024).toFixed(1)} MiB`);
+}
+
+// 5. Memory at 10k and at TOTAL_PODS pods; cluster-wide list.
+{
+  let count = CREATES + 3000 + 200 + 2000;
+  const fill = async (target) => {
+    if (count >= target) return;
+    const start = count;
+    await runConcurrent(target - start, CONCURRENCY, (i) => api('POST', `/api/v1/namespaces/bench/pods`, podJson(`fill-${start + i}`)));
+    count = target;
+  };
+  const stored = async () => JSON.parse(await api('GET', '/api/v1/pods?limit=1')).metadata.remainingItemCount + 1;
+  await fill(10_000);
+  global.gc?.();
+  const rss10k = rssKiB(server.pid);
+  report('RSS at 10k pods', `${(rss10k / 1024).toFixed(1)} MiB`, `${(rss10k / (await stored())).toFixed(1)} KiB per pod (whole process)`);
+  await fill(TOTAL_PODS);
+  const n = await stored();
+  const rssN = rssKiB(server.pid);
+  report(`RSS at ${n} pods`, `${(rssN / 1024).toFixed(1)} MiB`, `${(rssN / n).toFixed(1)} KiB per pod (whole process); marginal ${((rssN - rss10k) / (n - 10_000)).toFixed(1)} KiB/pod`);
+  const lat = [];
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    const text = await api('GET', '/api/v1/pods');
+    lat.push(performance.now() - t0);
+    if (i === 0) report(`cluster-wide list size`, `${(text.length / 1e6).toFixed(1)} MB`);
+  }
+  report(`list all ${n} pods (3 runs) p50 / max`, `${ms(percentile(lat, 50))} / ${ms(Math.max(...lat))}`);
+  const paged = [];
+  let cont = '';
+  const t0 = performance.now();
+  for (;;) {
+    const t1 = performance.now();
+    const page = JSON.parse(await api('GET', `/api/v1/pods?limit=500${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`));
+    paged.push(performance.now() - t1);
+    cont = page.metadata.continue;
+    if (!cont) break;
+  }
+  report(`list all pods in pages of 500 (kubectl): total / page p99`, `${ms(performance.now() - t0)} / ${ms(percentile(paged, 99))}`);
+}
+
+server.kill('SIGTERM');
+await agent.close();
+await watchAgent.destroy();
+await new Promise((r) => server.on('exit', r));
+dir.remove();
+console.log('\ndone');
