@@ -16,6 +16,8 @@ Flags:
   --secure-port PORT        HTTPS port (default 6443; 0 picks a free port and prints it)
   --advertise-address ADDR  address written into kubeconfigs (default: the bind address)
   --tls-san NAME            extra DNS name or IP for the serving certificate (repeatable)
+  --etcd-servers URLS       comma-separated etcd client URLs; store state in etcd instead of the embedded
+                            LevelDB (several API servers can then share one cluster state)
   --etcd-compaction-interval DURATION
                             how long watch history is kept before compaction, e.g. 5m, 30s (default 5m)
   --log-level LEVEL         trace, debug, info, warn, error (default info)
@@ -47,6 +49,7 @@ export async function main(argv: string[]): Promise<void> {
         'advertise-address': { type: 'string' },
         'tls-san': { type: 'string', multiple: true },
         'etcd-compaction-interval': { type: 'string', default: '5m' },
+        'etcd-servers': { type: 'string' },
         'log-level': { type: 'string', default: 'info' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -81,6 +84,7 @@ export async function main(argv: string[]): Promise<void> {
         ...(values['advertise-address'] ? { advertiseAddress: values['advertise-address'] } : {}),
         ...(values['tls-san'] ? { tlsSans: values['tls-san'] } : {}),
         compactionRetentionMs: retention,
+        ...(values['etcd-servers'] ? { etcdServers: values['etcd-servers'].split(',').map((u) => u.trim()).filter((u) => u !== '') } : {}),
       },
       { logger, signal: controller.signal },
     );

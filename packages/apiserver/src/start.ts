@@ -19,6 +19,7 @@ import { Registry } from './registry/registry.js';
 import { schemaCodecs } from './registry/schema-codecs.js';
 import { buildStrategies } from './registry/strategies/index.js';
 import { buildServer } from './server.js';
+import { EtcdStorage } from './storage/etcd-storage.js';
 import { LevelStorage } from './storage/level-storage.js';
 import type { Storage } from './storage/storage.js';
 
@@ -36,6 +37,8 @@ export interface ApiServerConfig {
   tlsSans?: string[];
   /** How much history to keep for watches, in milliseconds (default 5 minutes). */
   compactionRetentionMs?: number;
+  /** etcd client URLs; when set, state lives in etcd (several API servers may share it) instead of LevelDB. */
+  etcdServers?: string[];
 }
 
 /** A running API server. */
@@ -72,7 +75,11 @@ export async function start(config: ApiServerConfig, options: { logger: Logger; 
   const pki = await ensureServerPki(join(config.dataDir, 'pki'), sans);
   const tokens = await ensureTokenFile(join(config.dataDir, 'tokens.csv'));
 
-  const storage = new LevelStorage({ path: join(config.dataDir, 'db'), logger: log.child({ subsystem: 'storage' }) });
+  const storageLog = log.child({ subsystem: 'storage' });
+  const storage: Storage =
+    config.etcdServers && config.etcdServers.length > 0
+      ? new EtcdStorage({ endpoints: config.etcdServers, logger: storageLog })
+      : new LevelStorage({ path: join(config.dataDir, 'db'), logger: storageLog });
   await storage.open();
   const registry = new Registry({ storage, strategies: buildStrategies(), codecs: schemaCodecs(), logger: log });
   let ready = false;

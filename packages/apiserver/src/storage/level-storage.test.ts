@@ -1,13 +1,49 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { spawn, spawnSync } from 'node:child_process';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ClassicLevel } from 'classic-level';
 import { MemoryLevel } from 'memory-level';
+import { EtcdStorage } from './etcd-storage.js';
 import { LevelStorage, type LevelDatabase } from './level-storage.js';
 import { StorageError, type Storage, type StorageEvent } from './storage.js';
 
+/** Maps a test's keys under a private prefix of a shared store (etcd runs once for all tests). */
+class PrefixedStorage implements Storage {
+  constructor(private readonly s: Storage, private readonly p: string) {}
+  private strip<T extends { key: string }>(x: T): T {
+    return { ...x, key: x.key.slice(this.p.length) };
+  }
+  open() { return this.s.open(); }
+  close() { return this.s.close(); }
+  currentRevision() { return this.s.currentRevision(); }
+  compactedRevision() { return this.s.compactedRevision(); }
+  async get(k: string) { const r = await this.s.get(this.p + k); return r && this.strip(r); }
+  async list(prefix: string, o?: { startAfter?: string; limit?: number }) {
+    const r = await this.s.list(this.p + prefix, { ...o, ...(o?.startAfter !== undefined ? { startAfter: this.p + o.startAfter } : {}) });
+    return { ...r, items: r.items.map((i) => this.strip(i)) };
+  }
+  private async unprefixErrors<T>(p: Promise<T>): Promise<T> {
+    try {
+      return await p;
+    } catch (err) {
+      if (err instanceof StorageError && err.current) throw new StorageError(err.code, err.message, this.strip(err.current));
+      throw err;
+    }
+  }
+  async create(k: string, v: Parameters<Storage['create']>[1]) { return this.strip(await this.unprefixErrors(this.s.create(this.p + k, v))); }
+  async update(k: string, v: Parameters<Storage['update']>[1], e: number) { return this.strip(await this.unprefixErrors(this.s.update(this.p + k, v, e))); }
+  async delete(k: string, e?: number) { const r = await this.unprefixErrors(this.s.delete(this.p + k, e)); return { ...r, prev: this.strip(r.prev) }; }
+  async history(after: number, o?: { prefix?: string; limit?: number }) { return (await this.s.history(after, { ...o, prefix: this.p + (o?.prefix ?? '') })).map((e) => this.strip(e)); }
+  subscribe(l: (e: readonly StorageEvent[]) => void) { return this.s.subscribe((es) => l(es.filter((e) => e.key.startsWith(this.p)).map((e) => this.strip(e)))); }
+  compact(r: number) { return this.s.compact(r); }
+  stats() { return this.s.stats(); }
+}
+
 interface Harness {
+  /** LevelStorage passes the final revision to value encoders and groups writes into batches. */
+  embedded: boolean;
   open(): Promise<Storage>;
   /** Closes and reopens the same database. */
   reopen(s: Storage): Promise<Storage>;
@@ -18,6 +54,7 @@ function memoryHarness(): Harness {
   // memory-level keeps data across close/open of the same instance.
   const db = new MemoryLevel<string, string>({ keyEncoding: 'utf8', valueEncoding: 'utf8' }) as unknown as LevelDatabase;
   return {
+    embedded: true,
     open: async () => {
       const s = new LevelStorage({ db });
       await s.open();
@@ -41,6 +78,7 @@ function diskHarness(): Harness {
     return s;
   };
   return {
+    embedded: true,
     open: make,
     reopen: async (s) => {
       await s.close();
@@ -63,6 +101,8 @@ function contract(name: string, makeHarness: () => Harness): void {
   describe(`Storage contract on ${name}`, () => {
     let h: Harness;
     let s: Storage;
+    /** The revision before the test's first write (etcd may not start at 0). */
+    let r0 = 0;
     afterEach(async () => {
       await s?.close().catch(() => undefined);
       await h?.cleanup();
@@ -70,21 +110,21 @@ function contract(name: string, makeHarness: () => Harness): void {
     const setup = async () => {
       h = makeHarness();
       s = await h.open();
+      r0 = s.currentRevision();
       return s;
     };
 
     it('creates, gets, updates and deletes with revisions', async () => {
       await setup();
-      expect(s.currentRevision()).toBe(0);
       const a = await s.create('/a', 'A1');
-      expect(a).toEqual({ key: '/a', value: 'A1', modRevision: 1, createRevision: 1 });
-      const b = await s.update('/a', 'A2', 1);
-      expect(b).toEqual({ key: '/a', value: 'A2', modRevision: 2, createRevision: 1 });
+      expect(a).toEqual({ key: '/a', value: 'A1', modRevision: r0 + 1, createRevision: r0 + 1 });
+      const b = await s.update('/a', 'A2', r0 + 1);
+      expect(b).toEqual({ key: '/a', value: 'A2', modRevision: r0 + 2, createRevision: r0 + 1 });
       expect(await s.get('/a')).toEqual(b);
-      const d = await s.delete('/a', 2);
-      expect(d).toEqual({ revision: 3, prev: b });
+      const d = await s.delete('/a', r0 + 2);
+      expect(d).toEqual({ revision: r0 + 3, prev: b });
       expect(await s.get('/a')).toBeUndefined();
-      expect(s.currentRevision()).toBe(3);
+      expect(s.currentRevision()).toBe(r0 + 3);
     });
 
     it('enforces preconditions with coded errors', async () => {
@@ -96,12 +136,13 @@ function contract(name: string, makeHarness: () => Harness): void {
       expect(await codeOf(s.delete('/k', 99))).toBe('Conflict');
       expect(await codeOf(s.delete('/missing'))).toBe('NotFound');
       const err = await s.update('/k', 'x', 99).catch((e: StorageError) => e);
-      expect((err as StorageError).current).toMatchObject({ key: '/k', value: 'v', modRevision: 1 });
-      expect(s.currentRevision()).toBe(1);
+      expect((err as StorageError).current).toMatchObject({ key: '/k', value: 'v', modRevision: r0 + 1 });
+      expect(s.currentRevision()).toBe(r0 + 1);
     });
 
     it('calls value encoders once with the assigned revision', async () => {
       await setup();
+      if (!h.embedded) return;
       const seen: number[] = [];
       const kv = await s.create('/e', (rev) => {
         seen.push(rev);
@@ -117,7 +158,7 @@ function contract(name: string, makeHarness: () => Harness): void {
       for (const k of ['/p/c', '/p/a', '/q/x', '/p/b', '/pz']) await s.create(k, k);
       const all = await s.list('/p/');
       expect(all.items.map((i) => i.key)).toEqual(['/p/a', '/p/b', '/p/c']);
-      expect(all.revision).toBe(5);
+      expect(all.revision).toBe(r0 + 5);
       const page = await s.list('/p/', { limit: 2 });
       expect(page.items.map((i) => i.key)).toEqual(['/p/a', '/p/b']);
       expect(page.more).toBe(true);
@@ -130,16 +171,16 @@ function contract(name: string, makeHarness: () => Harness): void {
       await setup();
       await s.create('/h/a', 'a1');
       await s.create('/x/b', 'b1');
-      await s.update('/h/a', 'a2', 1);
+      await s.update('/h/a', 'a2', r0 + 1);
       await s.delete('/h/a');
-      const h1 = await s.history(0, { prefix: '/h/' });
-      expect(h1.map((e) => [e.type, e.revision, e.value, e.prevValue])).toEqual([
+      const h1 = await s.history(r0, { prefix: '/h/' });
+      expect(h1.map((e) => [e.type, e.revision - r0, e.value, e.prevValue])).toEqual([
         ['create', 1, 'a1', undefined],
         ['update', 3, 'a2', 'a1'],
         ['delete', 4, 'a2', 'a2'],
       ]);
-      expect((await s.history(2)).map((e) => e.revision)).toEqual([3, 4]);
-      expect((await s.history(0, { limit: 2 })).map((e) => e.revision)).toEqual([1, 2]);
+      expect((await s.history(r0 + 2)).map((e) => e.revision - r0)).toEqual([3, 4]);
+      expect((await s.history(r0, { limit: 2 })).map((e) => e.revision - r0)).toEqual([1, 2]);
     });
 
     it('delivers each batch to subscribers in order before writers resolve', async () => {
@@ -154,56 +195,57 @@ function contract(name: string, makeHarness: () => Harness): void {
         }),
       );
       const revs = await Promise.all(writes);
-      expect([...revs].sort((a, b) => a - b)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
-      expect(seen).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
-      // Group commit: far fewer synced batches than writes.
+      expect([...revs].sort((a, b) => a - b)).toEqual(Array.from({ length: 200 }, (_, i) => r0 + i + 1));
+      expect(seen).toEqual(Array.from({ length: 200 }, (_, i) => r0 + i + 1));
       expect(s.stats().writes).toBe(200);
-      expect(s.stats().batches).toBeLessThan(50);
+      // Group commit: far fewer synced batches than writes.
+      if (h.embedded) expect(s.stats().batches).toBeLessThan(50);
     });
 
     it('checks preconditions against earlier writes of the same batch', async () => {
       await setup();
       await s.create('/g', 'v1');
-      const [u1, u2, c] = await Promise.allSettled([s.update('/g', 'v2', 1), s.update('/g', 'v3', 1), s.create('/g', 'again')]);
-      expect(u1.status).toBe('fulfilled');
-      expect(u2.status).toBe('rejected');
+      const [u1, u2, c] = await Promise.allSettled([s.update('/g', 'v2', r0 + 1), s.update('/g', 'v3', r0 + 1), s.create('/g', 'again')]);
+      // Exactly one of two updates against the same revision wins (in a batch: the first queued).
+      expect([u1.status, u2.status].sort()).toEqual(['fulfilled', 'rejected']);
+      if (h.embedded) expect(u1.status).toBe('fulfilled');
       expect(c.status).toBe('rejected');
-      expect((await s.get('/g'))!.value).toBe('v2');
+      expect((await s.get('/g'))!.value).toBe(u1.status === 'fulfilled' ? 'v2' : 'v3');
     });
 
     it('restores everything after reopening', async () => {
       await setup();
       await s.create('/r/a', 'a');
       await s.create('/r/b', 'b');
-      await s.update('/r/a', 'a2', 1);
+      await s.update('/r/a', 'a2', r0 + 1);
       await s.delete('/r/b');
       s = await h.reopen(s);
-      expect(s.currentRevision()).toBe(4);
-      expect((await s.list('/r/')).items.map((i) => [i.key, i.value, i.modRevision])).toEqual([['/r/a', 'a2', 3]]);
-      expect((await s.history(0)).map((e) => e.type)).toEqual(['create', 'create', 'update', 'delete']);
-      expect((await s.create('/r/c', 'c')).modRevision).toBe(5);
+      expect(s.currentRevision()).toBe(r0 + 4);
+      expect((await s.list('/r/')).items.map((i) => [i.key, i.value, i.modRevision - r0])).toEqual([['/r/a', 'a2', 3]]);
+      expect((await s.history(r0)).map((e) => e.type)).toEqual(['create', 'create', 'update', 'delete']);
+      expect((await s.create('/r/c', 'c')).modRevision).toBe(r0 + 5);
     });
 
     it('compacts superseded history but keeps live values and later events', async () => {
       await setup();
       await s.create('/z/a', 'a1'); // 1
-      await s.update('/z/a', 'a2', 1); // 2
+      await s.update('/z/a', 'a2', r0 + 1); // 2
       await s.create('/z/b', 'b1'); // 3
       await s.delete('/z/b'); // 4
-      await s.update('/z/a', 'a3', 2); // 5
-      await s.compact(4);
-      expect(s.compactedRevision()).toBe(4);
-      expect(await codeOf(s.history(3))).toBe('Compacted');
-      const after = await s.history(4);
-      expect(after.map((e) => [e.type, e.revision, e.prevValue])).toEqual([['update', 5, 'a2']]);
+      await s.update('/z/a', 'a3', r0 + 2); // 5
+      await s.compact(r0 + 4);
+      expect(s.compactedRevision()).toBe(r0 + 4);
+      expect(await codeOf(s.history(r0 + 3))).toBe('Compacted');
+      const after = await s.history(r0 + 4);
+      expect(after.map((e) => [e.type, e.revision - r0, e.prevValue])).toEqual([['update', 5, 'a2']]);
       expect((await s.get('/z/a'))!.value).toBe('a3');
       s = await h.reopen(s);
-      expect(s.compactedRevision()).toBe(4);
+      if (h.embedded) expect(s.compactedRevision()).toBe(r0 + 4);
       expect((await s.list('/z/')).items.map((i) => i.value)).toEqual(['a3']);
       const events: StorageEvent[] = [];
       s.subscribe((e) => events.push(...e));
-      await s.update('/z/a', 'a4', 5);
-      expect(events[0]).toMatchObject({ type: 'update', prevValue: 'a3', prevRevision: 5 });
+      await s.update('/z/a', 'a4', r0 + 5);
+      expect(events[0]).toMatchObject({ type: 'update', prevValue: 'a3', prevRevision: r0 + 5 });
     });
 
     it('refuses use after close', async () => {
@@ -214,5 +256,57 @@ function contract(name: string, makeHarness: () => Harness): void {
   });
 }
 
+/** A throwaway etcd (Debian's etcd-server) on loopback, when installed. */
+function findEtcd(): string | undefined {
+  const r = spawnSync('sh', ['-c', 'command -v etcd'], { encoding: 'utf8' });
+  return r.status === 0 && r.stdout.trim() ? r.stdout.trim() : undefined;
+}
+
+const etcdBinary = findEtcd();
+let etcdServer: { url: string; stop(): void } | undefined;
+
+function etcdHarness(): Harness {
+  // Each test gets its own key prefix on the shared etcd, so revisions are relative.
+  const prefix = `/t${Math.random().toString(36).slice(2)}`;
+  const make = async () => {
+    const s = new EtcdStorage({ endpoints: [etcdServer!.url], prefix: `${prefix}/` });
+    await s.open();
+    return new PrefixedStorage(s, prefix);
+  };
+  return {
+    embedded: false,
+    open: make,
+    reopen: async (s) => {
+      await s.close();
+      return make();
+    },
+    cleanup: async () => {},
+  };
+}
+
 contract('memory-level', memoryHarness);
 contract('classic-level on disk', diskHarness);
+if (etcdBinary) {
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flotilla-etcd-'));
+    const port = 24000 + Math.floor(Math.random() * 2000);
+    const child = spawn(etcdBinary, ['--data-dir', dir, '--listen-client-urls', `http://127.0.0.1:${port}`, '--advertise-client-urls', `http://127.0.0.1:${port}`, '--listen-peer-urls', `http://127.0.0.1:${port + 1}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${port + 1}`, '--initial-cluster', `default=http://127.0.0.1:${port + 1}`, '--log-level', 'error'], { stdio: 'ignore' });
+    etcdServer = { url: `http://127.0.0.1:${port}`, stop: () => { child.kill('SIGKILL'); rmSync(dir, { recursive: true, force: true }); } };
+    for (let i = 0; i < 100; i++) {
+      try {
+        const r = await fetch(`${etcdServer.url}/health`);
+        if (r.ok) return;
+      } catch {
+        // not up yet
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error('etcd did not start');
+  });
+  afterAll(() => etcdServer?.stop());
+  contract('etcd', etcdHarness);
+} else {
+  describe('Storage contract on etcd', () => {
+    it.skip('needs etcd (apt-get install etcd-server)', () => {});
+  });
+}
