@@ -1,1 +1,12 @@
-export {};
+export * from './clock.js';
+export * from './kubeconfig.js';
+export * from './token-bucket.js';
+export * from './watch-stream.js';
+export * from './rest-client.js';
+export * from './informer/indexed-store.js';
+export * from './informer/reflector.js';
+export * from './informer/shared-informer.js';
+export * from './workqueue/work-queue.js';
+export * from './controller/run-workers.js';
+export * from './leader-election.js';
+export * from './event-recorder.js';

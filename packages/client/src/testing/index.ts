@@ -1,0 +1,2 @@
+export * from './fake-client.js';
+export { FakeClock } from '../clock.js';
