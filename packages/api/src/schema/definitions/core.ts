@@ -1,0 +1,717 @@
+/**
+ * core/v1 definitions: Pod and its parts, Node, Service, Endpoints, ConfigMap, Secret, Event,
+ * Namespace, ServiceAccount, volumes and claims, quotas, limit ranges, replication controllers.
+ */
+import { anyJson, bool, bytes, DefinitionSet, int32, int64, list, listByKey, map, obj, oneOf, ref, set, str, stringMap, withDefault } from '../dsl.js';
+import { CONDITION, INT_OR_STRING, LABEL_SELECTOR, MICRO_TIME, OBJECT_META, QUANTITY, TIME } from './meta.js';
+
+export const CORE = 'io.k8s.api.core.v1';
+const c = (name: string) => `${CORE}.${name}`;
+const gvk = (kind: string) => ({ group: '', version: 'v1', kind });
+const quantities = (description?: string) => map(ref(QUANTITY), description);
+
+/** Adds the core/v1 definitions. */
+export function addCore(d: DefinitionSet): void {
+  // ------------------------------------------------------------------ shared
+  d.add(c('LocalObjectReference'), obj({ name: str('Name of the referent.') }, 'A reference to an object in the same namespace.', { mapType: 'atomic' }));
+  d.add(
+    c('ObjectReference'),
+    obj(
+      {
+        kind: str('Kind of the referent.'),
+        namespace: str('Namespace of the referent.'),
+        name: str('Name of the referent.'),
+        uid: str('UID of the referent.'),
+        apiVersion: str('API version of the referent.'),
+        resourceVersion: str('Specific resourceVersion this reference is made to, if any.'),
+        fieldPath: str('A part of the object, e.g. spec.containers{name}.'),
+      },
+      'A reference to an object.',
+      { mapType: 'atomic' },
+    ),
+  );
+  d.add(c('TypedLocalObjectReference'), obj({ apiGroup: str(), kind: str(), name: str() }, 'A typed reference in the same namespace.', { required: ['kind', 'name'], mapType: 'atomic' }));
+  d.add(c('KeyToPath'), obj({ key: str('The key to project.'), path: str('The relative path of the file to map the key to.'), mode: int32('File mode bits (0000-0777).') }, 'Maps a key to a file path.', { required: ['key', 'path'] }));
+  d.add(c('ObjectFieldSelector'), obj({ apiVersion: str('Version of the schema the fieldPath is written in (default v1).'), fieldPath: str('Path of the field to select.') }, 'Selects a field of the pod.', { required: ['fieldPath'], mapType: 'atomic' }));
+  d.add(c('ResourceFieldSelector'), obj({ containerName: str('Container name (required for volumes).'), resource: str('The resource: limits.cpu, limits.memory, requests.cpu, requests.memory, ...'), divisor: ref(QUANTITY, 'Output format of the exposed resources (default 1).') }, 'Selects a resource of a container.', { required: ['resource'], mapType: 'atomic' }));
+  d.add(c('ConfigMapKeySelector'), obj({ name: str('Name of the ConfigMap.'), key: str('The key to select.'), optional: bool('Whether the ConfigMap or its key must exist.') }, 'Selects a key of a ConfigMap.', { required: ['key'], mapType: 'atomic' }));
+  d.add(c('SecretKeySelector'), obj({ name: str('Name of the Secret.'), key: str('The key to select.'), optional: bool('Whether the Secret or its key must exist.') }, 'Selects a key of a Secret.', { required: ['key'], mapType: 'atomic' }));
+
+  // ------------------------------------------------------------------ containers
+  d.add(
+    c('EnvVarSource'),
+    obj(
+      {
+        fieldRef: ref(c('ObjectFieldSelector'), 'A field of the pod: metadata.name, metadata.namespace, metadata.uid, metadata.labels[KEY], metadata.annotations[KEY], spec.nodeName, spec.serviceAccountName, status.hostIP, status.podIP, status.podIPs.'),
+        resourceFieldRef: ref(c('ResourceFieldSelector'), 'A resource of the container: limits and requests of cpu, memory, ephemeral-storage.'),
+        configMapKeyRef: ref(c('ConfigMapKeySelector'), 'A key of a ConfigMap.'),
+        secretKeyRef: ref(c('SecretKeySelector'), 'A key of a Secret in the pod namespace.'),
+      },
+      'Where an environment variable gets its value.',
+    ),
+  );
+  d.add(c('EnvVar'), obj({ name: str('Name of the environment variable (a C identifier).'), value: str('Value; $(VAR) references to earlier variables are expanded. Defaults to "".'), valueFrom: ref(c('EnvVarSource'), 'Source for the value; cannot be used with a non-empty value.') }, 'An environment variable of a container.', { required: ['name'] }));
+  d.add(c('ConfigMapEnvSource'), obj({ name: str('Name of the ConfigMap.'), optional: bool() }, 'A ConfigMap whose keys become environment variables.'));
+  d.add(c('SecretEnvSource'), obj({ name: str('Name of the Secret.'), optional: bool() }, 'A Secret whose keys become environment variables.'));
+  d.add(c('EnvFromSource'), obj({ prefix: str('A prefix added to each key.'), configMapRef: ref(c('ConfigMapEnvSource')), secretRef: ref(c('SecretEnvSource')) }, 'A set of environment variables from a ConfigMap or Secret.'));
+  d.add(
+    c('ContainerPort'),
+    obj(
+      {
+        name: str('An IANA_SVC_NAME naming the port, unique in the pod; Services can refer to it.'),
+        hostPort: int32('Port to expose on the host (1-65535).'),
+        containerPort: int32('Port the container listens on (1-65535).'),
+        protocol: withDefault(oneOf(['TCP', 'UDP', 'SCTP'], 'Protocol of the port. Defaults to "TCP".'), 'TCP'),
+        hostIP: str('Host IP to bind the host port to.'),
+      },
+      'A network port of a container.',
+      { required: ['containerPort'] },
+    ),
+  );
+  d.add(c('ResourceClaim'), obj({ name: str(), request: str() }, 'A reference to a pod resource claim.', { required: ['name'] }));
+  d.add(
+    c('ResourceRequirements'),
+    obj(
+      {
+        limits: quantities('The maximum amount of compute resources allowed (cpu, memory, ephemeral-storage).'),
+        requests: quantities('The minimum amount of compute resources required; the scheduler places pods by requests. Defaults to limits when omitted.'),
+        claims: listByKey(ref(c('ResourceClaim')), 'name', 'Resource claims used by the container.'),
+      },
+      'Compute resource requirements.',
+    ),
+  );
+  d.add(c('ContainerResizePolicy'), obj({ resourceName: str(), restartPolicy: str() }, 'How a container resource is resized.', { required: ['resourceName', 'restartPolicy'] }));
+  d.add(
+    c('VolumeMount'),
+    obj(
+      {
+        name: str('The name of the volume to mount.'),
+        readOnly: bool('Mounted read-only when true.'),
+        recursiveReadOnly: str('Whether read-only mounts are recursively read-only.'),
+        mountPath: str('Path inside the container; must not contain ":".'),
+        subPath: str('Path within the volume to mount instead of its root.'),
+        mountPropagation: str('How mounts propagate between host and container.'),
+        subPathExpr: str('Like subPath, with $(VAR) expansion from the environment.'),
+      },
+      'A volume mounted into a container.',
+      { required: ['name', 'mountPath'] },
+    ),
+  );
+  d.add(c('VolumeDevice'), obj({ name: str(), devicePath: str() }, 'A raw block device mapped into a container.', { required: ['name', 'devicePath'] }));
+  d.add(c('ExecAction'), obj({ command: list(str(), 'Command line to run in the container (not a shell; call one explicitly). Exit 0 is healthy.') }, 'Runs a command in the container.'));
+  d.add(c('HTTPHeader'), obj({ name: str(), value: str() }, 'An HTTP header.', { required: ['name', 'value'] }));
+  d.add(
+    c('HTTPGetAction'),
+    obj(
+      {
+        path: str('Path to request.'),
+        port: ref(INT_OR_STRING, 'Number or name of the port on the container.'),
+        host: str('Host name to connect to; defaults to the pod IP.'),
+        scheme: oneOf(['HTTP', 'HTTPS'], 'Scheme to use. Defaults to HTTP.'),
+        httpHeaders: list(ref(c('HTTPHeader')), 'Custom request headers.'),
+      },
+      'An HTTP GET request; a status from 200 to 399 is healthy.',
+      { required: ['port'] },
+    ),
+  );
+  d.add(c('TCPSocketAction'), obj({ port: ref(INT_OR_STRING, 'Number or name of the port.'), host: str('Host to connect to; defaults to the pod IP.') }, 'Opens a TCP connection; success is healthy.', { required: ['port'] }));
+  d.add(c('GRPCAction'), obj({ port: int32('Port of the gRPC service.'), service: str('Service name for the gRPC health check.') }, 'A gRPC health check.', { required: ['port'] }));
+  d.add(c('SleepAction'), obj({ seconds: int64('Seconds to sleep.') }, 'Sleeps for a while.', { required: ['seconds'] }));
+  const handler = {
+    exec: ref(c('ExecAction'), 'Runs a command.'),
+    httpGet: ref(c('HTTPGetAction'), 'Sends an HTTP GET request.'),
+    tcpSocket: ref(c('TCPSocketAction'), 'Opens a TCP connection.'),
+  };
+  d.add(
+    c('Probe'),
+    obj(
+      {
+        ...handler,
+        grpc: ref(c('GRPCAction'), 'Calls the gRPC health service.'),
+        initialDelaySeconds: int32('Seconds after the container started before probes begin.'),
+        timeoutSeconds: int32('Seconds after which a probe times out. Defaults to 1.'),
+        periodSeconds: int32('How often (in seconds) to probe. Defaults to 10.'),
+        successThreshold: int32('Consecutive successes needed after a failure. Defaults to 1; must be 1 for liveness and startup.'),
+        failureThreshold: int32('Consecutive failures after which the probe counts as failed. Defaults to 3.'),
+        terminationGracePeriodSeconds: int64('Grace period when a failed liveness or startup probe kills the container.'),
+      },
+      'A health check of a container.',
+    ),
+  );
+  d.add(c('LifecycleHandler'), obj({ ...handler, sleep: ref(c('SleepAction'), 'Sleeps.') }, 'An action run at a container lifecycle event.'));
+  d.add(
+    c('Lifecycle'),
+    obj(
+      {
+        postStart: ref(c('LifecycleHandler'), 'Runs right after the container is created; if it fails the container is restarted.'),
+        preStop: ref(c('LifecycleHandler'), 'Runs before the container is terminated; the grace period counts from its start.'),
+        stopSignal: str('The signal sent to stop the container.'),
+      },
+      'Actions the system runs at container lifecycle events.',
+    ),
+  );
+  d.add(c('Capabilities'), obj({ add: list(str(), 'Capabilities to add.'), drop: list(str(), 'Capabilities to drop.') }, 'POSIX capabilities to add and drop.'));
+  d.add(c('SELinuxOptions'), obj({ user: str(), role: str(), type: str(), level: str() }, 'SELinux labels.'));
+  d.add(c('WindowsSecurityContextOptions'), obj({ gmsaCredentialSpecName: str(), gmsaCredentialSpec: str(), runAsUserName: str(), hostProcess: bool() }, 'Windows-specific options.'));
+  d.add(c('SeccompProfile'), obj({ type: str('RuntimeDefault, Unconfined or Localhost.'), localhostProfile: str() }, 'A seccomp profile.', { required: ['type'] }));
+  d.add(c('AppArmorProfile'), obj({ type: str('RuntimeDefault, Unconfined or Localhost.'), localhostProfile: str() }, 'An AppArmor profile.', { required: ['type'] }));
+  d.add(
+    c('SecurityContext'),
+    obj(
+      {
+        capabilities: ref(c('Capabilities'), 'Capabilities to add or drop.'),
+        privileged: bool('Run as privileged: like root on the host. Defaults to false.'),
+        seLinuxOptions: ref(c('SELinuxOptions')),
+        windowsOptions: ref(c('WindowsSecurityContextOptions')),
+        runAsUser: int64('The UID to run the entrypoint as.'),
+        runAsGroup: int64('The GID to run the entrypoint as.'),
+        runAsNonRoot: bool('Refuse to start when the process would run as UID 0.'),
+        readOnlyRootFilesystem: bool('Mount the root filesystem read-only.'),
+        allowPrivilegeEscalation: bool('Whether a process may gain more privileges than its parent.'),
+        procMount: str(),
+        seccompProfile: ref(c('SeccompProfile')),
+        appArmorProfile: ref(c('AppArmorProfile')),
+      },
+      'Security options of a container.',
+    ),
+  );
+  const container = obj(
+    {
+      name: str('Name of the container, a DNS label unique in the pod. Cannot be updated.'),
+      image: str('The container image to run.'),
+      command: list(str(), 'Entrypoint array (not run in a shell); the image ENTRYPOINT is used when empty.'),
+      args: list(str(), 'Arguments to the entrypoint; the image CMD is used when empty.'),
+      workingDir: str('Working directory; the image default when empty.'),
+      ports: listByKey(ref(c('ContainerPort')), 'containerPort', 'Ports the container exposes.', { mapKeys: ['containerPort', 'protocol'] }),
+      envFrom: list(ref(c('EnvFromSource')), 'Sources of environment variables (ConfigMaps, Secrets).'),
+      env: listByKey(ref(c('EnvVar')), 'name', 'Environment variables.'),
+      resources: ref(c('ResourceRequirements'), 'Compute resources required by this container.'),
+      resizePolicy: list(ref(c('ContainerResizePolicy')), 'Resize policy of the container resources.'),
+      restartPolicy: str('For init containers only: Always makes it a sidecar that keeps running.'),
+      volumeMounts: listByKey(ref(c('VolumeMount')), 'mountPath', 'Pod volumes to mount into the container.'),
+      volumeDevices: listByKey(ref(c('VolumeDevice')), 'devicePath', 'Block devices used by the container.'),
+      livenessProbe: ref(c('Probe'), 'Restarts the container when it fails.'),
+      readinessProbe: ref(c('Probe'), 'Removes the pod from service endpoints while it fails.'),
+      startupProbe: ref(c('Probe'), 'Holds the other probes back until it succeeds once.'),
+      lifecycle: ref(c('Lifecycle'), 'Actions at container start and stop.'),
+      terminationMessagePath: str('File whose contents become the termination message. Defaults to /dev/termination-log.'),
+      terminationMessagePolicy: oneOf(['File', 'FallbackToLogsOnError'], 'How the termination message is filled. Defaults to File.'),
+      imagePullPolicy: oneOf(['Always', 'Never', 'IfNotPresent'], 'Always, Never or IfNotPresent. Defaults to Always for :latest images and IfNotPresent otherwise.'),
+      securityContext: ref(c('SecurityContext'), 'Security options the container runs with.'),
+      stdin: bool('Allocate a buffer for stdin.'),
+      stdinOnce: bool('Close stdin after the first attach ends.'),
+      tty: bool('Allocate a TTY (needs stdin).'),
+    },
+    'A single application container that runs within a pod.',
+    { required: ['name'] },
+  );
+  d.add(c('Container'), container);
+  d.add(c('EphemeralContainer'), obj({ ...(container.properties ?? {}), targetContainerName: str('The container whose namespaces this one joins.') }, 'A temporary container added to a running pod for debugging.', { required: ['name'] }));
+
+  // ------------------------------------------------------------------ scheduling
+  d.add(c('NodeSelectorRequirement'), obj({ key: str('The label key.'), operator: oneOf(['In', 'NotIn', 'Exists', 'DoesNotExist', 'Gt', 'Lt'], 'How the key relates to the values.'), values: list(str(), 'Values (one integer for Gt and Lt; none for Exists and DoesNotExist).') }, 'A node selector requirement.', { required: ['key', 'operator'] }));
+  d.add(c('NodeSelectorTerm'), obj({ matchExpressions: list(ref(c('NodeSelectorRequirement')), 'Requirements on node labels.'), matchFields: list(ref(c('NodeSelectorRequirement')), 'Requirements on node fields (metadata.name).') }, 'An AND of node requirements.', { mapType: 'atomic' }));
+  d.add(c('NodeSelector'), obj({ nodeSelectorTerms: list(ref(c('NodeSelectorTerm')), 'Terms that are ORed.') }, 'A union of node selector terms.', { required: ['nodeSelectorTerms'], mapType: 'atomic' }));
+  d.add(c('PreferredSchedulingTerm'), obj({ weight: int32('Weight 1-100.'), preference: ref(c('NodeSelectorTerm')) }, 'A weighted node preference.', { required: ['weight', 'preference'] }));
+  d.add(
+    c('NodeAffinity'),
+    obj(
+      {
+        requiredDuringSchedulingIgnoredDuringExecution: ref(c('NodeSelector'), 'Nodes the pod may be scheduled on.'),
+        preferredDuringSchedulingIgnoredDuringExecution: list(ref(c('PreferredSchedulingTerm')), 'Nodes the scheduler prefers.'),
+      },
+      'Node affinity rules of a pod.',
+    ),
+  );
+  d.add(
+    c('PodAffinityTerm'),
+    obj(
+      {
+        labelSelector: ref(LABEL_SELECTOR, 'Pods this term refers to.'),
+        namespaces: list(str(), 'Namespaces the selector applies to; the pod namespace when empty.'),
+        topologyKey: str('Node label whose value defines a topology domain (kubernetes.io/hostname, topology.kubernetes.io/zone).'),
+        namespaceSelector: ref(LABEL_SELECTOR, 'Namespaces selected by label; {} selects every namespace.'),
+        matchLabelKeys: list(str(), 'Pod label keys whose values are added to the selector.'),
+        mismatchLabelKeys: list(str(), 'Pod label keys whose values must differ.'),
+      },
+      'Pods (by label, in namespaces) that must or must not be in the same topology domain.',
+      { required: ['topologyKey'] },
+    ),
+  );
+  d.add(c('WeightedPodAffinityTerm'), obj({ weight: int32('Weight 1-100.'), podAffinityTerm: ref(c('PodAffinityTerm')) }, 'A weighted pod affinity term.', { required: ['weight', 'podAffinityTerm'] }));
+  const podAffinity = (what: string) =>
+    obj(
+      {
+        requiredDuringSchedulingIgnoredDuringExecution: list(ref(c('PodAffinityTerm')), `Pods that must ${what} (all terms must hold).`),
+        preferredDuringSchedulingIgnoredDuringExecution: list(ref(c('WeightedPodAffinityTerm')), `Pods the scheduler prefers to ${what}.`),
+      },
+      `Rules for pods that the pod should ${what}.`,
+    );
+  d.add(c('PodAffinity'), podAffinity('share a topology domain with'));
+  d.add(c('PodAntiAffinity'), podAffinity('not share a topology domain with'));
+  d.add(c('Affinity'), obj({ nodeAffinity: ref(c('NodeAffinity')), podAffinity: ref(c('PodAffinity')), podAntiAffinity: ref(c('PodAntiAffinity')) }, 'Scheduling constraints of a pod.'));
+  d.add(
+    c('Toleration'),
+    obj(
+      {
+        key: str('The taint key it tolerates; empty with operator Exists tolerates everything.'),
+        operator: oneOf(['Exists', 'Equal'], 'Exists or Equal. Defaults to Equal.'),
+        value: str('The taint value for Equal.'),
+        effect: oneOf(['NoSchedule', 'PreferNoSchedule', 'NoExecute'], 'The taint effect it tolerates; empty means all.'),
+        tolerationSeconds: int64('For NoExecute: how long the pod stays bound after the taint appears.'),
+      },
+      'Allows a pod on nodes with a matching taint.',
+    ),
+  );
+  d.add(
+    c('TopologySpreadConstraint'),
+    obj(
+      {
+        maxSkew: int32('How unevenly matching pods may be distributed between topology domains.'),
+        topologyKey: str('Node label key defining the topology domains.'),
+        whenUnsatisfiable: oneOf(['DoNotSchedule', 'ScheduleAnyway'], 'What to do when the constraint cannot be met.'),
+        labelSelector: ref(LABEL_SELECTOR, 'Pods counted in each domain.'),
+        minDomains: int32('Minimum number of eligible domains.'),
+        nodeAffinityPolicy: oneOf(['Honor', 'Ignore'], 'Whether node affinity limits the domains counted. Defaults to Honor.'),
+        nodeTaintsPolicy: oneOf(['Honor', 'Ignore'], 'Whether taints limit the domains counted. Defaults to Ignore.'),
+        matchLabelKeys: list(str(), 'Pod label keys whose values are added to the selector.'),
+      },
+      'How matching pods spread across topology domains.',
+      { required: ['maxSkew', 'topologyKey', 'whenUnsatisfiable'] },
+    ),
+  );
+  d.add(c('PodDNSConfigOption'), obj({ name: str(), value: str() }, 'A resolver option.'));
+  d.add(c('PodDNSConfig'), obj({ nameservers: list(str(), 'DNS server IPs.'), searches: list(str(), 'Search domains.'), options: list(ref(c('PodDNSConfigOption')), 'Resolver options.') }, 'DNS settings of a pod beyond its dnsPolicy.'));
+  d.add(c('HostAlias'), obj({ ip: str('IP address of the host file entry.'), hostnames: list(str(), 'Host names for the IP.') }, 'An /etc/hosts entry.', { required: ['ip'] }));
+  d.add(c('PodReadinessGate'), obj({ conditionType: str('A pod condition that must be True for the pod to be ready.') }, 'An extra readiness condition.', { required: ['conditionType'] }));
+  d.add(c('Sysctl'), obj({ name: str(), value: str() }, 'A kernel parameter.', { required: ['name', 'value'] }));
+  d.add(
+    c('PodSecurityContext'),
+    obj(
+      {
+        seLinuxOptions: ref(c('SELinuxOptions')),
+        windowsOptions: ref(c('WindowsSecurityContextOptions')),
+        runAsUser: int64('The UID containers run as by default.'),
+        runAsGroup: int64('The GID containers run as by default.'),
+        runAsNonRoot: bool('Refuse to start containers that would run as UID 0.'),
+        supplementalGroups: list(int64(), 'Groups added to the first process of each container.'),
+        supplementalGroupsPolicy: str(),
+        fsGroup: int64('A group that owns volumes and is added to every container.'),
+        sysctls: list(ref(c('Sysctl')), 'Namespaced sysctls.'),
+        fsGroupChangePolicy: str(),
+        seccompProfile: ref(c('SeccompProfile')),
+        appArmorProfile: ref(c('AppArmorProfile')),
+        seLinuxChangePolicy: str(),
+      },
+      'Security options of every container in a pod.',
+    ),
+  );
+  d.add(c('PodOS'), obj({ name: str('linux or windows.') }, 'The OS of the pod.', { required: ['name'] }));
+  d.add(c('PodSchedulingGate'), obj({ name: str('Name of the gate.') }, 'A gate that holds the pod back from scheduling.', { required: ['name'] }));
+  d.add(c('PodResourceClaim'), obj({ name: str(), resourceClaimName: str(), resourceClaimTemplateName: str() }, 'A resource claim of a pod.', { required: ['name'] }));
+
+  // ------------------------------------------------------------------ volumes
+  d.add(c('HostPathVolumeSource'), obj({ path: str('Path on the host.'), type: str('"", DirectoryOrCreate, Directory, FileOrCreate, File, Socket, CharDevice or BlockDevice.') }, 'A file or directory of the host.', { required: ['path'] }));
+  d.add(c('EmptyDirVolumeSource'), obj({ medium: str('"" (node disk) or Memory (tmpfs).'), sizeLimit: ref(QUANTITY, 'The most space the directory may use.') }, 'An empty directory that lives as long as the pod.'));
+  d.add(c('SecretVolumeSource'), obj({ secretName: str('Name of the Secret in the pod namespace.'), items: list(ref(c('KeyToPath')), 'Keys to project; all keys when empty.'), defaultMode: int32('Mode bits of the files (default 0644).'), optional: bool('Whether the Secret must exist.') }, 'A Secret projected as files.'));
+  d.add(c('ConfigMapVolumeSource'), obj({ name: str('Name of the ConfigMap.'), items: list(ref(c('KeyToPath')), 'Keys to project; all keys when empty.'), defaultMode: int32('Mode bits of the files (default 0644).'), optional: bool('Whether the ConfigMap must exist.') }, 'A ConfigMap projected as files.'));
+  d.add(c('PersistentVolumeClaimVolumeSource'), obj({ claimName: str('Name of a PersistentVolumeClaim in the pod namespace.'), readOnly: bool() }, 'A PersistentVolumeClaim mounted into the pod.', { required: ['claimName'] }));
+  d.add(c('DownwardAPIVolumeFile'), obj({ path: str('Relative path of the file.'), fieldRef: ref(c('ObjectFieldSelector')), resourceFieldRef: ref(c('ResourceFieldSelector')), mode: int32() }, 'A file with pod information.', { required: ['path'] }));
+  d.add(c('DownwardAPIVolumeSource'), obj({ items: list(ref(c('DownwardAPIVolumeFile')), 'Files to write.'), defaultMode: int32() }, 'Pod information as files.'));
+  d.add(c('SecretProjection'), obj({ name: str(), items: list(ref(c('KeyToPath'))), optional: bool() }, 'A Secret in a projected volume.'));
+  d.add(c('ConfigMapProjection'), obj({ name: str(), items: list(ref(c('KeyToPath'))), optional: bool() }, 'A ConfigMap in a projected volume.'));
+  d.add(c('DownwardAPIProjection'), obj({ items: list(ref(c('DownwardAPIVolumeFile'))) }, 'Pod information in a projected volume.'));
+  d.add(c('ServiceAccountTokenProjection'), obj({ audience: str(), expirationSeconds: int64(), path: str() }, 'A service account token in a projected volume.', { required: ['path'] }));
+  d.add(c('VolumeProjection'), obj({ secret: ref(c('SecretProjection')), configMap: ref(c('ConfigMapProjection')), downwardAPI: ref(c('DownwardAPIProjection')), serviceAccountToken: ref(c('ServiceAccountTokenProjection')) }, 'One source of a projected volume.'));
+  d.add(c('ProjectedVolumeSource'), obj({ sources: list(ref(c('VolumeProjection')), 'Sources merged into one directory.'), defaultMode: int32() }, 'Several sources in one directory.'));
+  d.add(c('NFSVolumeSource'), obj({ server: str('NFS server.'), path: str('Exported path.'), readOnly: bool() }, 'An NFS mount.', { required: ['server', 'path'] }));
+  d.add(c('CSIVolumeSource'), obj({ driver: str('CSI driver name.'), readOnly: bool(), fsType: str(), volumeAttributes: stringMap(), nodePublishSecretRef: ref(c('LocalObjectReference')) }, 'An ephemeral CSI volume.', { required: ['driver'] }));
+  d.add(c('ImageVolumeSource'), obj({ reference: str('Image reference.'), pullPolicy: str() }, 'An OCI image mounted as a volume.'));
+  d.add(c('PersistentVolumeClaimTemplate'), obj({ metadata: ref(OBJECT_META), spec: ref(c('PersistentVolumeClaimSpec')) }, 'A template of a claim.', { required: ['spec'] }));
+  d.add(c('EphemeralVolumeSource'), obj({ volumeClaimTemplate: ref(c('PersistentVolumeClaimTemplate')) }, 'A claim created and deleted with the pod.'));
+  d.add(
+    c('Volume'),
+    obj(
+      {
+        name: str('Name of the volume, a DNS label unique in the pod.'),
+        hostPath: ref(c('HostPathVolumeSource'), 'A file or directory on the host.'),
+        emptyDir: ref(c('EmptyDirVolumeSource'), 'A temporary directory that lives as long as the pod.'),
+        secret: ref(c('SecretVolumeSource'), 'A Secret as files.'),
+        configMap: ref(c('ConfigMapVolumeSource'), 'A ConfigMap as files.'),
+        persistentVolumeClaim: ref(c('PersistentVolumeClaimVolumeSource'), 'A PersistentVolumeClaim.'),
+        downwardAPI: ref(c('DownwardAPIVolumeSource'), 'Pod information as files.'),
+        projected: ref(c('ProjectedVolumeSource'), 'Secrets, ConfigMaps, pod information and tokens in one directory.'),
+        nfs: ref(c('NFSVolumeSource'), 'An NFS export.'),
+        csi: ref(c('CSIVolumeSource'), 'An ephemeral CSI volume.'),
+        ephemeral: ref(c('EphemeralVolumeSource'), 'A claim that lives as long as the pod.'),
+        image: ref(c('ImageVolumeSource'), 'An OCI image.'),
+      },
+      'A named volume of a pod; exactly one source must be set.',
+      { required: ['name'] },
+    ),
+  );
+
+  // ------------------------------------------------------------------ pods
+  d.add(
+    c('PodSpec'),
+    obj(
+      {
+        volumes: listByKey(ref(c('Volume')), 'name', 'Volumes containers of the pod can mount.', { strategy: 'merge,retainKeys' }),
+        initContainers: listByKey(ref(c('Container')), 'name', 'Containers run to completion, in order, before the app containers start.'),
+        containers: listByKey(ref(c('Container')), 'name', 'The containers of the pod. At least one. Cannot be added or removed after creation.'),
+        ephemeralContainers: listByKey(ref(c('EphemeralContainer')), 'name', 'Debug containers added to a running pod.'),
+        restartPolicy: oneOf(['Always', 'OnFailure', 'Never'], 'Restart policy of every container: Always, OnFailure or Never. Defaults to Always.'),
+        terminationGracePeriodSeconds: int64('Seconds between SIGTERM and SIGKILL when the pod is deleted. Defaults to 30.'),
+        activeDeadlineSeconds: int64('Seconds the pod may be active before it is failed.'),
+        dnsPolicy: oneOf(['ClusterFirstWithHostNet', 'ClusterFirst', 'Default', 'None'], 'DNS policy: ClusterFirst, ClusterFirstWithHostNet, Default or None. Defaults to ClusterFirst.'),
+        nodeSelector: { ...stringMap('Labels a node must have for the pod to be scheduled there.'), 'x-kubernetes-map-type': 'atomic' },
+        serviceAccountName: str('Service account the pod runs as.'),
+        serviceAccount: str('Deprecated alias of serviceAccountName.'),
+        automountServiceAccountToken: bool('Whether a service account token is mounted.'),
+        nodeName: str('The node the pod is bound to; set by the scheduler.'),
+        hostNetwork: bool('Use the host network namespace; container ports are host ports.'),
+        hostPID: bool('Use the host PID namespace.'),
+        hostIPC: bool('Use the host IPC namespace.'),
+        shareProcessNamespace: bool('Share one PID namespace between the containers.'),
+        securityContext: ref(c('PodSecurityContext'), 'Pod-level security attributes.'),
+        imagePullSecrets: listByKey(ref(c('LocalObjectReference')), 'name', 'Secrets with registry credentials.'),
+        hostname: str('Host name of the pod; the pod name when empty.'),
+        subdomain: str('With hostname: the pod FQDN is <hostname>.<subdomain>.<namespace>.svc.<cluster domain>.'),
+        affinity: ref(c('Affinity'), 'Scheduling constraints.'),
+        schedulerName: str('The scheduler that places the pod. Defaults to default-scheduler.'),
+        tolerations: list(ref(c('Toleration')), 'Taints the pod tolerates.'),
+        hostAliases: listByKey(ref(c('HostAlias')), 'ip', 'Entries added to /etc/hosts.'),
+        priorityClassName: str('Name of the PriorityClass giving the pod its priority.'),
+        priority: int32('Priority value, set from priorityClassName; higher pods are scheduled first.'),
+        dnsConfig: ref(c('PodDNSConfig'), 'Extra DNS settings.'),
+        readinessGates: list(ref(c('PodReadinessGate')), 'Extra conditions for pod readiness.'),
+        runtimeClassName: str('RuntimeClass to run the pod with.'),
+        enableServiceLinks: bool('Inject service environment variables. Defaults to true.'),
+        preemptionPolicy: oneOf(['PreemptLowerPriority', 'Never'], 'Whether this pod may preempt lower-priority pods.'),
+        overhead: quantities('Resource overhead of the pod sandbox.'),
+        topologySpreadConstraints: listByKey(ref(c('TopologySpreadConstraint')), 'topologyKey', 'How pods spread across topology domains.', { mapKeys: ['topologyKey', 'whenUnsatisfiable'] }),
+        setHostnameAsFQDN: bool(),
+        os: ref(c('PodOS')),
+        hostUsers: bool(),
+        schedulingGates: listByKey(ref(c('PodSchedulingGate')), 'name', 'While any gate is present the pod is not scheduled.'),
+        resourceClaims: listByKey(ref(c('PodResourceClaim')), 'name', 'Resource claims of the pod.', { strategy: 'merge,retainKeys' }),
+        resources: ref(c('ResourceRequirements'), 'Pod-level resources.'),
+      },
+      'The desired behaviour of a pod.',
+      { required: ['containers'] },
+    ),
+  );
+  d.add(
+    c('PodCondition'),
+    obj(
+      {
+        type: str('PodScheduled, Initialized, ContainersReady, Ready or a readiness gate.'),
+        status: oneOf(['True', 'False', 'Unknown']),
+        observedGeneration: int64(),
+        lastProbeTime: ref(TIME, 'Last time the condition was probed.'),
+        lastTransitionTime: ref(TIME, 'Last time the condition changed status.'),
+        reason: str('CamelCase reason of the last transition.'),
+        message: str('Human-readable details.'),
+      },
+      'A condition of a pod.',
+      { required: ['type', 'status'] },
+    ),
+  );
+  d.add(c('ContainerStateWaiting'), obj({ reason: str('Why it is waiting: ContainerCreating, CrashLoopBackOff, ErrImagePull, ImagePullBackOff...'), message: str() }, 'A waiting container.'));
+  d.add(c('ContainerStateRunning'), obj({ startedAt: ref(TIME, 'When the container last (re)started.') }, 'A running container.'));
+  d.add(
+    c('ContainerStateTerminated'),
+    obj({ exitCode: int32('Exit status.'), signal: int32('Signal that killed it.'), reason: str('Completed, Error, OOMKilled...'), message: str(), startedAt: ref(TIME), finishedAt: ref(TIME), containerID: str() }, 'A terminated container.', { required: ['exitCode'] }),
+  );
+  d.add(c('ContainerState'), obj({ waiting: ref(c('ContainerStateWaiting')), running: ref(c('ContainerStateRunning')), terminated: ref(c('ContainerStateTerminated')) }, 'The state of a container: exactly one of waiting, running, terminated.'));
+  d.add(c('ContainerUser'), anyJson('The identity a container process runs as.'));
+  d.add(
+    c('ContainerStatus'),
+    obj(
+      {
+        name: str('Container name.'),
+        state: ref(c('ContainerState'), 'Current state.'),
+        lastState: ref(c('ContainerState'), 'The last termination.'),
+        ready: bool('Whether the readiness probe passes.'),
+        restartCount: int32('How many times the container restarted.'),
+        image: str('Image the container runs.'),
+        imageID: str('Image ID of the container.'),
+        containerID: str('<runtime>://<id>.'),
+        started: bool('Whether the startup probe passed.'),
+        allocatedResources: quantities(),
+        resources: ref(c('ResourceRequirements')),
+        volumeMounts: list(anyJson()),
+        user: ref(c('ContainerUser')),
+        allocatedResourcesStatus: list(anyJson()),
+        stopSignal: str(),
+      },
+      'The status of a container.',
+      { required: ['name', 'ready', 'restartCount', 'image', 'imageID'] },
+    ),
+  );
+  d.add(c('PodIP'), obj({ ip: str('An IP address of the pod.') }, 'A pod IP.', { required: ['ip'] }));
+  d.add(c('HostIP'), obj({ ip: str('An IP address of the host.') }, 'A host IP.', { required: ['ip'] }));
+  d.add(
+    c('PodStatus'),
+    obj(
+      {
+        observedGeneration: int64(),
+        phase: oneOf(['Pending', 'Running', 'Succeeded', 'Failed', 'Unknown'], 'Pending, Running, Succeeded, Failed or Unknown.'),
+        conditions: listByKey(ref(c('PodCondition')), 'type', 'Current conditions of the pod.'),
+        message: str('Why the pod is in this state.'),
+        reason: str('A short CamelCase reason (e.g. Evicted).'),
+        nominatedNodeName: str('Node nominated by preemption.'),
+        hostIP: str('IP of the node the pod runs on.'),
+        hostIPs: listByKey(ref(c('HostIP')), 'ip', 'IPs of the node.'),
+        podIP: str('IP of the pod.'),
+        podIPs: listByKey(ref(c('PodIP')), 'ip', 'IPs of the pod.'),
+        startTime: ref(TIME, 'When the node acknowledged the pod.'),
+        initContainerStatuses: list(ref(c('ContainerStatus')), 'Statuses of the init containers.'),
+        containerStatuses: list(ref(c('ContainerStatus')), 'Statuses of the containers.'),
+        qosClass: oneOf(['Guaranteed', 'Burstable', 'BestEffort'], 'Quality of service class from requests and limits.'),
+        ephemeralContainerStatuses: list(ref(c('ContainerStatus'))),
+        resize: str(),
+        resourceClaimStatuses: list(anyJson()),
+      },
+      'The observed state of a pod.',
+    ),
+  );
+  d.kind(c('Pod'), gvk('Pod'), 'A pod: a group of containers that run together on one node and share network and storage.', { spec: ref(c('PodSpec'), 'Desired behaviour of the pod.'), status: ref(c('PodStatus'), 'Most recently observed status of the pod. Read-only.') });
+  d.add(c('PodTemplateSpec'), obj({ metadata: ref(OBJECT_META, 'Metadata of the pods created from this template.'), spec: ref(c('PodSpec'), 'Spec of the pods created from this template.') }, 'The template pods are created from.'));
+  d.kind(c('Binding'), gvk('Binding'), 'Binds a pod to a node (used by schedulers).', { target: ref(c('ObjectReference'), 'The node to bind to.') }, { required: ['target'] });
+
+  // ------------------------------------------------------------------ nodes
+  d.add(c('Taint'), obj({ key: str('The taint key.'), value: str('The taint value.'), effect: oneOf(['NoSchedule', 'PreferNoSchedule', 'NoExecute'], 'Effect on pods that do not tolerate it.'), timeAdded: ref(TIME, 'When a NoExecute taint was added.') }, 'Repels pods that do not tolerate it.', { required: ['key', 'effect'] }));
+  d.add(
+    c('NodeSpec'),
+    obj(
+      {
+        podCIDR: str('Pod IP range assigned to the node.'),
+        podCIDRs: set(str(), 'Pod IP ranges assigned to the node.'),
+        providerID: str(),
+        unschedulable: bool('Whether new pods may be scheduled on the node (kubectl cordon).'),
+        taints: list(ref(c('Taint')), 'Taints of the node.'),
+        configSource: anyJson(),
+        externalID: str('Deprecated.'),
+      },
+      'The desired state of a node.',
+    ),
+  );
+  d.add(c('NodeCondition'), obj({ type: str('Ready, MemoryPressure, DiskPressure, PIDPressure, NetworkUnavailable.'), status: oneOf(['True', 'False', 'Unknown']), lastHeartbeatTime: ref(TIME), lastTransitionTime: ref(TIME), reason: str(), message: str() }, 'A condition of a node.', { required: ['type', 'status'] }));
+  d.add(c('NodeAddress'), obj({ type: str('Hostname, InternalIP, ExternalIP, InternalDNS or ExternalDNS.'), address: str() }, 'An address of a node.', { required: ['type', 'address'] }));
+  d.add(
+    c('NodeSystemInfo'),
+    obj(
+      {
+        machineID: str(),
+        systemUUID: str(),
+        bootID: str(),
+        kernelVersion: str('Kernel version (uname -r).'),
+        osImage: str('OS image (from /etc/os-release).'),
+        containerRuntimeVersion: str('<runtime>://<version>.'),
+        kubeletVersion: str('Version of the node agent.'),
+        kubeProxyVersion: str('Deprecated.'),
+        operatingSystem: str(),
+        architecture: str(),
+        swap: anyJson(),
+      },
+      'Facts about the node.',
+      { required: ['machineID', 'systemUUID', 'bootID', 'kernelVersion', 'osImage', 'containerRuntimeVersion', 'kubeletVersion', 'kubeProxyVersion', 'operatingSystem', 'architecture'] },
+    ),
+  );
+  d.add(c('DaemonEndpoint'), obj({ Port: int32('Port number.') }, 'An endpoint of a node daemon.', { required: ['Port'] }));
+  d.add(c('NodeDaemonEndpoints'), obj({ kubeletEndpoint: ref(c('DaemonEndpoint'), 'Where the node agent serves.') }, 'Endpoints of daemons on the node.'));
+  d.add(c('ContainerImage'), obj({ names: list(str()), sizeBytes: int64() }, 'An image on the node.'));
+  d.add(
+    c('NodeStatus'),
+    obj(
+      {
+        capacity: quantities('Total resources of the node.'),
+        allocatable: quantities('Resources available to pods.'),
+        phase: str('Deprecated.'),
+        conditions: listByKey(ref(c('NodeCondition')), 'type', 'Current conditions of the node.'),
+        addresses: listByKey(ref(c('NodeAddress')), 'type', 'Addresses of the node.'),
+        daemonEndpoints: ref(c('NodeDaemonEndpoints')),
+        nodeInfo: ref(c('NodeSystemInfo'), 'Facts about the node.'),
+        images: list(ref(c('ContainerImage')), 'Images on the node.'),
+        volumesInUse: list(str()),
+        volumesAttached: list(anyJson()),
+        config: anyJson(),
+        runtimeHandlers: list(anyJson()),
+        features: anyJson(),
+      },
+      'The observed state of a node.',
+    ),
+  );
+  d.kind(c('Node'), gvk('Node'), 'A worker machine that runs pods.', { spec: ref(c('NodeSpec'), 'Desired state of the node.'), status: ref(c('NodeStatus'), 'Observed state of the node. Read-only.') });
+
+  // ------------------------------------------------------------------ services
+  d.add(
+    c('ServicePort'),
+    obj(
+      {
+        name: str('Name of the port, unique in the service; required when there are several.'),
+        protocol: withDefault(oneOf(['TCP', 'UDP', 'SCTP'], 'Protocol. Defaults to TCP.'), 'TCP'),
+        appProtocol: str('Application protocol of the port.'),
+        port: int32('Port the service exposes.'),
+        targetPort: ref(INT_OR_STRING, 'Number or name of the port on the pods. Defaults to port.'),
+        nodePort: int32('Port on every node for NodePort and LoadBalancer services; allocated when unset.'),
+      },
+      'A port of a service.',
+      { required: ['port'] },
+    ),
+  );
+  d.add(c('ClientIPConfig'), obj({ timeoutSeconds: int32('Seconds of ClientIP session affinity (default 10800).') }, 'ClientIP session affinity settings.'));
+  d.add(c('SessionAffinityConfig'), obj({ clientIP: ref(c('ClientIPConfig')) }, 'Session affinity settings.'));
+  d.add(
+    c('ServiceSpec'),
+    obj(
+      {
+        ports: listByKey(ref(c('ServicePort')), 'port', 'Ports the service exposes.', { mapKeys: ['port', 'protocol'] }),
+        selector: { ...stringMap('Pods with these labels back the service.'), 'x-kubernetes-map-type': 'atomic' },
+        clusterIP: str('Virtual IP of the service; allocated when empty, "None" for a headless service.'),
+        clusterIPs: list(str(), 'Virtual IPs of the service.', { listType: 'atomic' }),
+        type: oneOf(['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName'], 'ClusterIP, NodePort, LoadBalancer or ExternalName. Defaults to ClusterIP.'),
+        externalIPs: list(str(), 'Extra IPs that route to the service.'),
+        sessionAffinity: oneOf(['ClientIP', 'None'], 'ClientIP sends a client to the same pod. Defaults to None.'),
+        loadBalancerIP: str('Deprecated.'),
+        loadBalancerSourceRanges: list(str()),
+        externalName: str('DNS name an ExternalName service is an alias of.'),
+        externalTrafficPolicy: oneOf(['Cluster', 'Local'], 'Cluster or Local: whether external traffic may leave the node it arrived on.'),
+        healthCheckNodePort: int32(),
+        publishNotReadyAddresses: bool('Publish pods that are not ready in DNS and endpoints.'),
+        sessionAffinityConfig: ref(c('SessionAffinityConfig')),
+        ipFamilies: list(str(), 'IPv4 and/or IPv6.'),
+        ipFamilyPolicy: str('SingleStack, PreferDualStack or RequireDualStack.'),
+        allocateLoadBalancerNodePorts: bool(),
+        loadBalancerClass: str(),
+        internalTrafficPolicy: oneOf(['Cluster', 'Local'], 'Cluster or Local.'),
+        trafficDistribution: str(),
+      },
+      'The desired behaviour of a service.',
+    ),
+  );
+  d.add(c('PortStatus'), obj({ port: int32(), protocol: str(), error: str() }, 'A port status.', { required: ['port', 'protocol'] }));
+  d.add(c('LoadBalancerIngress'), obj({ ip: str(), hostname: str(), ipMode: str(), ports: list(ref(c('PortStatus'))) }, 'An ingress point of a load balancer.'));
+  d.add(c('LoadBalancerStatus'), obj({ ingress: list(ref(c('LoadBalancerIngress')), 'Ingress points.') }, 'Status of a load balancer.'));
+  d.add(c('ServiceStatus'), obj({ loadBalancer: ref(c('LoadBalancerStatus')), conditions: listByKey(ref(CONDITION), 'type', 'Conditions of the service.') }, 'The observed state of a service.'));
+  d.kind(c('Service'), gvk('Service'), 'A named set of pods behind one stable address and load balancer.', { spec: ref(c('ServiceSpec'), 'Desired behaviour of the service.'), status: ref(c('ServiceStatus'), 'Observed state of the service. Read-only.') });
+
+  d.add(c('EndpointAddress'), obj({ ip: str(), hostname: str(), nodeName: str(), targetRef: ref(c('ObjectReference')) }, 'An address of an endpoint.', { required: ['ip'], mapType: 'atomic' }));
+  d.add(c('EndpointPort'), obj({ name: str(), port: int32(), protocol: str(), appProtocol: str() }, 'A port of an endpoint.', { required: ['port'], mapType: 'atomic' }));
+  d.add(c('EndpointSubset'), obj({ addresses: list(ref(c('EndpointAddress')), 'Ready addresses.'), notReadyAddresses: list(ref(c('EndpointAddress')), 'Addresses that are not ready.'), ports: list(ref(c('EndpointPort')), 'Ports of the addresses.') }, 'A set of addresses with common ports.'));
+  d.kind(c('Endpoints'), gvk('Endpoints'), 'The addresses backing a service.', { subsets: list(ref(c('EndpointSubset')), 'Sets of addresses and ports.') });
+
+  // ------------------------------------------------------------------ config
+  d.kind(c('ConfigMap'), gvk('ConfigMap'), 'Configuration data for pods to consume.', {
+    immutable: bool('When true, data cannot change (only the object can be deleted).'),
+    data: stringMap('UTF-8 configuration data.'),
+    binaryData: map(bytes(), 'Binary configuration data (base64 in JSON).'),
+  });
+  d.kind(c('Secret'), gvk('Secret'), 'Sensitive data such as passwords, tokens and keys.', {
+    immutable: bool('When true, data cannot change.'),
+    data: map(bytes(), 'Secret data, base64-encoded in JSON.'),
+    stringData: stringMap('Write-only convenience: plain strings merged into data on write.'),
+    type: str('Used to facilitate programmatic handling of secret data (Opaque, kubernetes.io/tls, kubernetes.io/dockerconfigjson...).'),
+  });
+  d.add(c('EventSource'), obj({ component: str('Component that reported the event.'), host: str('Node name.') }, 'Where an event comes from.'));
+  d.add(c('EventSeries'), obj({ count: int32(), lastObservedTime: ref(MICRO_TIME) }, 'A series of similar events.'));
+  d.kind(
+    c('Event'),
+    gvk('Event'),
+    'A report of something that happened to an object.',
+    {
+      involvedObject: ref(c('ObjectReference'), 'The object the event is about.'),
+      reason: str('Short CamelCase reason.'),
+      message: str('Human-readable description.'),
+      source: ref(c('EventSource'), 'The component reporting the event.'),
+      firstTimestamp: ref(TIME, 'When the event was first recorded.'),
+      lastTimestamp: ref(TIME, 'When the most recent occurrence was recorded.'),
+      count: int32('How many times it happened.'),
+      type: str('Normal or Warning.'),
+      eventTime: ref(MICRO_TIME, 'When the event was first observed.'),
+      series: ref(c('EventSeries')),
+      action: str('What was done, or failed.'),
+      related: ref(c('ObjectReference')),
+      reportingComponent: str('Controller that emitted the event.'),
+      reportingInstance: str('Instance of the controller.'),
+    },
+    { required: ['metadata', 'involvedObject'] },
+  );
+  d.add(c('NamespaceSpec'), obj({ finalizers: list(str(), 'Finalizers that must be removed before the namespace is deleted.') }, 'The desired state of a namespace.'));
+  d.add(c('NamespaceCondition'), obj({ type: str(), status: str(), lastTransitionTime: ref(TIME), reason: str(), message: str() }, 'A condition of a namespace.', { required: ['type', 'status'] }));
+  d.add(c('NamespaceStatus'), obj({ phase: oneOf(['Active', 'Terminating'], 'Active or Terminating.'), conditions: listByKey(ref(c('NamespaceCondition')), 'type') }, 'The observed state of a namespace.'));
+  d.kind(c('Namespace'), gvk('Namespace'), 'A scope for names; deleting it deletes everything in it.', { spec: ref(c('NamespaceSpec')), status: ref(c('NamespaceStatus')) });
+  d.kind(c('ServiceAccount'), gvk('ServiceAccount'), 'An identity for processes running in pods.', {
+    secrets: listByKey(ref(c('ObjectReference')), 'name', 'Secrets pods using this account may use.'),
+    imagePullSecrets: list(ref(c('LocalObjectReference')), 'Registry credentials used by pods of this account.'),
+    automountServiceAccountToken: bool(),
+  });
+
+  // ------------------------------------------------------------------ storage
+  d.add(c('VolumeResourceRequirements'), obj({ limits: quantities(), requests: quantities('Requested storage (storage: 1Gi).') }, 'Storage resources of a claim.'));
+  d.add(c('TypedObjectReference'), obj({ apiGroup: str(), kind: str(), name: str(), namespace: str() }, 'A typed reference.', { required: ['kind', 'name'] }));
+  d.add(
+    c('PersistentVolumeClaimSpec'),
+    obj(
+      {
+        accessModes: list(str(), 'ReadWriteOnce, ReadOnlyMany, ReadWriteMany or ReadWriteOncePod.'),
+        selector: ref(LABEL_SELECTOR, 'Volumes the claim may bind to.'),
+        resources: ref(c('VolumeResourceRequirements'), 'Minimum resources the volume must have.'),
+        volumeName: str('The volume bound to the claim.'),
+        storageClassName: str('StorageClass provisioning the volume; the default class when empty.'),
+        volumeMode: str('Filesystem or Block.'),
+        dataSource: ref(c('TypedLocalObjectReference')),
+        dataSourceRef: ref(c('TypedObjectReference')),
+        volumeAttributesClassName: str(),
+      },
+      'The desired characteristics of a volume.',
+    ),
+  );
+  d.add(
+    c('PersistentVolumeClaimStatus'),
+    obj({ phase: oneOf(['Pending', 'Bound', 'Lost'], 'Pending, Bound or Lost.'), accessModes: list(str()), capacity: quantities(), conditions: listByKey(anyJson(), 'type'), allocatedResources: quantities(), allocatedResourceStatuses: stringMap(), currentVolumeAttributesClassName: str(), modifyVolumeStatus: anyJson() }, 'The observed state of a claim.'),
+  );
+  d.kind(c('PersistentVolumeClaim'), gvk('PersistentVolumeClaim'), "A user's request for storage.", { spec: ref(c('PersistentVolumeClaimSpec')), status: ref(c('PersistentVolumeClaimStatus')) });
+  d.add(c('VolumeNodeAffinity'), obj({ required: ref(c('NodeSelector'), 'Nodes the volume can be used from.') }, 'Where a volume can be accessed.'));
+  d.add(c('LocalVolumeSource'), obj({ path: str('Path on the node.'), fsType: str() }, 'A local disk or directory of a node.', { required: ['path'] }));
+  d.add(c('CSIPersistentVolumeSource'), obj({ driver: str(), volumeHandle: str(), readOnly: bool(), fsType: str(), volumeAttributes: stringMap() }, 'A CSI volume.', { required: ['driver', 'volumeHandle'] }));
+  d.add(
+    c('PersistentVolumeSpec'),
+    obj(
+      {
+        capacity: quantities('Capacity of the volume (storage).'),
+        accessModes: list(str()),
+        claimRef: ref(c('ObjectReference'), 'The claim bound to this volume.'),
+        persistentVolumeReclaimPolicy: oneOf(['Retain', 'Delete', 'Recycle'], 'What happens to the volume when its claim is deleted.'),
+        storageClassName: str(),
+        mountOptions: list(str()),
+        volumeMode: str(),
+        nodeAffinity: ref(c('VolumeNodeAffinity'), 'Nodes the volume can be used from.'),
+        hostPath: ref(c('HostPathVolumeSource')),
+        local: ref(c('LocalVolumeSource')),
+        nfs: ref(c('NFSVolumeSource')),
+        csi: ref(c('CSIPersistentVolumeSource')),
+        volumeAttributesClassName: str(),
+      },
+      'The specification of a volume.',
+    ),
+  );
+  d.add(c('PersistentVolumeStatus'), obj({ phase: oneOf(['Pending', 'Available', 'Bound', 'Released', 'Failed']), message: str(), reason: str(), lastPhaseTransitionTime: ref(TIME) }, 'The observed state of a volume.'));
+  d.kind(c('PersistentVolume'), gvk('PersistentVolume'), 'A piece of storage in the cluster.', { spec: ref(c('PersistentVolumeSpec')), status: ref(c('PersistentVolumeStatus')) });
+
+  // ------------------------------------------------------------------ policy kinds
+  d.add(c('ScopedResourceSelectorRequirement'), obj({ scopeName: str(), operator: str(), values: list(str()) }, 'A scope selector requirement.', { required: ['scopeName', 'operator'] }));
+  d.add(c('ScopeSelector'), obj({ matchExpressions: list(ref(c('ScopedResourceSelectorRequirement'))) }, 'Selects quota scopes.', { mapType: 'atomic' }));
+  d.add(c('ResourceQuotaSpec'), obj({ hard: quantities('Hard limits per resource.'), scopes: list(str()), scopeSelector: ref(c('ScopeSelector')) }, 'The desired quota.'));
+  d.add(c('ResourceQuotaStatus'), obj({ hard: quantities(), used: quantities() }, 'The enforced quota and usage.'));
+  d.kind(c('ResourceQuota'), gvk('ResourceQuota'), 'Limits on resource use in a namespace.', { spec: ref(c('ResourceQuotaSpec')), status: ref(c('ResourceQuotaStatus')) });
+  d.add(c('LimitRangeItem'), obj({ type: str('Container, Pod or PersistentVolumeClaim.'), max: quantities(), min: quantities(), default: quantities('Default limits.'), defaultRequest: quantities('Default requests.'), maxLimitRequestRatio: quantities() }, 'Limits for one kind of object.', { required: ['type'] }));
+  d.add(c('LimitRangeSpec'), obj({ limits: list(ref(c('LimitRangeItem'))) }, 'Limits of a namespace.', { required: ['limits'] }));
+  d.kind(c('LimitRange'), gvk('LimitRange'), 'Resource limits and defaults for objects in a namespace.', { spec: ref(c('LimitRangeSpec')) });
+  d.add(c('ReplicationControllerSpec'), obj({ replicas: int32('Desired number of pods. Defaults to 1.'), minReadySeconds: int32(), selector: { ...stringMap('Labels of the pods it manages.'), 'x-kubernetes-map-type': 'atomic' }, template: ref(c('PodTemplateSpec')) }, 'The desired state of a replication controller.'));
+  d.add(c('ReplicationControllerCondition'), obj({ type: str(), status: str(), lastTransitionTime: ref(TIME), reason: str(), message: str() }, 'A condition of a replication controller.', { required: ['type', 'status'] }));
+  d.add(c('ReplicationControllerStatus'), obj({ replicas: int32(), fullyLabeledReplicas: int32(), readyReplicas: int32(), availableReplicas: int32(), observedGeneration: int64(), conditions: listByKey(ref(c('ReplicationControllerCondition')), 'type') }, 'The observed state of a replication controller.', { required: ['replicas'] }));
+  d.kind(c('ReplicationController'), gvk('ReplicationController'), 'Keeps a number of pod replicas running (superseded by ReplicaSet).', { spec: ref(c('ReplicationControllerSpec')), status: ref(c('ReplicationControllerStatus')) });
+  void set;
+}
