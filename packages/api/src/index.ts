@@ -5,3 +5,7 @@ export * from './field-selector.js';
 export * from './meta.js';
 export * from './schema/schema-node.js';
 export * from './quantity.js';
+export * from './schema/dsl.js';
+export * from './schema/definitions.js';
+export * from './schema/decoder.js';
+export * from './schema/openapi.js';
