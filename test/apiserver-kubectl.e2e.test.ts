@@ -185,6 +185,24 @@ describe.skipIf(!kubectlPath)('kubectl against flotilla-apiserver', () => {
     expect(r.stderr).toMatch(/unknown field "bogus"/);
   });
 
+  it('applies server-side, reports conflicts with other managers and forces them', async () => {
+    const ssa = join(dir.path, 'ssa.yaml');
+    const write = (replicas: number) =>
+      writeFileSync(ssa, `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: ssa\n  namespace: kubectl-e2e\nspec:\n  replicas: ${replicas}\n  selector:\n    matchLabels:\n      app: ssa\n  template:\n    metadata:\n      labels:\n        app: ssa\n    spec:\n      containers:\n      - name: c\n        image: busybox:1.36\n`);
+    write(2);
+    expect(await kubectl.ok(['apply', '--server-side', '-f', ssa])).toContain('deployment.apps/ssa serverside-applied');
+    await kubectl.ok(['-n', 'kubectl-e2e', 'scale', 'deployment', 'ssa', '--replicas=4']);
+    write(3);
+    const conflict = await kubectl.run(['apply', '--server-side', '-f', ssa]);
+    expect(conflict.code).not.toBe(0);
+    expect(conflict.stderr).toMatch(/conflict/i);
+    expect(conflict.stderr).toContain('.spec.replicas');
+    await kubectl.ok(['apply', '--server-side', '--force-conflicts', '-f', ssa]);
+    const dep = JSON.parse(await kubectl.ok(['-n', 'kubectl-e2e', 'get', 'deployment', 'ssa', '-o', 'json', '--show-managed-fields'])) as { spec: { replicas: number }; metadata: { managedFields: { manager: string; operation: string }[] } };
+    expect(dep.spec.replicas).toBe(3);
+    expect(dep.metadata.managedFields.some((m) => m.manager === 'kubectl' && m.operation === 'Apply')).toBe(true);
+  });
+
   it('deletes what the file created', async () => {
     const out = await kubectl.ok(['delete', '-f', file, '--wait=false']);
     expect(out).toContain('configmap "settings" deleted');

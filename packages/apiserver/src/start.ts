@@ -81,7 +81,7 @@ export async function start(config: ApiServerConfig, options: { logger: Logger; 
       ? new EtcdStorage({ endpoints: config.etcdServers, logger: storageLog })
       : new LevelStorage({ path: join(config.dataDir, 'db'), logger: storageLog });
   await storage.open();
-  const registry = new Registry({ storage, strategies: buildStrategies(), codecs: schemaCodecs(), logger: log });
+  const registry = new Registry({ storage, strategies: buildStrategies(), codecs: schemaCodecs(), logger: log, defs: DEFINITIONS });
   let ready = false;
   let port = config.securePort;
   try {

@@ -55,6 +55,13 @@ declare module 'fastify' {
   }
 }
 
+/** The default field manager: the User-Agent up to its first '/' (Kubernetes' rule). */
+export function managerFromUserAgent(ua: string | string[] | undefined): string {
+  const s = (Array.isArray(ua) ? ua[0] : ua) ?? '';
+  const name = s.split('/', 1)[0]!.trim();
+  return (name || 'unknown').slice(0, 128);
+}
+
 /** A continue token: the list's revision and the id to continue after. */
 interface ContinueToken {
   rv: number;
@@ -98,10 +105,11 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
     return { now: now(), user: req.user ?? { name: 'system:anonymous', groups: [] } };
   }
 
-  function writeOptions(q: Query): WriteOptions {
+  function writeOptions(q: Query, req: FastifyRequest): WriteOptions {
     const o: WriteOptions = { dryRun: dryRunOf(q), fieldValidation: fieldValidationOf(q) };
     const fm = queryString(q, 'fieldManager');
-    if (fm) o.fieldManager = fm;
+    if (fm !== undefined && fm.length > 128) throw badRequest('fieldManager must be no more than 128 characters');
+    o.fieldManager = fm || managerFromUserAgent(req.headers['user-agent']);
     return o;
   }
 
@@ -232,12 +240,13 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
 
   async function patch(store: GenericStore, info: RequestInfo, req: FastifyRequest, q: Query, subresource: '' | 'status'): Promise<WriteResult> {
     const { type, patch: doc } = decodePatchBody(req.body as Buffer | undefined, req.headers['content-type']);
-    const options = writeOptions(q);
+    const options = writeOptions(q, req);
     const ctx = ctxOf(req);
     const warnings: string[] = [];
     const def = store.strategy.definitionName;
     if (type === 'apply') {
-      const manager = options.fieldManager;
+      // Apply needs an explicit manager; the User-Agent default is only for ordinary writes.
+      const manager = queryString(q, 'fieldManager');
       const force = queryBool(q, 'force');
       const gv = store.strategy.resource.group === '' ? store.strategy.resource.version : `${store.strategy.resource.group}/${store.strategy.resource.version}`;
       const existing = store.tryGet(info.namespace, info.name);
@@ -245,11 +254,13 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
         if (subresource) throw store.notFound(info.name);
         const applied = deps.patcher.serverSideApply(def, undefined, doc as Record<string, unknown>, manager, force, gv, ctx.now);
         const obj = store.decode(applied, options.fieldValidation, warnings);
+        options.managedFieldsSet = true;
         if (obj.metadata.name && obj.metadata.name !== info.name) throw badRequest(`the name of the object (${obj.metadata.name}) does not match the name on the URL (${info.name})`);
         obj.metadata.name = info.name;
         if (store.strategy.resource.namespaced) obj.metadata.namespace = info.namespace;
         return store.createObject(obj, options, ctx, warnings);
       }
+      options.managedFieldsSet = true;
       return store.guaranteedUpdate(info.namespace, info.name, options, ctx, subresource, (cur) => {
         const applied = deps.patcher.serverSideApply(def, cur, doc as Record<string, unknown>, manager, force, gv, ctx.now);
         return store.decode(applied, options.fieldValidation, warnings);
@@ -283,13 +294,13 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
       case 'get':
         return send(reply, 200, JSON.stringify(scaleOf(store.get(info.namespace, info.name))));
       case 'update':
-        return send(reply, 200, JSON.stringify(await updateScale(store, info.namespace, info.name, decodeObjectBody(req.body as Buffer | undefined, req.headers['content-type']), writeOptions(q), ctxOf(req))));
+        return send(reply, 200, JSON.stringify(await updateScale(store, info.namespace, info.name, decodeObjectBody(req.body as Buffer | undefined, req.headers['content-type']), writeOptions(q, req), ctxOf(req))));
       case 'patch': {
         const { type, patch: doc } = decodePatchBody(req.body as Buffer | undefined, req.headers['content-type']);
         if (type === 'apply') throw new ApiError(415, 'UnsupportedMediaType', 'server-side apply is not supported on the scale subresource');
         const current = scaleOf(store.get(info.namespace, info.name)) as KubeObject;
         const patched = deps.patcher.apply(type, 'io.k8s.api.autoscaling.v1.Scale', current, doc);
-        return send(reply, 200, JSON.stringify(await updateScale(store, info.namespace, info.name, patched, writeOptions(q), ctxOf(req))));
+        return send(reply, 200, JSON.stringify(await updateScale(store, info.namespace, info.name, patched, writeOptions(q, req), ctxOf(req))));
       }
       default:
         throw methodNotAllowed();
@@ -341,12 +352,12 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
       case 'create': {
         if (info.name) throw methodNotAllowed(`the server does not allow this method on the requested resource`);
         const body = decodeObjectBody(req.body as Buffer | undefined, req.headers['content-type']);
-        const r = await store.create(info.namespace, body, writeOptions(q), ctxOf(req));
+        const r = await store.create(info.namespace, body, writeOptions(q, req), ctxOf(req));
         return send(reply, r.code, r.json, r.warnings);
       }
       case 'update': {
         const body = decodeObjectBody(req.body as Buffer | undefined, req.headers['content-type']);
-        const r = await store.update(info.namespace, info.name, body, writeOptions(q), ctxOf(req));
+        const r = await store.update(info.namespace, info.name, body, writeOptions(q, req), ctxOf(req));
         return send(reply, r.code, r.json, r.warnings);
       }
       case 'patch': {
@@ -394,7 +405,7 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
         if (info.verb === 'get') return send(reply, 200, render(store, store.getCached(info.namespace, info.name), 'object', q));
         if (info.verb === 'update') {
           const body = decodeObjectBody(req.body as Buffer | undefined, req.headers['content-type']);
-          const r = await store.update(info.namespace, info.name, body, writeOptions(q), ctxOf(req), 'status');
+          const r = await store.update(info.namespace, info.name, body, writeOptions(q, req), ctxOf(req), 'status');
           return send(reply, r.code, r.json, r.warnings);
         }
         if (info.verb === 'patch') {

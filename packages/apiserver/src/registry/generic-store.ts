@@ -21,6 +21,8 @@ import {
   type FieldError,
   type KubeObject,
   type ObjectMeta,
+  type SchemaDefinitions,
+  updateManagedFields,
 } from '@flotilla/api';
 import type { Logger } from 'pino';
 import type { Storage } from '../storage/storage.js';
@@ -34,7 +36,10 @@ import { specChanged, validateMetaForCreate, validateMetaForUpdate, type Request
 export interface WriteOptions {
   dryRun: boolean;
   fieldValidation: FieldValidation;
+  /** Who makes the change (managedFields). Unset = not tracked (internal writes). */
   fieldManager?: string;
+  /** The object already carries the managedFields it should have (server-side apply). */
+  managedFieldsSet?: boolean;
 }
 
 /** `DeleteOptions` as the store uses them. */
@@ -73,6 +78,8 @@ export interface GenericStoreDeps {
   codec: KindCodec;
   namespaces: NamespaceLookup;
   logger: Logger;
+  /** Schema definitions (field ownership needs the kinds' list types). */
+  defs: SchemaDefinitions;
 }
 
 const RV_PLACEHOLDER = '\u0000rv\u0000';
@@ -125,6 +132,7 @@ export class GenericStore {
   readonly cache: ResourceCache;
   private readonly codec: KindCodec;
   private readonly namespaces: NamespaceLookup;
+  private readonly defs: SchemaDefinitions;
   private readonly log: Logger;
   private readonly qualified: string;
   private readonly apiVersion: string;
@@ -135,6 +143,7 @@ export class GenericStore {
     this.cache = deps.cache;
     this.codec = deps.codec;
     this.namespaces = deps.namespaces;
+    this.defs = deps.defs;
     this.log = deps.logger.child({ resource: qualifiedResourceOf(deps.strategy.resource) });
     this.qualified = qualifiedResourceOf(deps.strategy.resource);
     this.apiVersion = groupVersionOf(deps.strategy.resource);
@@ -281,6 +290,7 @@ export class GenericStore {
     const generated = !obj.metadata.name && !!obj.metadata.generateName;
     this.checkNamespace(obj.metadata.namespace ?? '', obj.metadata.name ?? obj.metadata.generateName);
     this.prepareCreate(obj, ctx);
+    this.trackFields(undefined, obj, options, ctx, '');
     if (options.dryRun) return { json: JSON.stringify(obj), code: 201, warnings, object: obj };
     for (let attempt = 0; ; attempt++) {
       const template = serializeTemplate(obj);
@@ -332,7 +342,10 @@ export class GenericStore {
         throw conflict({ qualifiedResource: this.qualified, name });
       }
       const desired = await mutate(parse(cached));
+      // A write that does not mention managedFields keeps them (Kubernetes' rule).
+      if (desired.metadata && desired.metadata.managedFields === undefined && old.metadata.managedFields !== undefined) desired.metadata.managedFields = old.metadata.managedFields;
       const obj = this.mergeForUpdate(desired, old, subresource, ctx);
+      this.trackFields(old, obj, options, ctx, subresource);
       if (isDeepStrictEqual(obj, old)) return { json: cached.json, code: 200, warnings, object: old };
       if (options.dryRun) return { json: JSON.stringify(obj), code: 200, warnings, object: obj };
       try {
@@ -394,6 +407,21 @@ export class GenericStore {
       }
     }
     throw conflict({ qualifiedResource: this.qualified, name }, 'too many concurrent updates; please try again');
+  }
+
+  /** Records the write's field ownership in metadata.managedFields. */
+  private trackFields(old: KubeObject | undefined, obj: KubeObject, options: WriteOptions, ctx: RequestContext, subresource: '' | 'status'): void {
+    if (!options.fieldManager || options.managedFieldsSet) return;
+    updateManagedFields({
+      defs: this.defs,
+      name: this.strategy.definitionName,
+      old,
+      obj: obj as KubeObject & { metadata: Record<string, unknown> },
+      manager: options.fieldManager,
+      apiVersion: this.apiVersion,
+      now: ctx.now,
+      ...(subresource ? { subresource } : {}),
+    });
   }
 
   /** True when a deleting object has no finalizers left and no grace period to wait out. */

@@ -2,7 +2,7 @@
  * The set of stores the API server serves: one GenericStore per stored resource, sharing one
  * ObjectCache and one Storage.
  */
-import { findResource, RESOURCES, isStoredResource, type KubeObject, type ResourceInfo } from '@flotilla/api';
+import { findResource, RESOURCES, isStoredResource, type KubeObject, type ResourceInfo, type SchemaDefinitions } from '@flotilla/api';
 import type { Logger } from 'pino';
 import type { Storage } from '../storage/storage.js';
 import type { CodecFactory } from './codec.js';
@@ -31,6 +31,7 @@ export interface RegistryDeps {
   strategies: ReadonlyMap<string, Strategy>;
   codecs: CodecFactory;
   logger: Logger;
+  defs: SchemaDefinitions;
 }
 
 /** `group/plural` — the key strategies are registered under. */
@@ -66,6 +67,7 @@ export class Registry implements NamespaceLookup {
         codec: this.deps.codecs(strategy.definitionName),
         namespaces: this,
         logger: this.deps.logger,
+        defs: this.deps.defs,
       });
       this.stores.set(resourceKey(resource), store);
     }
