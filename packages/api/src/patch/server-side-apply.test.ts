@@ -102,3 +102,12 @@ describe('updateManagedFields', () => {
     expect(same.metadata.managedFields).toEqual(edited.metadata.managedFields);
   });
 });
+
+describe('first apply of an object created by ordinary writes', () => {
+  it('attributes existing fields to before-first-apply and conflicts on them', () => {
+    const live = { ...config(2, 'i:1'), metadata: { name: 'd', labels: { app: 'd' } } };
+    expect(() => apply(live, config(3, 'i:1'), 'alice')).toThrow(/before-first-apply/);
+    const r = apply(live, config(2, 'i:1'), 'alice');
+    expect(r.managedFields.map((m) => m.manager).sort()).toEqual(['alice', 'before-first-apply']);
+  });
+});

@@ -157,6 +157,8 @@ export function serverSideApply(input: ServerSideApplyInput): { object: Record<s
   }
   const owners = ownersOf(live);
   const liveValues = fieldValuesOf(defs, name, live, { status: input.subresource === 'status' });
+  // An object never applied before: its fields belong to "before-first-apply" (as in Kubernetes).
+  if (owners.length === 0 && liveValues.size > 0) owners.push({ entry: { manager: 'before-first-apply', operation: 'Update', apiVersion: input.apiVersion, time }, paths: new Set(liveValues.keys()) });
   // Conflicts: fields another manager owns that this configuration would change.
   const conflicts: { owner: Owner; path: string }[] = [];
   for (const [path, value] of appliedValues) {

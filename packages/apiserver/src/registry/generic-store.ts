@@ -409,9 +409,15 @@ export class GenericStore {
     throw conflict({ qualifiedResource: this.qualified, name }, 'too many concurrent updates; please try again');
   }
 
-  /** Records the write's field ownership in metadata.managedFields. */
+  /**
+   * Records the write's field ownership in metadata.managedFields. Ownership is tracked for objects
+   * that have been server-side applied (where it decides conflicts); objects only ever written
+   * with ordinary requests skip the bookkeeping, which would otherwise cost every write. The first
+   * apply of such an object attributes its existing fields to "before-first-apply".
+   */
   private trackFields(old: KubeObject | undefined, obj: KubeObject, options: WriteOptions, ctx: RequestContext, subresource: '' | 'status'): void {
     if (!options.fieldManager || options.managedFieldsSet) return;
+    if (!old || !(old.metadata.managedFields ?? []).some((e) => e.operation === 'Apply')) return;
     updateManagedFields({
       defs: this.defs,
       name: this.strategy.definitionName,
