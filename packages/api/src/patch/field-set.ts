@@ -50,7 +50,8 @@ export function itemSegment(item: Record<string, unknown>, keys: string[]): stri
   return `k:${JSON.stringify(id)}`;
 }
 
-function childNode(defs: SchemaDefinitions, node: SchemaNode | undefined, key: string): SchemaNode | undefined {
+/** The schema of a property (or map value) of an object schema. */
+export function childNode(defs: SchemaDefinitions, node: SchemaNode | undefined, key: string): SchemaNode | undefined {
   const r = resolveSchema(defs, node);
   if (!r) return undefined;
   if (r.properties?.[key]) return r.properties[key];
@@ -58,7 +59,8 @@ function childNode(defs: SchemaDefinitions, node: SchemaNode | undefined, key: s
   return undefined;
 }
 
-function isAtomicMap(defs: SchemaDefinitions, node: SchemaNode | undefined): boolean {
+/** True when a map is replaced as a whole (atomic or free-form). */
+export function isAtomicMap(defs: SchemaDefinitions, node: SchemaNode | undefined): boolean {
   const r = resolveSchema(defs, node);
   return (node?.['x-kubernetes-map-type'] ?? r?.['x-kubernetes-map-type']) === 'atomic' || r?.['x-kubernetes-preserve-unknown-fields'] === true;
 }

@@ -8,23 +8,10 @@
 import { ApiError, badRequest } from '../api-error.js';
 import { formatTime, type ManagedFieldsEntry } from '../meta.js';
 import { resolveSchema, type SchemaDefinitions, type SchemaNode } from '../schema/schema-node.js';
-import { fieldValuesOf, formatFieldPath, fromFieldsV1, listTypeOf, splitPathKey, toFieldsV1, type FieldValues } from './field-set.js';
+import { childNode, fieldValuesOf, formatFieldPath, fromFieldsV1, isAtomicMap, listTypeOf, splitPathKey, toFieldsV1, type FieldValues } from './field-set.js';
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
-function childNode(defs: SchemaDefinitions, node: SchemaNode | undefined, key: string): SchemaNode | undefined {
-  const r = resolveSchema(defs, node);
-  if (!r) return undefined;
-  if (r.properties?.[key]) return r.properties[key];
-  if (r.additionalProperties && typeof r.additionalProperties === 'object') return r.additionalProperties;
-  return undefined;
-}
-
-function isAtomicMap(defs: SchemaDefinitions, node: SchemaNode | undefined): boolean {
-  const r = resolveSchema(defs, node);
-  return (node?.['x-kubernetes-map-type'] ?? r?.['x-kubernetes-map-type']) === 'atomic' || r?.['x-kubernetes-preserve-unknown-fields'] === true;
 }
 
 function sameItem(a: unknown, b: Record<string, unknown>, keys: string[]): boolean {

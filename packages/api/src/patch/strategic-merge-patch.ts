@@ -7,6 +7,7 @@
  */
 import { badRequest } from '../api-error.js';
 import { resolveSchema, type SchemaDefinitions, type SchemaNode } from '../schema/schema-node.js';
+import { childNode } from './field-set.js';
 
 const DIRECTIVE = '$patch';
 const RETAIN_KEYS = '$retainKeys';
@@ -15,15 +16,6 @@ const DELETE_FROM_PRIMITIVE = '$deleteFromPrimitiveList/';
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
-/** The schema of a property (or map value) of an object schema. */
-function childSchema(defs: SchemaDefinitions, node: SchemaNode | undefined, key: string): SchemaNode | undefined {
-  const n = resolveSchema(defs, node);
-  if (!n) return undefined;
-  if (n.properties?.[key]) return n.properties[key];
-  if (n.additionalProperties && typeof n.additionalProperties === 'object') return n.additionalProperties;
-  return undefined;
 }
 
 /** The list semantics of a property: merge key and strategy (from the referencing node or the resolved one). */
@@ -120,7 +112,7 @@ function mergeMap(defs: SchemaDefinitions, original: unknown, patch: Record<stri
       delete out[k];
       continue;
     }
-    const sub = childSchema(defs, node, k);
+    const sub = childNode(defs, node, k);
     if (Array.isArray(v)) {
       const order = patch[`${SET_ORDER}${k}`];
       out[k] = mergeList(defs, k, out[k], v, sub, Array.isArray(order) ? order : undefined);
@@ -137,7 +129,7 @@ function mergeMap(defs: SchemaDefinitions, original: unknown, patch: Record<stri
     if (!k.startsWith(SET_ORDER) || !Array.isArray(v)) continue;
     const field = k.slice(SET_ORDER.length);
     if (field in patch || !Array.isArray(out[field])) continue;
-    out[field] = applyOrder(out[field] as unknown[], v, listMeta(defs, childSchema(defs, node, field)).mergeKey);
+    out[field] = applyOrder(out[field] as unknown[], v, listMeta(defs, childNode(defs, node, field)).mergeKey);
   }
   return out;
 }

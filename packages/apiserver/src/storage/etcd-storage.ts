@@ -47,6 +47,22 @@ function prefixEnd(prefix: string): string {
   return Buffer.from([0]).toString('base64');
 }
 
+/** The `result` of each line of an etcd watch stream. */
+async function* watchResults(body: AsyncIterable<Buffer>): AsyncGenerator<NonNullable<WatchResponse['result']>> {
+  let buf = '';
+  for await (const chunk of body) {
+    buf += chunk.toString();
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl).trim();
+      buf = buf.slice(nl + 1);
+      if (!line) continue;
+      const res = (JSON.parse(line) as WatchResponse).result;
+      if (res) yield res;
+    }
+  }
+}
+
 /**
  * Stored values carry `"resourceVersion":"0"`; reads set the real one (etcd assigns the revision at
  * commit, after the value is sent).
@@ -135,29 +151,18 @@ export class EtcdStorage implements Storage {
           signal: this.watchAbort.signal,
           body: JSON.stringify({ create_request: { key: b64(this.prefix), range_end: prefixEnd(this.prefix), start_revision: String(next), prev_kv: true, progress_notify: true } }),
         });
-        let buf = '';
-        for await (const chunk of r.body) {
-          buf += chunk.toString();
-          let nl: number;
-          while ((nl = buf.indexOf('\n')) >= 0) {
-            const line = buf.slice(0, nl).trim();
-            buf = buf.slice(nl + 1);
-            if (!line) continue;
-            const msg = JSON.parse(line) as WatchResponse;
-            const res = msg.result;
-            if (!res) continue;
-            if (res.compact_revision && Number(res.compact_revision) > 0) {
-              this.log?.error({ compactRevision: res.compact_revision }, 'etcd watch fell behind compaction');
-              next = Number(res.compact_revision);
-            }
-            const events = (res.events ?? []).map((e) => this.toEvent(e));
-            if (events.length > 0) {
-              this.publish(events);
-              next = events[events.length - 1]!.revision + 1;
-            }
-            const headerRev = Number(res.header?.revision ?? 0);
-            if (headerRev > this.revision && events.length === 0) this.advance(headerRev);
+        for await (const res of watchResults(r.body)) {
+          if (res.compact_revision && Number(res.compact_revision) > 0) {
+            this.log?.error({ compactRevision: res.compact_revision }, 'etcd watch fell behind compaction');
+            next = Number(res.compact_revision);
           }
+          const events = (res.events ?? []).map((e) => this.toEvent(e));
+          if (events.length > 0) {
+            this.publish(events);
+            next = events[events.length - 1]!.revision + 1;
+          }
+          const headerRev = Number(res.header?.revision ?? 0);
+          if (headerRev > this.revision && events.length === 0) this.advance(headerRev);
         }
       } catch (err) {
         if (this.closed) return;
@@ -334,30 +339,20 @@ export class EtcdStorage implements Storage {
         // Every key, filtered here: the revision `upTo` belongs to some key, so the stream is known to reach it.
         body: JSON.stringify({ create_request: { key: b64('\u0000'), range_end: b64('\u0000'), start_revision: String(after + 1), prev_kv: true } }),
       });
-      let buf = '';
       // The watch only reports events; stop once the history reaches the revision of the call.
       const deadline = setTimeout(() => abort.abort(), 10_000);
       try {
-        for await (const chunk of r.body) {
-          buf += chunk.toString();
-          let nl: number;
-          while ((nl = buf.indexOf('\n')) >= 0) {
-            const line = buf.slice(0, nl).trim();
-            buf = buf.slice(nl + 1);
-            if (!line) continue;
-            const res = (JSON.parse(line) as WatchResponse).result;
-            if (!res) continue;
-            if (res.compact_revision && Number(res.compact_revision) > 0) throw new StorageError('Compacted', `revision ${after} is compacted (compacted revision ${res.compact_revision})`);
-            let reached = false;
-            for (const e of res.events ?? []) {
-              const ev = this.toEvent(e);
-              if (ev.revision >= upTo) reached = true;
-              if (ev.revision > upTo || !ev.key.startsWith(prefix)) continue;
-              out.push(ev);
-              if (options.limit !== undefined && out.length >= options.limit) return out;
-            }
-            if (reached) return out;
+        for await (const res of watchResults(r.body)) {
+          if (res.compact_revision && Number(res.compact_revision) > 0) throw new StorageError('Compacted', `revision ${after} is compacted (compacted revision ${res.compact_revision})`);
+          let reached = false;
+          for (const e of res.events ?? []) {
+            const ev = this.toEvent(e);
+            if (ev.revision >= upTo) reached = true;
+            if (ev.revision > upTo || !ev.key.startsWith(prefix)) continue;
+            out.push(ev);
+            if (options.limit !== undefined && out.length >= options.limit) return out;
           }
+          if (reached) return out;
         }
       } finally {
         clearTimeout(deadline);

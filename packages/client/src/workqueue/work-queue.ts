@@ -45,7 +45,11 @@ export class WorkQueue<K = string> {
   add(key: K): void {
     if (this.shuttingDown || this.dirty.has(key)) return;
     this.dirty.add(key);
-    if (this.processing.has(key)) return;
+    if (!this.processing.has(key)) this.hand(key);
+  }
+
+  /** Gives a dirty key to a waiting worker, or queues it. */
+  private hand(key: K): void {
     const w = this.waiters.shift();
     if (w) {
       this.dirty.delete(key);
@@ -112,16 +116,7 @@ export class WorkQueue<K = string> {
   /** Marks a key processed; a re-add that came meanwhile queues it again. */
   done(key: K): void {
     this.processing.delete(key);
-    if (this.dirty.has(key)) {
-      const w = this.waiters.shift();
-      if (w) {
-        this.dirty.delete(key);
-        this.processing.add(key);
-        w(key);
-      } else {
-        this.queue.push(key);
-      }
-    }
+    if (this.dirty.has(key)) this.hand(key);
   }
 
   /** Keys waiting (not counting delayed ones). */

@@ -1,6 +1,7 @@
 /**
  * Every kind's strategy, keyed by `group/plural`.
  */
+import { kindDefinitionName } from '@flotilla/api';
 import type { Strategy } from '../strategy.js';
 import { resourceKey } from '../registry.js';
 import { coreStrategies } from './core.js';
@@ -8,25 +9,11 @@ import { podStrategy } from './pods.js';
 import { workloadStrategies } from './workloads.js';
 import { clusterStrategies } from './cluster.js';
 
-const GROUP_PACKAGES: Record<string, string> = {
-  '': 'core',
-  apps: 'apps',
-  batch: 'batch',
-  autoscaling: 'autoscaling',
-  'coordination.k8s.io': 'coordination',
-  'discovery.k8s.io': 'discovery',
-  'networking.k8s.io': 'networking',
-  policy: 'policy',
-  'rbac.authorization.k8s.io': 'rbac',
-  'scheduling.k8s.io': 'scheduling',
-  'storage.k8s.io': 'storage',
-};
-
 /** `io.k8s.api.<package>.<version>.<Kind>`: the schema definition name of a kind. */
 export function definitionNameOf(group: string, version: string, kind: string): string {
-  const pkg = GROUP_PACKAGES[group];
-  if (pkg === undefined) throw new Error(`no schema package for group ${group}`);
-  return `io.k8s.api.${pkg}.${version}.${kind}`;
+  const name = kindDefinitionName(group, version, kind);
+  if (name === undefined) throw new Error(`no schema package for group ${group}`);
+  return name;
 }
 
 /** Builds the strategy table. */
