@@ -92,6 +92,27 @@ async function snapshot(): Promise<string> {
   return parts.join('|');
 }
 
+describe('public endpoints and metrics', () => {
+  it('answers health and version without credentials, everything else needs them', async () => {
+    for (const path of ['/healthz', '/livez', '/readyz', '/version']) {
+      expect((await client.request(path, { token: null })).status, path).toBe(200);
+    }
+    for (const path of ['/api', '/apis', '/openapi/v3', '/metrics', '/api/v1/namespaces']) {
+      expect((await client.request(path, { token: null })).status, path).toBe(401);
+    }
+  });
+
+  it('exports Prometheus metrics about requests, watches and storage batches', async () => {
+    const r = await client.request('/metrics', { headers: { Accept: 'text/plain' } });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatch(/apiserver_request_total\{verb="create",resource="pods",subresource="",code="201"\} \d+/);
+    expect(r.body).toMatch(/apiserver_request_duration_seconds_bucket\{/);
+    expect(r.body).toMatch(/apiserver_registered_watchers \d+/);
+    expect(r.body).toMatch(/apiserver_storage_batches_total \d+/);
+    expect(r.body).toMatch(/apiserver_storage_objects\{resource="pods"\} \d+/);
+  });
+});
+
 describe('bad input gets a Status and changes nothing', () => {
   it.each(cases)('$name -> $code $reason', async (c) => {
     const before = await snapshot();

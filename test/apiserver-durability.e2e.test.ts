@@ -60,6 +60,9 @@ describe('durability across kill -9', () => {
     expect(acked.size).toBeGreaterThan(100);
 
     const second = await startApiServer(dataDir);
+    // The CA and admin credentials survive restarts, so kubeconfigs stay valid.
+    expect(second.caPem).toBe(first.caPem);
+    expect(second.token).toBe(first.token);
     const c2 = new RawClient(second.url, second.caPem, second.token);
     try {
       const list = (await c2.request('/api/v1/namespaces/load/pods')).json as { metadata: { resourceVersion: string }; items: { metadata: { name: string; resourceVersion: string } }[] };
