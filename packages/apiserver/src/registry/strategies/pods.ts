@@ -143,15 +143,25 @@ export function podSummary(pod: KubeObject, now: Date): { ready: string; reason:
   return { ready: `${readyContainers}/${(spec.containers ?? []).length}`, reason, restarts: restartsText };
 }
 
-/** Fields of a pod spec that may change after creation. */
-function mutableSpecView(spec: PodSpecLike): PodSpecLike {
-  const copy = structuredClone(spec);
-  for (const list of [copy.containers, copy.initContainers]) for (const c of list ?? []) delete c.image;
-  delete copy.activeDeadlineSeconds;
-  delete copy.tolerations;
-  delete copy.terminationGracePeriodSeconds;
-  delete copy.schedulingGates;
-  return copy;
+const MUTABLE_SPEC_FIELDS = new Set(['activeDeadlineSeconds', 'tolerations', 'terminationGracePeriodSeconds', 'schedulingGates', 'containers', 'initContainers']);
+
+function containersEqualIgnoringImage(a: ContainerLike[] | undefined, b: ContainerLike[] | undefined): boolean {
+  const x = a ?? [];
+  const y = b ?? [];
+  if (x.length !== y.length) return false;
+  for (let i = 0; i < x.length; i++) {
+    if (!isDeepStrictEqual({ ...x[i], image: undefined }, { ...y[i], image: undefined })) return false;
+  }
+  return true;
+}
+
+/** True when two pod specs differ only in fields that may change after creation. */
+function onlyMutableFieldsChanged(a: PodSpecLike, b: PodSpecLike): boolean {
+  for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    if (MUTABLE_SPEC_FIELDS.has(k)) continue;
+    if (!isDeepStrictEqual(a[k], b[k])) return false;
+  }
+  return containersEqualIgnoringImage(a.containers, b.containers) && containersEqualIgnoringImage(a.initContainers, b.initContainers);
 }
 
 /** The pods strategy. */
@@ -184,7 +194,7 @@ export function podStrategy(definitionName: string): Strategy {
       const errs: FieldError[] = validatePodSpec(specOf(obj), 'spec');
       const a = specOf(obj);
       const b = specOf(old);
-      if (!isDeepStrictEqual(mutableSpecView(a), mutableSpecView(b))) {
+      if (!onlyMutableFieldsChanged(a, b)) {
         errs.push(forbiddenField('spec', 'pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)'));
       }
       const oldTolerations = b.tolerations ?? [];
