@@ -1,1 +1,8 @@
-export {};
+export { start, type SchedulerConfig, type SchedulerHandle } from './start.js';
+export { main } from './main.js';
+export { Scheduler } from './scheduler.js';
+export { Framework, type Profile } from './framework.js';
+export { defaultProfile } from './plugins/index.js';
+export { SchedulerCache } from './scheduler-cache.js';
+export { podInfoOf, NodeInfo } from './node-info.js';
+export type { Node, Pod } from './types.js';

@@ -100,3 +100,16 @@ describe('SchedulingQueue', () => {
     expect(await ended).toBeUndefined();
   });
 });
+
+describe('SchedulingQueue updates', () => {
+  it('retries an unschedulable pod on a spec change but not on a status change', async () => {
+    const q = new SchedulingQueue({ initialBackoffMs: 0 });
+    const p = pod('a');
+    q.add('a', p);
+    q.requeueUnschedulable((await q.pop())!.key);
+    q.update('a', { ...p, status: { conditions: [{ type: 'PodScheduled', status: 'False' }] } });
+    expect(q.lengths().unschedulable).toBe(1);
+    q.update('a', { ...p, spec: { ...p.spec, nodeSelector: { x: 'y' } } });
+    expect(q.lengths().unschedulable).toBe(0);
+  });
+});

@@ -111,6 +111,10 @@ class Heap<T> {
   }
 }
 
+function schedulingRelevant(p: Pod): string {
+  return JSON.stringify([p.spec, p.metadata.labels, p.metadata.annotations]);
+}
+
 /** Options of the queue. */
 export interface SchedulingQueueOptions {
   clock?: QueueClock;
@@ -177,16 +181,21 @@ export class SchedulingQueue {
     this.pushActive(q);
   }
 
-  /** A pending pod changed; an unschedulable pod whose spec changed is retried at once. */
+  /**
+   * A pending pod changed. An unschedulable pod is retried at once only when something that affects
+   * scheduling changed (spec, labels, annotations) — not for status updates such as our own
+   * PodScheduled=False condition.
+   */
   update(key: string, pod: Pod): void {
     const q = this.known.get(key);
     if (!q) {
       this.add(key, pod);
       return;
     }
+    const relevant = schedulingRelevant(q.pod) !== schedulingRelevant(pod);
     q.pod = pod;
     q.priority = pod.spec?.priority ?? 0;
-    if (this.unschedulable.has(key)) {
+    if (relevant && this.unschedulable.has(key)) {
       this.unschedulable.delete(key);
       this.moveOut(q);
     }
