@@ -21,6 +21,7 @@ Flags:
   --memory QUANTITY        memory capacity per node (default 16Gi)
   --pods N                 pod capacity per node (default 110)
   --node-labels K=V,...    extra labels on every node
+  --register-with-taints K=V:EFFECT,...  taints on every node
   --pod-start-delay MS     delay before a bound pod is reported Running (default 100)
   --lease-renew-interval MS (default 10000)
   --log-level LEVEL        (default info)
@@ -41,6 +42,7 @@ export async function main(argv: string[]): Promise<void> {
         memory: { type: 'string', default: '16Gi' },
         pods: { type: 'string', default: '110' },
         'node-labels': { type: 'string' },
+        'register-with-taints': { type: 'string' },
         'pod-start-delay': { type: 'string', default: '100' },
         'lease-renew-interval': { type: 'string', default: '10000' },
         'log-level': { type: 'string', default: 'info' },
@@ -65,6 +67,15 @@ export async function main(argv: string[]): Promise<void> {
     }
     labels[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
+  const taints: { key: string; value?: string; effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute' }[] = [];
+  for (const t of (values['register-with-taints'] ?? '').split(',').filter((x) => x)) {
+    const m = /^([^=:]+)(?:=([^:]*))?:(NoSchedule|PreferNoSchedule|NoExecute)$/.exec(t);
+    if (!m) {
+      process.stderr.write(`flotilla-hollow-nodes: --register-with-taints wants key[=value]:Effect, got ${t}\n`);
+      process.exit(2);
+    }
+    taints.push({ key: m[1]!, ...(m[2] ? { value: m[2] } : {}), effect: m[3] as 'NoSchedule' });
+  }
   const client = new RestClient(loadClientConfig(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}), { userAgent: 'flotilla-hollow-nodes', connections: 64 });
   const stop = new AbortController();
   const fleet = new HollowNodes({
@@ -77,6 +88,7 @@ export async function main(argv: string[]): Promise<void> {
     memory: values.memory!,
     pods: Number(values.pods),
     labels,
+    taints,
     podStartDelayMs: Number(values['pod-start-delay']),
     leaseRenewMs: Number(values['lease-renew-interval']),
   });

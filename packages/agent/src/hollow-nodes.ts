@@ -26,6 +26,8 @@ export interface HollowNodesOptions {
   pods: number;
   /** Extra labels on every node. */
   labels?: Record<string, string>;
+  /** Taints on every node. */
+  taints?: NodeFacts['taints'];
   /** Delay between a pod's binding and its Running status. */
   podStartDelayMs: number;
   leaseDurationSeconds?: number;
@@ -96,6 +98,7 @@ export class HollowNodes {
         'node.flotilla.io/hollow': 'true',
         ...(this.o.labels ?? {}),
       },
+      ...(this.o.taints && this.o.taints.length > 0 ? { taints: this.o.taints } : {}),
       capacity: { cpu: this.o.cpu, memory: this.o.memory, pods: String(this.o.pods), 'ephemeral-storage': '100Gi' },
       allocatable: { cpu: this.o.cpu, memory: this.o.memory, pods: String(this.o.pods), 'ephemeral-storage': '100Gi' },
       addresses: [

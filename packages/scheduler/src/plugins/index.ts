@@ -13,7 +13,8 @@ import { taintTolerationFilter, taintTolerationScore } from './taint-toleration.
 /** The default scheduling profile. */
 export function defaultProfile(options: { percentageOfNodesToScore?: number } = {}): Profile {
   return {
-    filters: [nodeReadyFilter, nodeUnschedulableFilter, nodeAffinityFilter, nodePortsFilter, nodeResourcesFitFilter, taintTolerationFilter, podTopologySpreadFilter, interPodAffinityFilter],
+    // kube-scheduler's filter order: the first failing filter names the reason a node was rejected.
+    filters: [nodeUnschedulableFilter, nodeReadyFilter, taintTolerationFilter, nodeAffinityFilter, nodePortsFilter, nodeResourcesFitFilter, podTopologySpreadFilter, interPodAffinityFilter],
     scores: [taintTolerationScore, nodeAffinityScore, podTopologySpreadScore, interPodAffinityScore, leastAllocatedScore, balancedAllocationScore, defaultSpreadScore],
     ...(options.percentageOfNodesToScore !== undefined ? { percentageOfNodesToScore: options.percentageOfNodesToScore } : {}),
   };
