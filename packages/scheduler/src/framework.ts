@@ -29,6 +29,8 @@ export class CycleState {
 /** A filter: returns the reasons the node does not fit (empty = fits). */
 export interface FilterPlugin {
   readonly name: string;
+  /** False when the plugin cannot reject any node for this pod (it is skipped this cycle). */
+  isRelevant?(state: CycleState): boolean;
   /** Computes what `filter` needs once per cycle; may return reasons that rule out every node. */
   preFilter?(state: CycleState): string | undefined;
   filter(state: CycleState, node: NodeInfo): string[] | undefined;
@@ -38,6 +40,8 @@ export interface FilterPlugin {
 export interface ScorePlugin {
   readonly name: string;
   readonly weight: number;
+  /** False when the plugin would give every node the same score for this pod (it is skipped). */
+  isRelevant?(state: CycleState): boolean;
   preScore?(state: CycleState, feasible: readonly NodeInfo[]): void;
   score(state: CycleState, node: NodeInfo): number;
   /** Rescales in place to 0..100 (default: raw scores are already 0..100). */
@@ -85,10 +89,11 @@ export class Framework {
 
   /** One cycle for `pod` over `nodes`. */
   schedule(pod: PodInfo, nodes: readonly NodeInfo[]): ScheduleResult {
-    const withNode = nodes.filter((n) => n.node !== undefined);
+    const withNode = nodes.every((n) => n.node !== undefined) ? nodes : nodes.filter((n) => n.node !== undefined);
     const state = new CycleState(pod, withNode);
     const total = withNode.length;
-    for (const f of this.profile.filters) {
+    const filters = this.profile.filters.filter((f) => f.isRelevant?.(state) ?? true);
+    for (const f of filters) {
       const reason = f.preFilter?.(state);
       if (reason) return { kind: 'unschedulable', message: fitErrorMessage(total, new Map(), reason), reasons: new Map([[reason, total]]) };
     }
@@ -101,7 +106,7 @@ export class Framework {
       const node = withNode[(start + i) % total]!;
       evaluated++;
       let failed: string[] | undefined;
-      for (const f of this.profile.filters) {
+      for (const f of filters) {
         failed = f.filter(state, node);
         if (failed && failed.length > 0) break;
       }
@@ -113,6 +118,7 @@ export class Framework {
     if (feasible.length === 1) return { kind: 'scheduled', node: feasible[0]!, evaluated, feasible: 1 };
     const totals = new Array<number>(feasible.length).fill(0);
     for (const s of this.profile.scores) {
+      if (s.isRelevant && !s.isRelevant(state)) continue;
       s.preScore?.(state, feasible);
       const scores = feasible.map((n) => s.score(state, n));
       s.normalize?.(state, scores);

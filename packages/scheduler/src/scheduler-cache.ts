@@ -82,8 +82,8 @@ export class SchedulerCache {
   }
 
   /** Records a scheduling decision before the binding is confirmed. */
-  assume(pod: Pod, nodeName: string): void {
-    const info = podInfoOf(pod);
+  assume(pod: Pod, nodeName: string, precomputed?: PodInfo): void {
+    const info = precomputed ?? podInfoOf(pod);
     this.removeByUid(info.uid);
     this.pods.set(info.uid, { info, nodeName, assumed: true });
     this.nodeInfo(nodeName).addPod(info);
@@ -110,7 +110,11 @@ export class SchedulerCache {
   addOrUpdateBoundPod(pod: Pod): void {
     const nodeName = pod.spec?.nodeName;
     if (!nodeName) return;
-    const info = podInfoOf(pod);
+    const uid = pod.metadata.uid ?? `${pod.metadata.namespace}/${pod.metadata.name}`;
+    const known = this.pods.get(uid);
+    // Status-only updates of a known pod change nothing the scheduler accounts for.
+    if (known && known.nodeName === nodeName && known.info.pod.spec === pod.spec) return;
+    const info = known && known.nodeName === nodeName && JSON.stringify(known.info.pod.spec?.containers) === JSON.stringify(pod.spec?.containers) && JSON.stringify(known.info.pod.metadata.labels) === JSON.stringify(pod.metadata.labels) && JSON.stringify(known.info.pod.spec?.affinity) === JSON.stringify(pod.spec?.affinity) ? { ...known.info, pod } : podInfoOf(pod);
     this.removeByUid(info.uid);
     this.pods.set(info.uid, { info, nodeName, assumed: false });
     this.nodeInfo(nodeName).addPod(info);

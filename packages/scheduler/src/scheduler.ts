@@ -159,7 +159,7 @@ export class Scheduler {
       return;
     }
     const nodeName = result.node.name;
-    this.cache.assume(pod, nodeName);
+    this.cache.assume(pod, nodeName, info);
     this.bindsInFlight++;
     this.options.actions
       .bind(pod, nodeName)

@@ -125,9 +125,9 @@ export class DefinitionSet {
   kind(name: string, gvk: { group: string; version: string; kind: string }, description: string, properties: Record<string, SchemaNode>, o: { required?: string[] } = {}): string {
     const node = obj(
       {
-        apiVersion: str('APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values.'),
-        kind: str('Kind is a string value representing the REST resource this object represents. In CamelCase. Cannot be updated.'),
-        metadata: ref('io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta', "Standard object's metadata."),
+        apiVersion: str('The API version of the object: v1 for the core group, <group>/<version> otherwise (apps/v1).'),
+        kind: str('The kind of the object in CamelCase (Pod, Deployment). Set by the server from the endpoint.'),
+        metadata: ref('io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta', 'Name, namespace, labels, annotations, owners and the fields the server maintains.'),
         ...properties,
       },
       description,
@@ -141,9 +141,9 @@ export class DefinitionSet {
   listOf(name: string, gvk: { group: string; version: string; kind: string }, itemName: string): string {
     const node = obj(
       {
-        apiVersion: str('APIVersion defines the versioned schema of this representation of an object.'),
-        kind: str('Kind is a string value representing the REST resource this object represents.'),
-        metadata: ref('io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta', "Standard list metadata."),
+        apiVersion: str('The API version of the list.'),
+        kind: str('The kind of the list (<Kind>List).'),
+        metadata: ref('io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta', 'The resourceVersion of the list and the token for the next page.'),
         items: list(ref(itemName), `List of ${gvk.kind.replace(/List$/, '')} objects.`),
       },
       `${gvk.kind} is a list of ${gvk.kind.replace(/List$/, '')} objects.`,

@@ -20,6 +20,7 @@ interface SpreadState {
 export const defaultSpreadScore: ScorePlugin = {
   name: KEY,
   weight: 2,
+  isRelevant: (state) => state.pod.ownerUid !== undefined,
   preScore: (state, feasible: readonly NodeInfo[]) => {
     const owner = state.pod.ownerUid;
     const zoneCounts = new Map<string, number>();

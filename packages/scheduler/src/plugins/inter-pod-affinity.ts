@@ -26,6 +26,7 @@ function compute(state: CycleState): AffinityState {
   const pod = state.pod;
   const existingForbidden = new Map<string, Set<string>>();
   for (const n of state.allNodes) {
+    if (n.podsWithRequiredAntiAffinity.size === 0) continue;
     for (const p of n.podsWithRequiredAntiAffinity) {
       for (const t of p.requiredAntiAffinity) {
         if (!termMatches(t, pod)) continue;
@@ -59,9 +60,15 @@ function compute(state: CycleState): AffinityState {
   return { existingForbidden, antiForbidden, affinitySatisfied, firstOfGroup: !anyAffinityMatch && selfMatches };
 }
 
+function anyNode(state: CycleState, pred: (n: NodeInfo) => boolean): boolean {
+  for (const n of state.allNodes) if (pred(n)) return true;
+  return false;
+}
+
 /** The InterPodAffinity filter. */
 export const interPodAffinityFilter: FilterPlugin = {
   name: KEY,
+  isRelevant: (state) => state.pod.requiredAffinity.length > 0 || state.pod.requiredAntiAffinity.length > 0 || anyNode(state, (n) => n.podsWithRequiredAntiAffinity.size > 0),
   preFilter: (state) => {
     state.write(KEY, compute(state));
     return undefined;
@@ -90,6 +97,7 @@ export const interPodAffinityFilter: FilterPlugin = {
 export const interPodAffinityScore: ScorePlugin = {
   name: KEY,
   weight: 2,
+  isRelevant: (state) => state.pod.preferredAffinity.length > 0 || state.pod.preferredAntiAffinity.length > 0 || anyNode(state, (n) => n.podsWithAffinity.size > 0),
   preScore: (state) => {
     const pod = state.pod;
     const byDomain = new Map<string, number>();
@@ -106,6 +114,7 @@ export const interPodAffinityScore: ScorePlugin = {
       });
     }
     for (const n of state.allNodes) {
+      if (n.podsWithAffinity.size === 0) continue;
       for (const p of n.podsWithAffinity) {
         for (const t of p.preferredAffinity) if (termMatches(t, pod)) { add(t.topologyKey, n.labels[t.topologyKey], t.weight); keys.add(t.topologyKey); }
         for (const t of p.preferredAntiAffinity) if (termMatches(t, pod)) { add(t.topologyKey, n.labels[t.topologyKey], -t.weight); keys.add(t.topologyKey); }

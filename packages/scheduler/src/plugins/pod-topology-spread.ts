@@ -50,6 +50,7 @@ const KEY = 'PodTopologySpread';
 /** The topology spread filter (DoNotSchedule constraints). */
 export const podTopologySpreadFilter: FilterPlugin = {
   name: KEY,
+  isRelevant: (state) => (state.pod.pod.spec?.topologySpreadConstraints ?? []).some((c) => c.whenUnsatisfiable === 'DoNotSchedule'),
   preFilter: (state) => {
     state.write(KEY, compile(state, true));
     return undefined;
@@ -70,6 +71,7 @@ export const podTopologySpreadFilter: FilterPlugin = {
 export const podTopologySpreadScore: ScorePlugin = {
   name: KEY,
   weight: 2,
+  isRelevant: (state) => (state.pod.pod.spec?.topologySpreadConstraints ?? []).some((c) => c.whenUnsatisfiable !== 'DoNotSchedule'),
   preScore: (state) => state.write(`${KEY}/score`, compile(state, false)),
   score: (state, node) => {
     let s = 0;

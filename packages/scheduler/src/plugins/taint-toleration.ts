@@ -37,6 +37,10 @@ export const taintTolerationFilter: FilterPlugin = {
 export const taintTolerationScore: ScorePlugin = {
   name: 'TaintToleration',
   weight: 3,
+  isRelevant: (state) => {
+    for (const n of state.allNodes) for (const t of n.taints) if (t.effect === 'PreferNoSchedule') return true;
+    return false;
+  },
   score: (state, node) => {
     const tolerations = (state.pod.pod.spec?.tolerations ?? []).filter((t) => !t.effect || t.effect === 'PreferNoSchedule');
     let n = 0;

@@ -32,7 +32,7 @@ export function addCore(d: DefinitionSet): void {
   );
   d.add(c('TypedLocalObjectReference'), obj({ apiGroup: str(), kind: str(), name: str() }, 'A typed reference in the same namespace.', { required: ['kind', 'name'], mapType: 'atomic' }));
   d.add(c('KeyToPath'), obj({ key: str('The key to project.'), path: str('The relative path of the file to map the key to.'), mode: int32('File mode bits (0000-0777).') }, 'Maps a key to a file path.', { required: ['key', 'path'] }));
-  d.add(c('ObjectFieldSelector'), obj({ apiVersion: str('Version of the schema the fieldPath is written in (default v1).'), fieldPath: str('Path of the field to select.') }, 'Selects a field of the pod.', { required: ['fieldPath'], mapType: 'atomic' }));
+  d.add(c('ObjectFieldSelector'), obj({ apiVersion: withDefault(str('Version of the schema the fieldPath is written in. Defaults to v1.'), 'v1'), fieldPath: str('Path of the field to select.') }, 'Selects a field of the pod.', { required: ['fieldPath'], mapType: 'atomic' }));
   d.add(c('ResourceFieldSelector'), obj({ containerName: str('Container name (required for volumes).'), resource: str('The resource: limits.cpu, limits.memory, requests.cpu, requests.memory, ...'), divisor: ref(QUANTITY, 'Output format of the exposed resources (default 1).') }, 'Selects a resource of a container.', { required: ['resource'], mapType: 'atomic' }));
   d.add(c('ConfigMapKeySelector'), obj({ name: str('Name of the ConfigMap.'), key: str('The key to select.'), optional: bool('Whether the ConfigMap or its key must exist.') }, 'Selects a key of a ConfigMap.', { required: ['key'], mapType: 'atomic' }));
   d.add(c('SecretKeySelector'), obj({ name: str('Name of the Secret.'), key: str('The key to select.'), optional: bool('Whether the Secret or its key must exist.') }, 'Selects a key of a Secret.', { required: ['key'], mapType: 'atomic' }));
@@ -60,7 +60,7 @@ export function addCore(d: DefinitionSet): void {
       {
         name: str('An IANA_SVC_NAME naming the port, unique in the pod; Services can refer to it.'),
         hostPort: int32('Port to expose on the host (1-65535).'),
-        containerPort: int32('Port the container listens on (1-65535).'),
+        containerPort: int32('Port the container listens on (1-65535).', { minimum: 1, maximum: 65535 }),
         protocol: withDefault(oneOf(['TCP', 'UDP', 'SCTP'], 'Protocol of the port. Defaults to "TCP".'), 'TCP'),
         hostIP: str('Host IP to bind the host port to.'),
       },
@@ -75,7 +75,7 @@ export function addCore(d: DefinitionSet): void {
       {
         limits: quantities('The maximum amount of compute resources allowed (cpu, memory, ephemeral-storage).'),
         requests: quantities('The minimum amount of compute resources required; the scheduler places pods by requests. Defaults to limits when omitted.'),
-        claims: listByKey(ref(c('ResourceClaim')), 'name', 'Resource claims used by the container.'),
+        claims: list(ref(c('ResourceClaim')), 'Resource claims used by the container.', { listType: 'map', mapKeys: ['name'] }),
       },
       'Compute resource requirements.',
     ),
@@ -99,15 +99,15 @@ export function addCore(d: DefinitionSet): void {
   );
   d.add(c('VolumeDevice'), obj({ name: str(), devicePath: str() }, 'A raw block device mapped into a container.', { required: ['name', 'devicePath'] }));
   d.add(c('ExecAction'), obj({ command: list(str(), 'Command line to run in the container (not a shell; call one explicitly). Exit 0 is healthy.') }, 'Runs a command in the container.'));
-  d.add(c('HTTPHeader'), obj({ name: str(), value: str() }, 'An HTTP header.', { required: ['name', 'value'] }));
+  d.add(c('HTTPHeader'), obj({ name: str('Header name.'), value: str('Header value.') }, 'An HTTP header.', { required: ['name'] }));
   d.add(
     c('HTTPGetAction'),
     obj(
       {
-        path: str('Path to request.'),
+        path: withDefault(str('Path to request. Defaults to /.'), '/'),
         port: ref(INT_OR_STRING, 'Number or name of the port on the container.'),
         host: str('Host name to connect to; defaults to the pod IP.'),
-        scheme: oneOf(['HTTP', 'HTTPS'], 'Scheme to use. Defaults to HTTP.'),
+        scheme: withDefault(oneOf(['HTTP', 'HTTPS'], 'Scheme to use. Defaults to HTTP.'), 'HTTP'),
         httpHeaders: list(ref(c('HTTPHeader')), 'Custom request headers.'),
       },
       'An HTTP GET request; a status from 200 to 399 is healthy.',
@@ -128,11 +128,11 @@ export function addCore(d: DefinitionSet): void {
       {
         ...handler,
         grpc: ref(c('GRPCAction'), 'Calls the gRPC health service.'),
-        initialDelaySeconds: int32('Seconds after the container started before probes begin.'),
-        timeoutSeconds: int32('Seconds after which a probe times out. Defaults to 1.'),
-        periodSeconds: int32('How often (in seconds) to probe. Defaults to 10.'),
-        successThreshold: int32('Consecutive successes needed after a failure. Defaults to 1; must be 1 for liveness and startup.'),
-        failureThreshold: int32('Consecutive failures after which the probe counts as failed. Defaults to 3.'),
+        initialDelaySeconds: int32('Seconds after the container started before probes begin.', { minimum: 0 }),
+        timeoutSeconds: withDefault(int32('Seconds after which a probe times out. Defaults to 1.'), 1),
+        periodSeconds: withDefault(int32('How often (in seconds) to probe. Defaults to 10.'), 10),
+        successThreshold: withDefault(int32('Consecutive successes needed after a failure. Defaults to 1; must be 1 for liveness and startup.'), 1),
+        failureThreshold: withDefault(int32('Consecutive failures after which the probe counts as failed. Defaults to 3.'), 3),
         terminationGracePeriodSeconds: int64('Grace period when a failed liveness or startup probe kills the container.'),
       },
       'A health check of a container.',
@@ -194,15 +194,15 @@ export function addCore(d: DefinitionSet): void {
       readinessProbe: ref(c('Probe'), 'Removes the pod from service endpoints while it fails.'),
       startupProbe: ref(c('Probe'), 'Holds the other probes back until it succeeds once.'),
       lifecycle: ref(c('Lifecycle'), 'Actions at container start and stop.'),
-      terminationMessagePath: str('File whose contents become the termination message. Defaults to /dev/termination-log.'),
-      terminationMessagePolicy: oneOf(['File', 'FallbackToLogsOnError'], 'How the termination message is filled. Defaults to File.'),
+      terminationMessagePath: withDefault(str('File whose contents become the termination message. Defaults to /dev/termination-log.'), '/dev/termination-log'),
+      terminationMessagePolicy: withDefault(oneOf(['File', 'FallbackToLogsOnError'], 'How the termination message is filled. Defaults to File.'), 'File'),
       imagePullPolicy: oneOf(['Always', 'Never', 'IfNotPresent'], 'Always, Never or IfNotPresent. Defaults to Always for :latest images and IfNotPresent otherwise.'),
       securityContext: ref(c('SecurityContext'), 'Security options the container runs with.'),
       stdin: bool('Allocate a buffer for stdin.'),
       stdinOnce: bool('Close stdin after the first attach ends.'),
       tty: bool('Allocate a TTY (needs stdin).'),
     },
-    'A single application container that runs within a pod.',
+    'One container of a pod: its image, command, environment, ports, resources, probes and security settings.',
     { required: ['name'] },
   );
   d.add(c('Container'), container);
@@ -212,7 +212,7 @@ export function addCore(d: DefinitionSet): void {
   d.add(c('NodeSelectorRequirement'), obj({ key: str('The label key.'), operator: oneOf(['In', 'NotIn', 'Exists', 'DoesNotExist', 'Gt', 'Lt'], 'How the key relates to the values.'), values: list(str(), 'Values (one integer for Gt and Lt; none for Exists and DoesNotExist).') }, 'A node selector requirement.', { required: ['key', 'operator'] }));
   d.add(c('NodeSelectorTerm'), obj({ matchExpressions: list(ref(c('NodeSelectorRequirement')), 'Requirements on node labels.'), matchFields: list(ref(c('NodeSelectorRequirement')), 'Requirements on node fields (metadata.name).') }, 'An AND of node requirements.', { mapType: 'atomic' }));
   d.add(c('NodeSelector'), obj({ nodeSelectorTerms: list(ref(c('NodeSelectorTerm')), 'Terms that are ORed.') }, 'A union of node selector terms.', { required: ['nodeSelectorTerms'], mapType: 'atomic' }));
-  d.add(c('PreferredSchedulingTerm'), obj({ weight: int32('Weight 1-100.'), preference: ref(c('NodeSelectorTerm')) }, 'A weighted node preference.', { required: ['weight', 'preference'] }));
+  d.add(c('PreferredSchedulingTerm'), obj({ weight: int32('Weight 1-100.', { minimum: 1, maximum: 100 }), preference: ref(c('NodeSelectorTerm')) }, 'A weighted node preference.', { required: ['weight', 'preference'] }));
   d.add(
     c('NodeAffinity'),
     obj(
@@ -238,7 +238,7 @@ export function addCore(d: DefinitionSet): void {
       { required: ['topologyKey'] },
     ),
   );
-  d.add(c('WeightedPodAffinityTerm'), obj({ weight: int32('Weight 1-100.'), podAffinityTerm: ref(c('PodAffinityTerm')) }, 'A weighted pod affinity term.', { required: ['weight', 'podAffinityTerm'] }));
+  d.add(c('WeightedPodAffinityTerm'), obj({ weight: int32('Weight 1-100.', { minimum: 1, maximum: 100 }), podAffinityTerm: ref(c('PodAffinityTerm')) }, 'A weighted pod affinity term.', { required: ['weight', 'podAffinityTerm'] }));
   const podAffinity = (what: string) =>
     obj(
       {
@@ -267,7 +267,7 @@ export function addCore(d: DefinitionSet): void {
     c('TopologySpreadConstraint'),
     obj(
       {
-        maxSkew: int32('How unevenly matching pods may be distributed between topology domains.'),
+        maxSkew: int32('How unevenly matching pods may be distributed between topology domains.', { minimum: 1 }),
         topologyKey: str('Node label key defining the topology domains.'),
         whenUnsatisfiable: oneOf(['DoNotSchedule', 'ScheduleAnyway'], 'What to do when the constraint cannot be met.'),
         labelSelector: ref(LABEL_SELECTOR, 'Pods counted in each domain.'),
@@ -284,7 +284,7 @@ export function addCore(d: DefinitionSet): void {
   d.add(c('PodDNSConfig'), obj({ nameservers: list(str(), 'DNS server IPs.'), searches: list(str(), 'Search domains.'), options: list(ref(c('PodDNSConfigOption')), 'Resolver options.') }, 'DNS settings of a pod beyond its dnsPolicy.'));
   d.add(c('HostAlias'), obj({ ip: str('IP address of the host file entry.'), hostnames: list(str(), 'Host names for the IP.') }, 'An /etc/hosts entry.', { required: ['ip'] }));
   d.add(c('PodReadinessGate'), obj({ conditionType: str('A pod condition that must be True for the pod to be ready.') }, 'An extra readiness condition.', { required: ['conditionType'] }));
-  d.add(c('Sysctl'), obj({ name: str(), value: str() }, 'A kernel parameter.', { required: ['name', 'value'] }));
+  d.add(c('Sysctl'), obj({ name: str('Name of the sysctl.'), value: str('Value of the sysctl.') }, 'A kernel parameter.', { required: ['name'] }));
   d.add(
     c('PodSecurityContext'),
     obj(
@@ -311,19 +311,19 @@ export function addCore(d: DefinitionSet): void {
   d.add(c('PodResourceClaim'), obj({ name: str(), resourceClaimName: str(), resourceClaimTemplateName: str() }, 'A resource claim of a pod.', { required: ['name'] }));
 
   // ------------------------------------------------------------------ volumes
-  d.add(c('HostPathVolumeSource'), obj({ path: str('Path on the host.'), type: str('"", DirectoryOrCreate, Directory, FileOrCreate, File, Socket, CharDevice or BlockDevice.') }, 'A file or directory of the host.', { required: ['path'] }));
+  d.add(c('HostPathVolumeSource'), obj({ path: str('Path on the host.'), type: oneOf(['', 'DirectoryOrCreate', 'Directory', 'FileOrCreate', 'File', 'Socket', 'CharDevice', 'BlockDevice'], 'What must exist at the path: "" (no check), DirectoryOrCreate, Directory, FileOrCreate, File, Socket, CharDevice or BlockDevice.') }, 'A file or directory of the host.', { required: ['path'] }));
   d.add(c('EmptyDirVolumeSource'), obj({ medium: str('"" (node disk) or Memory (tmpfs).'), sizeLimit: ref(QUANTITY, 'The most space the directory may use.') }, 'An empty directory that lives as long as the pod.'));
-  d.add(c('SecretVolumeSource'), obj({ secretName: str('Name of the Secret in the pod namespace.'), items: list(ref(c('KeyToPath')), 'Keys to project; all keys when empty.'), defaultMode: int32('Mode bits of the files (default 0644).'), optional: bool('Whether the Secret must exist.') }, 'A Secret projected as files.'));
-  d.add(c('ConfigMapVolumeSource'), obj({ name: str('Name of the ConfigMap.'), items: list(ref(c('KeyToPath')), 'Keys to project; all keys when empty.'), defaultMode: int32('Mode bits of the files (default 0644).'), optional: bool('Whether the ConfigMap must exist.') }, 'A ConfigMap projected as files.'));
+  d.add(c('SecretVolumeSource'), obj({ secretName: str('Name of the Secret in the pod namespace.'), items: list(ref(c('KeyToPath')), 'Keys to project; all keys when empty.'), defaultMode: withDefault(int32('Mode bits of the files. Defaults to 0644.'), 0o644), optional: bool('Whether the Secret must exist.') }, 'A Secret projected as files.'));
+  d.add(c('ConfigMapVolumeSource'), obj({ name: str('Name of the ConfigMap.'), items: list(ref(c('KeyToPath')), 'Keys to project; all keys when empty.'), defaultMode: withDefault(int32('Mode bits of the files. Defaults to 0644.'), 0o644), optional: bool('Whether the ConfigMap must exist.') }, 'A ConfigMap projected as files.'));
   d.add(c('PersistentVolumeClaimVolumeSource'), obj({ claimName: str('Name of a PersistentVolumeClaim in the pod namespace.'), readOnly: bool() }, 'A PersistentVolumeClaim mounted into the pod.', { required: ['claimName'] }));
   d.add(c('DownwardAPIVolumeFile'), obj({ path: str('Relative path of the file.'), fieldRef: ref(c('ObjectFieldSelector')), resourceFieldRef: ref(c('ResourceFieldSelector')), mode: int32() }, 'A file with pod information.', { required: ['path'] }));
-  d.add(c('DownwardAPIVolumeSource'), obj({ items: list(ref(c('DownwardAPIVolumeFile')), 'Files to write.'), defaultMode: int32() }, 'Pod information as files.'));
+  d.add(c('DownwardAPIVolumeSource'), obj({ items: list(ref(c('DownwardAPIVolumeFile')), 'Files to write.'), defaultMode: withDefault(int32('Mode bits of the files. Defaults to 0644.'), 0o644) }, 'Pod information as files.'));
   d.add(c('SecretProjection'), obj({ name: str(), items: list(ref(c('KeyToPath'))), optional: bool() }, 'A Secret in a projected volume.'));
   d.add(c('ConfigMapProjection'), obj({ name: str(), items: list(ref(c('KeyToPath'))), optional: bool() }, 'A ConfigMap in a projected volume.'));
   d.add(c('DownwardAPIProjection'), obj({ items: list(ref(c('DownwardAPIVolumeFile'))) }, 'Pod information in a projected volume.'));
-  d.add(c('ServiceAccountTokenProjection'), obj({ audience: str(), expirationSeconds: int64(), path: str() }, 'A service account token in a projected volume.', { required: ['path'] }));
+  d.add(c('ServiceAccountTokenProjection'), obj({ audience: str('Audience the token is for; the API server when empty.'), expirationSeconds: withDefault(int64('Requested lifetime of the token. Defaults to 3600.'), 3600), path: str('File path of the token.') }, 'A service account token in a projected volume.', { required: ['path'] }));
   d.add(c('VolumeProjection'), obj({ secret: ref(c('SecretProjection')), configMap: ref(c('ConfigMapProjection')), downwardAPI: ref(c('DownwardAPIProjection')), serviceAccountToken: ref(c('ServiceAccountTokenProjection')) }, 'One source of a projected volume.'));
-  d.add(c('ProjectedVolumeSource'), obj({ sources: list(ref(c('VolumeProjection')), 'Sources merged into one directory.'), defaultMode: int32() }, 'Several sources in one directory.'));
+  d.add(c('ProjectedVolumeSource'), obj({ sources: list(ref(c('VolumeProjection')), 'Sources merged into one directory.'), defaultMode: withDefault(int32('Mode bits of the files. Defaults to 0644.'), 0o644) }, 'Several sources in one directory.'));
   d.add(c('NFSVolumeSource'), obj({ server: str('NFS server.'), path: str('Exported path.'), readOnly: bool() }, 'An NFS mount.', { required: ['server', 'path'] }));
   d.add(c('CSIVolumeSource'), obj({ driver: str('CSI driver name.'), readOnly: bool(), fsType: str(), volumeAttributes: stringMap(), nodePublishSecretRef: ref(c('LocalObjectReference')) }, 'An ephemeral CSI volume.', { required: ['driver'] }));
   d.add(c('ImageVolumeSource'), obj({ reference: str('Image reference.'), pullPolicy: str() }, 'An OCI image mounted as a volume.'));
@@ -360,10 +360,10 @@ export function addCore(d: DefinitionSet): void {
         initContainers: listByKey(ref(c('Container')), 'name', 'Containers run to completion, in order, before the app containers start.'),
         containers: listByKey(ref(c('Container')), 'name', 'The containers of the pod. At least one. Cannot be added or removed after creation.'),
         ephemeralContainers: listByKey(ref(c('EphemeralContainer')), 'name', 'Debug containers added to a running pod.'),
-        restartPolicy: oneOf(['Always', 'OnFailure', 'Never'], 'Restart policy of every container: Always, OnFailure or Never. Defaults to Always.'),
-        terminationGracePeriodSeconds: int64('Seconds between SIGTERM and SIGKILL when the pod is deleted. Defaults to 30.'),
-        activeDeadlineSeconds: int64('Seconds the pod may be active before it is failed.'),
-        dnsPolicy: oneOf(['ClusterFirstWithHostNet', 'ClusterFirst', 'Default', 'None'], 'DNS policy: ClusterFirst, ClusterFirstWithHostNet, Default or None. Defaults to ClusterFirst.'),
+        restartPolicy: withDefault(oneOf(['Always', 'OnFailure', 'Never'], 'Restart policy of every container: Always, OnFailure or Never. Defaults to Always.'), 'Always'),
+        terminationGracePeriodSeconds: withDefault(int64('Seconds between SIGTERM and SIGKILL when the pod is deleted. Defaults to 30.', { minimum: 0 }), 30),
+        activeDeadlineSeconds: int64('Seconds the pod may be active before it is failed.', { minimum: 1 }),
+        dnsPolicy: withDefault(oneOf(['ClusterFirstWithHostNet', 'ClusterFirst', 'Default', 'None'], 'DNS policy: ClusterFirst, ClusterFirstWithHostNet, Default or None. Defaults to ClusterFirst.'), 'ClusterFirst'),
         nodeSelector: { ...stringMap('Labels a node must have for the pod to be scheduled there.'), 'x-kubernetes-map-type': 'atomic' },
         serviceAccountName: str('Service account the pod runs as.'),
         serviceAccount: str('Deprecated alias of serviceAccountName.'),
@@ -373,12 +373,12 @@ export function addCore(d: DefinitionSet): void {
         hostPID: bool('Use the host PID namespace.'),
         hostIPC: bool('Use the host IPC namespace.'),
         shareProcessNamespace: bool('Share one PID namespace between the containers.'),
-        securityContext: ref(c('PodSecurityContext'), 'Pod-level security attributes.'),
+        securityContext: withDefault(ref(c('PodSecurityContext'), 'Pod-level security attributes.'), {}),
         imagePullSecrets: listByKey(ref(c('LocalObjectReference')), 'name', 'Secrets with registry credentials.'),
         hostname: str('Host name of the pod; the pod name when empty.'),
         subdomain: str('With hostname: the pod FQDN is <hostname>.<subdomain>.<namespace>.svc.<cluster domain>.'),
         affinity: ref(c('Affinity'), 'Scheduling constraints.'),
-        schedulerName: str('The scheduler that places the pod. Defaults to default-scheduler.'),
+        schedulerName: withDefault(str('The scheduler that places the pod. Defaults to default-scheduler.'), 'default-scheduler'),
         tolerations: list(ref(c('Toleration')), 'Taints the pod tolerates.'),
         hostAliases: listByKey(ref(c('HostAlias')), 'ip', 'Entries added to /etc/hosts.'),
         priorityClassName: str('Name of the PriorityClass giving the pod its priority.'),
@@ -386,7 +386,7 @@ export function addCore(d: DefinitionSet): void {
         dnsConfig: ref(c('PodDNSConfig'), 'Extra DNS settings.'),
         readinessGates: list(ref(c('PodReadinessGate')), 'Extra conditions for pod readiness.'),
         runtimeClassName: str('RuntimeClass to run the pod with.'),
-        enableServiceLinks: bool('Inject service environment variables. Defaults to true.'),
+        enableServiceLinks: withDefault(bool('Inject service environment variables. Defaults to true.'), true),
         preemptionPolicy: oneOf(['PreemptLowerPriority', 'Never'], 'Whether this pod may preempt lower-priority pods.'),
         overhead: quantities('Resource overhead of the pod sandbox.'),
         topologySpreadConstraints: listByKey(ref(c('TopologySpreadConstraint')), 'topologyKey', 'How pods spread across topology domains.', { mapKeys: ['topologyKey', 'whenUnsatisfiable'] }),
@@ -421,7 +421,7 @@ export function addCore(d: DefinitionSet): void {
   d.add(c('ContainerStateRunning'), obj({ startedAt: ref(TIME, 'When the container last (re)started.') }, 'A running container.'));
   d.add(
     c('ContainerStateTerminated'),
-    obj({ exitCode: int32('Exit status.'), signal: int32('Signal that killed it.'), reason: str('Completed, Error, OOMKilled...'), message: str(), startedAt: ref(TIME), finishedAt: ref(TIME), containerID: str() }, 'A terminated container.', { required: ['exitCode'] }),
+    obj({ exitCode: int32('Exit status.'), signal: int32('Signal that killed it.'), reason: str('Completed, Error, OOMKilled...'), message: str('Details of the termination.'), startedAt: ref(TIME, 'When the container started.'), finishedAt: ref(TIME, 'When the container exited.'), containerID: str('<runtime>://<id> of the container.') }, 'A terminated container.'),
   );
   d.add(c('ContainerState'), obj({ waiting: ref(c('ContainerStateWaiting')), running: ref(c('ContainerStateRunning')), terminated: ref(c('ContainerStateTerminated')) }, 'The state of a container: exactly one of waiting, running, terminated.'));
   d.add(c('ContainerUser'), anyJson('The identity a container process runs as.'));
@@ -446,7 +446,7 @@ export function addCore(d: DefinitionSet): void {
         stopSignal: str(),
       },
       'The status of a container.',
-      { required: ['name', 'ready', 'restartCount', 'image', 'imageID'] },
+      { required: ['name'] },
     ),
   );
   d.add(c('PodIP'), obj({ ip: str('An IP address of the pod.') }, 'A pod IP.', { required: ['ip'] }));
@@ -462,7 +462,7 @@ export function addCore(d: DefinitionSet): void {
         reason: str('A short CamelCase reason (e.g. Evicted).'),
         nominatedNodeName: str('Node nominated by preemption.'),
         hostIP: str('IP of the node the pod runs on.'),
-        hostIPs: listByKey(ref(c('HostIP')), 'ip', 'IPs of the node.'),
+        hostIPs: listByKey(ref(c('HostIP')), 'ip', 'IPs of the node.', { listType: 'atomic' }),
         podIP: str('IP of the pod.'),
         podIPs: listByKey(ref(c('PodIP')), 'ip', 'IPs of the pod.'),
         startTime: ref(TIME, 'When the node acknowledged the pod.'),
@@ -516,10 +516,9 @@ export function addCore(d: DefinitionSet): void {
         swap: anyJson(),
       },
       'Facts about the node.',
-      { required: ['machineID', 'systemUUID', 'bootID', 'kernelVersion', 'osImage', 'containerRuntimeVersion', 'kubeletVersion', 'kubeProxyVersion', 'operatingSystem', 'architecture'] },
     ),
   );
-  d.add(c('DaemonEndpoint'), obj({ Port: int32('Port number.') }, 'An endpoint of a node daemon.', { required: ['Port'] }));
+  d.add(c('DaemonEndpoint'), obj({ Port: int32('Port number.') }, 'An endpoint of a node daemon.'));
   d.add(c('NodeDaemonEndpoints'), obj({ kubeletEndpoint: ref(c('DaemonEndpoint'), 'Where the node agent serves.') }, 'Endpoints of daemons on the node.'));
   d.add(c('ContainerImage'), obj({ names: list(str()), sizeBytes: int64() }, 'An image on the node.'));
   d.add(
@@ -553,7 +552,7 @@ export function addCore(d: DefinitionSet): void {
         name: str('Name of the port, unique in the service; required when there are several.'),
         protocol: withDefault(oneOf(['TCP', 'UDP', 'SCTP'], 'Protocol. Defaults to TCP.'), 'TCP'),
         appProtocol: str('Application protocol of the port.'),
-        port: int32('Port the service exposes.'),
+        port: int32('Port the service exposes (1-65535).', { minimum: 1, maximum: 65535 }),
         targetPort: ref(INT_OR_STRING, 'Number or name of the port on the pods. Defaults to port.'),
         nodePort: int32('Port on every node for NodePort and LoadBalancer services; allocated when unset.'),
       },
@@ -571,9 +570,9 @@ export function addCore(d: DefinitionSet): void {
         selector: { ...stringMap('Pods with these labels back the service.'), 'x-kubernetes-map-type': 'atomic' },
         clusterIP: str('Virtual IP of the service; allocated when empty, "None" for a headless service.'),
         clusterIPs: list(str(), 'Virtual IPs of the service.', { listType: 'atomic' }),
-        type: oneOf(['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName'], 'ClusterIP, NodePort, LoadBalancer or ExternalName. Defaults to ClusterIP.'),
+        type: withDefault(oneOf(['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName'], 'ClusterIP, NodePort, LoadBalancer or ExternalName. Defaults to ClusterIP.'), 'ClusterIP'),
         externalIPs: list(str(), 'Extra IPs that route to the service.'),
-        sessionAffinity: oneOf(['ClientIP', 'None'], 'ClientIP sends a client to the same pod. Defaults to None.'),
+        sessionAffinity: withDefault(oneOf(['ClientIP', 'None'], 'ClientIP sends a client to the same pod. Defaults to None.'), 'None'),
         loadBalancerIP: str('Deprecated.'),
         loadBalancerSourceRanges: list(str()),
         externalName: str('DNS name an ExternalName service is an alias of.'),
@@ -598,7 +597,7 @@ export function addCore(d: DefinitionSet): void {
   d.kind(c('Service'), gvk('Service'), 'A named set of pods behind one stable address and load balancer.', { spec: ref(c('ServiceSpec'), 'Desired behaviour of the service.'), status: ref(c('ServiceStatus'), 'Observed state of the service. Read-only.') });
 
   d.add(c('EndpointAddress'), obj({ ip: str(), hostname: str(), nodeName: str(), targetRef: ref(c('ObjectReference')) }, 'An address of an endpoint.', { required: ['ip'], mapType: 'atomic' }));
-  d.add(c('EndpointPort'), obj({ name: str(), port: int32(), protocol: str(), appProtocol: str() }, 'A port of an endpoint.', { required: ['port'], mapType: 'atomic' }));
+  d.add(c('EndpointPort'), obj({ name: str('Name of the port, as in the service.'), port: int32('Port number.'), protocol: withDefault(oneOf(['TCP', 'UDP', 'SCTP'], 'Protocol. Defaults to TCP.'), 'TCP'), appProtocol: str('Application protocol.') }, 'A port of an endpoint.', { required: ['port'], mapType: 'atomic' }));
   d.add(c('EndpointSubset'), obj({ addresses: list(ref(c('EndpointAddress')), 'Ready addresses.'), notReadyAddresses: list(ref(c('EndpointAddress')), 'Addresses that are not ready.'), ports: list(ref(c('EndpointPort')), 'Ports of the addresses.') }, 'A set of addresses with common ports.'));
   d.kind(c('Endpoints'), gvk('Endpoints'), 'The addresses backing a service.', { subsets: list(ref(c('EndpointSubset')), 'Sets of addresses and ports.') });
 
@@ -612,7 +611,7 @@ export function addCore(d: DefinitionSet): void {
     immutable: bool('When true, data cannot change.'),
     data: map(bytes(), 'Secret data, base64-encoded in JSON.'),
     stringData: stringMap('Write-only convenience: plain strings merged into data on write.'),
-    type: str('Used to facilitate programmatic handling of secret data (Opaque, kubernetes.io/tls, kubernetes.io/dockerconfigjson...).'),
+    type: withDefault(str('What the data holds and which keys it must have: Opaque (anything), kubernetes.io/tls, kubernetes.io/dockerconfigjson, kubernetes.io/service-account-token... Defaults to Opaque.'), 'Opaque'),
   });
   d.add(c('EventSource'), obj({ component: str('Component that reported the event.'), host: str('Node name.') }, 'Where an event comes from.'));
   d.add(c('EventSeries'), obj({ count: int32(), lastObservedTime: ref(MICRO_TIME) }, 'A series of similar events.'));
@@ -636,12 +635,11 @@ export function addCore(d: DefinitionSet): void {
       reportingComponent: str('Controller that emitted the event.'),
       reportingInstance: str('Instance of the controller.'),
     },
-    { required: ['metadata', 'involvedObject'] },
   );
   d.add(c('NamespaceSpec'), obj({ finalizers: list(str(), 'Finalizers that must be removed before the namespace is deleted.') }, 'The desired state of a namespace.'));
   d.add(c('NamespaceCondition'), obj({ type: str(), status: str(), lastTransitionTime: ref(TIME), reason: str(), message: str() }, 'A condition of a namespace.', { required: ['type', 'status'] }));
-  d.add(c('NamespaceStatus'), obj({ phase: oneOf(['Active', 'Terminating'], 'Active or Terminating.'), conditions: listByKey(ref(c('NamespaceCondition')), 'type') }, 'The observed state of a namespace.'));
-  d.kind(c('Namespace'), gvk('Namespace'), 'A scope for names; deleting it deletes everything in it.', { spec: ref(c('NamespaceSpec')), status: ref(c('NamespaceStatus')) });
+  d.add(c('NamespaceStatus'), obj({ phase: withDefault(oneOf(['Active', 'Terminating'], 'Active or Terminating. Defaults to Active.'), 'Active'), conditions: listByKey(ref(c('NamespaceCondition')), 'type', 'Current conditions of the namespace.') }, 'The observed state of a namespace.'));
+  d.kind(c('Namespace'), gvk('Namespace'), 'A scope for names; deleting it deletes everything in it.', { spec: ref(c('NamespaceSpec'), 'Desired state of the namespace.'), status: withDefault(ref(c('NamespaceStatus'), 'Observed state of the namespace.'), {}) });
   d.kind(c('ServiceAccount'), gvk('ServiceAccount'), 'An identity for processes running in pods.', {
     secrets: listByKey(ref(c('ObjectReference')), 'name', 'Secrets pods using this account may use.'),
     imagePullSecrets: list(ref(c('LocalObjectReference')), 'Registry credentials used by pods of this account.'),
@@ -660,7 +658,7 @@ export function addCore(d: DefinitionSet): void {
         resources: ref(c('VolumeResourceRequirements'), 'Minimum resources the volume must have.'),
         volumeName: str('The volume bound to the claim.'),
         storageClassName: str('StorageClass provisioning the volume; the default class when empty.'),
-        volumeMode: str('Filesystem or Block.'),
+        volumeMode: withDefault(oneOf(['Filesystem', 'Block'], 'Filesystem or Block. Defaults to Filesystem.'), 'Filesystem'),
         dataSource: ref(c('TypedLocalObjectReference')),
         dataSourceRef: ref(c('TypedObjectReference')),
         volumeAttributesClassName: str(),
@@ -670,7 +668,7 @@ export function addCore(d: DefinitionSet): void {
   );
   d.add(
     c('PersistentVolumeClaimStatus'),
-    obj({ phase: oneOf(['Pending', 'Bound', 'Lost'], 'Pending, Bound or Lost.'), accessModes: list(str()), capacity: quantities(), conditions: listByKey(anyJson(), 'type'), allocatedResources: quantities(), allocatedResourceStatuses: stringMap(), currentVolumeAttributesClassName: str(), modifyVolumeStatus: anyJson() }, 'The observed state of a claim.'),
+    obj({ phase: withDefault(oneOf(['Pending', 'Bound', 'Lost'], 'Pending, Bound or Lost. Defaults to Pending.'), 'Pending'), accessModes: list(str()), capacity: quantities(), conditions: listByKey(anyJson(), 'type'), allocatedResources: quantities(), allocatedResourceStatuses: stringMap(), currentVolumeAttributesClassName: str(), modifyVolumeStatus: anyJson() }, 'The observed state of a claim.'),
   );
   d.kind(c('PersistentVolumeClaim'), gvk('PersistentVolumeClaim'), "A user's request for storage.", { spec: ref(c('PersistentVolumeClaimSpec')), status: ref(c('PersistentVolumeClaimStatus')) });
   d.add(c('VolumeNodeAffinity'), obj({ required: ref(c('NodeSelector'), 'Nodes the volume can be used from.') }, 'Where a volume can be accessed.'));
@@ -683,10 +681,10 @@ export function addCore(d: DefinitionSet): void {
         capacity: quantities('Capacity of the volume (storage).'),
         accessModes: list(str()),
         claimRef: ref(c('ObjectReference'), 'The claim bound to this volume.'),
-        persistentVolumeReclaimPolicy: oneOf(['Retain', 'Delete', 'Recycle'], 'What happens to the volume when its claim is deleted.'),
+        persistentVolumeReclaimPolicy: withDefault(oneOf(['Retain', 'Delete', 'Recycle'], 'What happens to the volume when its claim is released: Retain, Delete or Recycle. Defaults to Retain.'), 'Retain'),
         storageClassName: str(),
-        mountOptions: list(str()),
-        volumeMode: str(),
+        mountOptions: list(str(), 'Mount options used when the volume is mounted.'),
+        volumeMode: withDefault(oneOf(['Filesystem', 'Block'], 'Filesystem or Block. Defaults to Filesystem.'), 'Filesystem'),
         nodeAffinity: ref(c('VolumeNodeAffinity'), 'Nodes the volume can be used from.'),
         hostPath: ref(c('HostPathVolumeSource')),
         local: ref(c('LocalVolumeSource')),
@@ -697,7 +695,7 @@ export function addCore(d: DefinitionSet): void {
       'The specification of a volume.',
     ),
   );
-  d.add(c('PersistentVolumeStatus'), obj({ phase: oneOf(['Pending', 'Available', 'Bound', 'Released', 'Failed']), message: str(), reason: str(), lastPhaseTransitionTime: ref(TIME) }, 'The observed state of a volume.'));
+  d.add(c('PersistentVolumeStatus'), obj({ phase: withDefault(oneOf(['Pending', 'Available', 'Bound', 'Released', 'Failed'], 'Pending, Available, Bound, Released or Failed. Defaults to Pending.'), 'Pending'), message: str(), reason: str(), lastPhaseTransitionTime: ref(TIME) }, 'The observed state of a volume.'));
   d.kind(c('PersistentVolume'), gvk('PersistentVolume'), 'A piece of storage in the cluster.', { spec: ref(c('PersistentVolumeSpec')), status: ref(c('PersistentVolumeStatus')) });
 
   // ------------------------------------------------------------------ policy kinds
@@ -709,9 +707,9 @@ export function addCore(d: DefinitionSet): void {
   d.add(c('LimitRangeItem'), obj({ type: str('Container, Pod or PersistentVolumeClaim.'), max: quantities(), min: quantities(), default: quantities('Default limits.'), defaultRequest: quantities('Default requests.'), maxLimitRequestRatio: quantities() }, 'Limits for one kind of object.', { required: ['type'] }));
   d.add(c('LimitRangeSpec'), obj({ limits: list(ref(c('LimitRangeItem'))) }, 'Limits of a namespace.', { required: ['limits'] }));
   d.kind(c('LimitRange'), gvk('LimitRange'), 'Resource limits and defaults for objects in a namespace.', { spec: ref(c('LimitRangeSpec')) });
-  d.add(c('ReplicationControllerSpec'), obj({ replicas: int32('Desired number of pods. Defaults to 1.'), minReadySeconds: int32(), selector: { ...stringMap('Labels of the pods it manages.'), 'x-kubernetes-map-type': 'atomic' }, template: ref(c('PodTemplateSpec')) }, 'The desired state of a replication controller.'));
+  d.add(c('ReplicationControllerSpec'), obj({ replicas: withDefault(int32('Desired number of pods. Defaults to 1.', { minimum: 0 }), 1), minReadySeconds: int32('Seconds a new pod must be ready to count as available.', { minimum: 0 }), selector: { ...stringMap('Labels of the pods it manages.'), 'x-kubernetes-map-type': 'atomic' }, template: ref(c('PodTemplateSpec')) }, 'The desired state of a replication controller.'));
   d.add(c('ReplicationControllerCondition'), obj({ type: str(), status: str(), lastTransitionTime: ref(TIME), reason: str(), message: str() }, 'A condition of a replication controller.', { required: ['type', 'status'] }));
-  d.add(c('ReplicationControllerStatus'), obj({ replicas: int32(), fullyLabeledReplicas: int32(), readyReplicas: int32(), availableReplicas: int32(), observedGeneration: int64(), conditions: listByKey(ref(c('ReplicationControllerCondition')), 'type') }, 'The observed state of a replication controller.', { required: ['replicas'] }));
+  d.add(c('ReplicationControllerStatus'), obj({ replicas: int32(), fullyLabeledReplicas: int32(), readyReplicas: int32(), availableReplicas: int32(), observedGeneration: int64(), conditions: listByKey(ref(c('ReplicationControllerCondition')), 'type') }, 'The observed state of a replication controller.'));
   d.kind(c('ReplicationController'), gvk('ReplicationController'), 'Keeps a number of pod replicas running (superseded by ReplicaSet).', { spec: ref(c('ReplicationControllerSpec')), status: ref(c('ReplicationControllerStatus')) });
   void set;
 }

@@ -2,7 +2,7 @@
  * Definitions of the non-core groups: apps, batch, autoscaling, coordination, discovery,
  * networking, policy, rbac, scheduling, storage.
  */
-import { anyJson, bool, DefinitionSet, int32, int64, list, listByKey, map, num, obj, oneOf, ref, str, stringMap } from '../dsl.js';
+import { anyJson, bool, DefinitionSet, int32, int64, list, listByKey, map, num, obj, oneOf, ref, str, stringMap, withDefault } from '../dsl.js';
 import { CORE } from './core.js';
 import { CONDITION, INT_OR_STRING, LABEL_SELECTOR, MICRO_TIME, OBJECT_META, QUANTITY, RAW_EXTENSION, TIME } from './meta.js';
 
@@ -30,20 +30,20 @@ function conditionType(d: DefinitionSet, name: string, description: string, with
 export function addApps(d: DefinitionSet): void {
   const a = (n: string) => `io.k8s.api.apps.v1.${n}`;
   const gvk = (kind: string) => ({ group: 'apps', version: 'v1', kind });
-  d.add(a('RollingUpdateDeployment'), obj({ maxUnavailable: ref(INT_OR_STRING, 'Pods (count or percentage, rounded down) that may be unavailable during the update. Defaults to 25%.'), maxSurge: ref(INT_OR_STRING, 'Pods (count or percentage, rounded up) that may exist above the desired count. Defaults to 25%.') }, 'Rolling update parameters.'));
-  d.add(a('DeploymentStrategy'), obj({ type: oneOf(['Recreate', 'RollingUpdate'], 'Recreate or RollingUpdate. Defaults to RollingUpdate.'), rollingUpdate: ref(a('RollingUpdateDeployment'), 'Parameters of RollingUpdate.') }, 'How old pods are replaced by new ones.'));
+  d.add(a('RollingUpdateDeployment'), obj({ maxUnavailable: withDefault(ref(INT_OR_STRING, 'Pods (count or percentage, rounded down) that may be unavailable during the update. Defaults to 25%.'), '25%'), maxSurge: withDefault(ref(INT_OR_STRING, 'Pods (count or percentage, rounded up) that may exist above the desired count. Defaults to 25%.'), '25%') }, 'Rolling update parameters.'));
+  d.add(a('DeploymentStrategy'), obj({ type: withDefault(oneOf(['Recreate', 'RollingUpdate'], 'Recreate or RollingUpdate. Defaults to RollingUpdate.'), 'RollingUpdate'), rollingUpdate: ref(a('RollingUpdateDeployment'), 'Parameters of RollingUpdate.') }, 'How old pods are replaced by new ones.'));
   d.add(
     a('DeploymentSpec'),
     obj(
       {
-        replicas: int32('Desired number of pods. Defaults to 1.'),
+        replicas: withDefault(int32('Desired number of pods. Defaults to 1.', { minimum: 0 }), 1),
         selector: ref(LABEL_SELECTOR, "Label selector of the pods; must match the template's labels. Immutable."),
         template: ref(core('PodTemplateSpec'), 'Template of the pods.'),
-        strategy: ref(a('DeploymentStrategy'), 'The deployment strategy.'),
-        minReadySeconds: int32('Seconds a new pod must be ready before it counts as available. Defaults to 0.'),
-        revisionHistoryLimit: int32('Old ReplicaSets kept for rollback. Defaults to 10.'),
+        strategy: withDefault(ref(a('DeploymentStrategy'), 'How old pods are replaced. Defaults to RollingUpdate with 25% surge and 25% unavailable.'), { type: 'RollingUpdate', rollingUpdate: {} }),
+        minReadySeconds: int32('Seconds a new pod must be ready before it counts as available. Defaults to 0.', { minimum: 0 }),
+        revisionHistoryLimit: withDefault(int32('Old ReplicaSets kept for rollback. Defaults to 10.', { minimum: 0 }), 10),
         paused: bool('Whether the deployment is paused.'),
-        progressDeadlineSeconds: int32('Seconds for the deployment to make progress before it is reported failed (ProgressDeadlineExceeded). Defaults to 600.'),
+        progressDeadlineSeconds: withDefault(int32('Seconds for the deployment to make progress before it is reported failed (ProgressDeadlineExceeded). Defaults to 600.'), 600),
       },
       'The desired state of a deployment.',
       { required: ['selector', 'template'] },
@@ -67,11 +67,11 @@ export function addApps(d: DefinitionSet): void {
       'The observed state of a deployment.',
     ),
   );
-  d.kind(a('Deployment'), gvk('Deployment'), 'Declarative updates for pods and ReplicaSets.', { spec: ref(a('DeploymentSpec')), status: ref(a('DeploymentStatus')) });
+  d.kind(a('Deployment'), gvk('Deployment'), 'Runs a replicated application and rolls changes to its pod template out through ReplicaSets.', { spec: ref(a('DeploymentSpec'), 'Desired state of the deployment.'), status: ref(a('DeploymentStatus'), 'Observed state of the deployment. Read-only.') });
   d.add(
     a('ReplicaSetSpec'),
     obj(
-      { replicas: int32('Desired number of pods. Defaults to 1.'), minReadySeconds: int32(), selector: ref(LABEL_SELECTOR, 'Label query over the pods it owns.'), template: ref(core('PodTemplateSpec'), 'Template of pods created when too few exist.') },
+      { replicas: withDefault(int32('Desired number of pods. Defaults to 1.', { minimum: 0 }), 1), minReadySeconds: int32('Seconds a new pod must be ready to count as available.', { minimum: 0 }), selector: ref(LABEL_SELECTOR, 'Label query over the pods it owns.'), template: ref(core('PodTemplateSpec'), 'Template of pods created when too few exist.') },
       'The desired state of a ReplicaSet.',
       { required: ['selector'] },
     ),
@@ -82,29 +82,28 @@ export function addApps(d: DefinitionSet): void {
     obj(
       { replicas: int32('Most recently observed number of pods.'), fullyLabeledReplicas: int32(), readyReplicas: int32(), availableReplicas: int32(), terminatingReplicas: int32(), observedGeneration: int64(), conditions: listByKey(ref(a('ReplicaSetCondition')), 'type') },
       'The observed state of a ReplicaSet.',
-      { required: ['replicas'] },
     ),
   );
   d.kind(a('ReplicaSet'), gvk('ReplicaSet'), 'Keeps a stable set of replica pods running.', { spec: ref(a('ReplicaSetSpec')), status: ref(a('ReplicaSetStatus')) });
-  d.add(a('RollingUpdateStatefulSetStrategy'), obj({ partition: int32('Pods with an ordinal at or above it are updated. Defaults to 0.'), maxUnavailable: ref(INT_OR_STRING) }, 'Rolling update parameters of a StatefulSet.'));
-  d.add(a('StatefulSetUpdateStrategy'), obj({ type: oneOf(['RollingUpdate', 'OnDelete'], 'RollingUpdate or OnDelete. Defaults to RollingUpdate.'), rollingUpdate: ref(a('RollingUpdateStatefulSetStrategy')) }, 'How pods of a StatefulSet are updated.'));
-  d.add(a('StatefulSetPersistentVolumeClaimRetentionPolicy'), obj({ whenDeleted: oneOf(['Retain', 'Delete']), whenScaled: oneOf(['Retain', 'Delete']) }, 'What happens to claims from volumeClaimTemplates.'));
+  d.add(a('RollingUpdateStatefulSetStrategy'), obj({ partition: int32('Pods with an ordinal at or above it are updated. Defaults to 0.', { minimum: 0 }), maxUnavailable: ref(INT_OR_STRING, 'Pods (count or percentage) that may be unavailable during the update. Defaults to 1.') }, 'Rolling update parameters of a StatefulSet.'));
+  d.add(a('StatefulSetUpdateStrategy'), obj({ type: withDefault(oneOf(['RollingUpdate', 'OnDelete'], 'RollingUpdate or OnDelete. Defaults to RollingUpdate.'), 'RollingUpdate'), rollingUpdate: ref(a('RollingUpdateStatefulSetStrategy'), 'Parameters of RollingUpdate.') }, 'How pods of a StatefulSet are updated.'));
+  d.add(a('StatefulSetPersistentVolumeClaimRetentionPolicy'), obj({ whenDeleted: withDefault(oneOf(['Retain', 'Delete'], 'What happens to the claims when the StatefulSet is deleted. Defaults to Retain.'), 'Retain'), whenScaled: withDefault(oneOf(['Retain', 'Delete'], 'What happens to the claims of pods removed by a scale-down. Defaults to Retain.'), 'Retain') }, 'What happens to claims from volumeClaimTemplates.'));
   d.add(a('StatefulSetOrdinals'), obj({ start: int32('First ordinal.') }, 'Ordinals of the pods.'));
   d.add(
     a('StatefulSetSpec'),
     obj(
       {
-        replicas: int32('Desired number of pods. Defaults to 1.'),
+        replicas: withDefault(int32('Desired number of pods. Defaults to 1.', { minimum: 0 }), 1),
         selector: ref(LABEL_SELECTOR, 'Label query over the pods.'),
         template: ref(core('PodTemplateSpec'), 'Template of the pods; each gets a stable name <set>-<ordinal>.'),
         volumeClaimTemplates: list(ref(core('PersistentVolumeClaim')), 'Claims each pod gets (named <template>-<pod>).', { listType: 'atomic' }),
         serviceName: str('Headless service giving the pods their DNS names.'),
-        podManagementPolicy: oneOf(['OrderedReady', 'Parallel'], 'OrderedReady (one at a time, in order) or Parallel. Defaults to OrderedReady.'),
-        updateStrategy: ref(a('StatefulSetUpdateStrategy')),
-        revisionHistoryLimit: int32(),
-        minReadySeconds: int32(),
-        persistentVolumeClaimRetentionPolicy: ref(a('StatefulSetPersistentVolumeClaimRetentionPolicy')),
-        ordinals: ref(a('StatefulSetOrdinals')),
+        podManagementPolicy: withDefault(oneOf(['OrderedReady', 'Parallel'], 'OrderedReady (one at a time, in order) or Parallel. Defaults to OrderedReady.'), 'OrderedReady'),
+        updateStrategy: withDefault(ref(a('StatefulSetUpdateStrategy'), 'How pods are updated when the template changes. Defaults to RollingUpdate.'), {}),
+        revisionHistoryLimit: withDefault(int32('Revisions kept in ControllerRevisions. Defaults to 10.', { minimum: 0 }), 10),
+        minReadySeconds: int32('Seconds a new pod must be ready to count as available.', { minimum: 0 }),
+        persistentVolumeClaimRetentionPolicy: withDefault(ref(a('StatefulSetPersistentVolumeClaimRetentionPolicy'), 'Whether claims from volumeClaimTemplates are deleted with the set or on scale-down. Defaults to Retain for both.'), {}),
+        ordinals: ref(a('StatefulSetOrdinals'), 'Numbering of the pods.'),
       },
       'The desired state of a StatefulSet.',
       { required: ['selector', 'template'] },
@@ -127,15 +126,14 @@ export function addApps(d: DefinitionSet): void {
         availableReplicas: int32(),
       },
       'The observed state of a StatefulSet.',
-      { required: ['replicas'] },
     ),
   );
   d.kind(a('StatefulSet'), gvk('StatefulSet'), 'Pods with stable identities and storage, created and updated in order.', { spec: ref(a('StatefulSetSpec')), status: ref(a('StatefulSetStatus')) });
-  d.add(a('RollingUpdateDaemonSet'), obj({ maxUnavailable: ref(INT_OR_STRING, 'Defaults to 1.'), maxSurge: ref(INT_OR_STRING, 'Defaults to 0.') }, 'Rolling update parameters of a DaemonSet.'));
-  d.add(a('DaemonSetUpdateStrategy'), obj({ type: oneOf(['RollingUpdate', 'OnDelete'], 'Defaults to RollingUpdate.'), rollingUpdate: ref(a('RollingUpdateDaemonSet')) }, 'How daemon pods are updated.'));
+  d.add(a('RollingUpdateDaemonSet'), obj({ maxUnavailable: ref(INT_OR_STRING, 'Daemon pods (count or percentage of nodes) that may be unavailable during the update. Defaults to 1.'), maxSurge: ref(INT_OR_STRING, 'Nodes (count or percentage) that may run an extra new pod during the update. Defaults to 0.') }, 'Rolling update parameters of a DaemonSet.'));
+  d.add(a('DaemonSetUpdateStrategy'), obj({ type: withDefault(oneOf(['RollingUpdate', 'OnDelete'], 'RollingUpdate or OnDelete. Defaults to RollingUpdate.'), 'RollingUpdate'), rollingUpdate: ref(a('RollingUpdateDaemonSet'), 'Parameters of RollingUpdate.') }, 'How daemon pods are updated.'));
   d.add(
     a('DaemonSetSpec'),
-    obj({ selector: ref(LABEL_SELECTOR), template: ref(core('PodTemplateSpec'), 'Template of the pod run on every eligible node.'), updateStrategy: ref(a('DaemonSetUpdateStrategy')), minReadySeconds: int32(), revisionHistoryLimit: int32() }, 'The desired state of a DaemonSet.', { required: ['selector', 'template'] }),
+    obj({ selector: ref(LABEL_SELECTOR, 'Label query over the daemon pods; must match the template labels.'), template: ref(core('PodTemplateSpec'), 'Template of the pod run on every eligible node.'), updateStrategy: withDefault(ref(a('DaemonSetUpdateStrategy'), 'How daemon pods are replaced when the template changes. Defaults to RollingUpdate.'), {}), minReadySeconds: int32('Seconds a new pod must be ready to count as available.', { minimum: 0 }), revisionHistoryLimit: withDefault(int32('Revisions kept for rollback. Defaults to 10.', { minimum: 0 }), 10) }, 'The desired state of a DaemonSet.', { required: ['selector', 'template'] }),
   );
   conditionType(d, a('DaemonSetCondition'), 'A condition of a DaemonSet.');
   d.add(
@@ -154,11 +152,10 @@ export function addApps(d: DefinitionSet): void {
         conditions: listByKey(ref(a('DaemonSetCondition')), 'type'),
       },
       'The observed state of a DaemonSet.',
-      { required: ['currentNumberScheduled', 'numberMisscheduled', 'desiredNumberScheduled', 'numberReady'] },
     ),
   );
   d.kind(a('DaemonSet'), gvk('DaemonSet'), 'Runs a copy of a pod on every eligible node.', { spec: ref(a('DaemonSetSpec')), status: ref(a('DaemonSetStatus')) });
-  d.kind(a('ControllerRevision'), gvk('ControllerRevision'), 'An immutable snapshot of state, used by StatefulSet and DaemonSet rollouts.', { data: ref(RAW_EXTENSION, 'The serialized state.'), revision: int64('The revision number.') }, { required: ['revision'] });
+  d.kind(a('ControllerRevision'), gvk('ControllerRevision'), 'An immutable snapshot of state, used by StatefulSet and DaemonSet rollouts.', { data: ref(RAW_EXTENSION, 'The serialized state.'), revision: int64('The revision number.', { minimum: 0 }) });
 }
 
 /** batch/v1. */
@@ -170,20 +167,20 @@ export function addBatch(d: DefinitionSet): void {
     b('JobSpec'),
     obj(
       {
-        parallelism: int32('Pods that may run at once. Defaults to 1.'),
-        completions: int32('Successful pods needed to complete the job.'),
-        activeDeadlineSeconds: int64('Seconds the job may run before it is failed (DeadlineExceeded).'),
+        parallelism: int32('Pods that may run at once. Defaults to 1 (set by the server together with completions).', { minimum: 0 }),
+        completions: int32('Successful pods needed to complete the job. Defaults to 1 when parallelism is unset too.', { minimum: 0 }),
+        activeDeadlineSeconds: int64('Seconds the job may run before it is failed (DeadlineExceeded).', { minimum: 1 }),
         podFailurePolicy: anyJson('How pod failures are handled.'),
         successPolicy: anyJson(),
-        backoffLimit: int32('Retries before the job is failed (BackoffLimitExceeded). Defaults to 6.'),
+        backoffLimit: int32('Retries before the job is failed (BackoffLimitExceeded). Defaults to 6.', { minimum: 0 }),
         backoffLimitPerIndex: int32(),
         maxFailedIndexes: int32(),
         selector: ref(LABEL_SELECTOR, 'Pods of the job; generated unless manualSelector.'),
         manualSelector: bool(),
         template: ref(core('PodTemplateSpec'), 'Template of the pods (restartPolicy OnFailure or Never).'),
-        ttlSecondsAfterFinished: int32('Seconds after finishing when the job is deleted.'),
-        completionMode: oneOf(['NonIndexed', 'Indexed'], 'NonIndexed or Indexed.'),
-        suspend: bool('When true no pods are created (running ones are stopped).'),
+        ttlSecondsAfterFinished: int32('Seconds after finishing when the job is deleted.', { minimum: 0 }),
+        completionMode: withDefault(oneOf(['NonIndexed', 'Indexed'], 'NonIndexed or Indexed. Defaults to NonIndexed.'), 'NonIndexed'),
+        suspend: withDefault(bool('When true no pods are created (running ones are stopped). Defaults to false.'), false),
         podReplacementPolicy: str(),
         managedBy: str(),
       },
@@ -219,12 +216,12 @@ export function addBatch(d: DefinitionSet): void {
       {
         schedule: str('Cron schedule (five fields, or @hourly, @daily...).'),
         timeZone: str('IANA time zone of the schedule; the controller time zone when empty.'),
-        startingDeadlineSeconds: int64('Seconds after a missed run during which it may still start.'),
-        concurrencyPolicy: oneOf(['Allow', 'Forbid', 'Replace'], 'Allow, Forbid or Replace concurrent runs. Defaults to Allow.'),
-        suspend: bool('Suspend subsequent runs.'),
+        startingDeadlineSeconds: int64('Seconds after a missed run during which it may still start.', { minimum: 0 }),
+        concurrencyPolicy: withDefault(oneOf(['Allow', 'Forbid', 'Replace'], 'Allow, Forbid or Replace concurrent runs. Defaults to Allow.'), 'Allow'),
+        suspend: withDefault(bool('Suspend subsequent runs. Defaults to false.'), false),
         jobTemplate: ref(b('JobTemplateSpec'), 'The job to create.'),
-        successfulJobsHistoryLimit: int32('Finished successful jobs kept. Defaults to 3.'),
-        failedJobsHistoryLimit: int32('Failed jobs kept. Defaults to 1.'),
+        successfulJobsHistoryLimit: withDefault(int32('Finished successful jobs kept. Defaults to 3.', { minimum: 0 }), 3),
+        failedJobsHistoryLimit: withDefault(int32('Failed jobs kept. Defaults to 1.', { minimum: 0 }), 1),
       },
       'The desired behaviour of a CronJob.',
       { required: ['schedule', 'jobTemplate'] },
@@ -247,7 +244,7 @@ export function addAutoscaling(d: DefinitionSet): void {
   d.add(h('ObjectMetricSource'), obj({ describedObject: ref(h('CrossVersionObjectReference')), target: ref(h('MetricTarget')), metric: ref(h('MetricIdentifier')) }, 'A metric of an object.', { required: ['describedObject', 'target', 'metric'] }));
   d.add(h('ExternalMetricSource'), obj({ metric: ref(h('MetricIdentifier')), target: ref(h('MetricTarget')) }, 'A metric from outside the cluster.', { required: ['metric', 'target'] }));
   d.add(h('MetricSpec'), obj({ type: oneOf(['ContainerResource', 'External', 'Object', 'Pods', 'Resource']), object: ref(h('ObjectMetricSource')), pods: ref(h('PodsMetricSource')), resource: ref(h('ResourceMetricSource')), containerResource: ref(h('ContainerResourceMetricSource')), external: ref(h('ExternalMetricSource')) }, 'A metric to scale on.', { required: ['type'] }));
-  d.add(h('ResourceMetricStatus'), obj({ name: str(), current: ref(h('MetricValueStatus')) }, 'Current value of a resource metric.', { required: ['name', 'current'] }));
+  d.add(h('ResourceMetricStatus'), obj({ name: str('cpu or memory.'), current: ref(h('MetricValueStatus'), 'The current value.') }, 'Current value of a resource metric.'));
   d.add(h('MetricStatus'), obj({ type: str(), resource: ref(h('ResourceMetricStatus')), containerResource: anyJson(), pods: anyJson(), object: anyJson(), external: anyJson() }, 'The current value of a metric.', { required: ['type'] }));
   d.add(h('HPAScalingPolicy'), obj({ type: oneOf(['Pods', 'Percent']), value: int32(), periodSeconds: int32() }, 'A scaling policy.', { required: ['type', 'value', 'periodSeconds'] }));
   d.add(h('HPAScalingRules'), obj({ stabilizationWindowSeconds: int32(), selectPolicy: oneOf(['Max', 'Min', 'Disabled']), policies: list(ref(h('HPAScalingPolicy')), undefined, { listType: 'atomic' }), tolerance: ref(QUANTITY) }, 'Scaling rules in one direction.'));
@@ -257,8 +254,8 @@ export function addAutoscaling(d: DefinitionSet): void {
     obj(
       {
         scaleTargetRef: ref(h('CrossVersionObjectReference'), 'The workload to scale.'),
-        minReplicas: int32('Lower bound of replicas. Defaults to 1.'),
-        maxReplicas: int32('Upper bound of replicas.'),
+        minReplicas: withDefault(int32('Lower bound of replicas. Defaults to 1.'), 1),
+        maxReplicas: int32('Upper bound of replicas.', { minimum: 1 }),
         metrics: list(ref(h('MetricSpec')), 'Metrics used to compute the desired replica count.', { listType: 'atomic' }),
         behavior: ref(h('HorizontalPodAutoscalerBehavior')),
       },
@@ -272,13 +269,12 @@ export function addAutoscaling(d: DefinitionSet): void {
     obj(
       { observedGeneration: int64(), lastScaleTime: ref(TIME), currentReplicas: int32(), desiredReplicas: int32(), currentMetrics: list(ref(h('MetricStatus')), undefined, { listType: 'atomic' }), conditions: listByKey(ref(h('HorizontalPodAutoscalerCondition')), 'type') },
       'The observed state of an autoscaler.',
-      { required: ['desiredReplicas'] },
     ),
   );
   d.kind(h('HorizontalPodAutoscaler'), { group: 'autoscaling', version: 'v2', kind: 'HorizontalPodAutoscaler' }, 'Scales a workload between bounds from observed metrics.', { spec: ref(h('HorizontalPodAutoscalerSpec')), status: ref(h('HorizontalPodAutoscalerStatus')) });
   const s = (n: string) => `io.k8s.api.autoscaling.v1.${n}`;
-  d.add(s('ScaleSpec'), obj({ replicas: int32('Desired number of instances.') }, 'The desired scale.'));
-  d.add(s('ScaleStatus'), obj({ replicas: int32('Actual number of instances.'), selector: str('Label selector of the pods, in string form.') }, 'The current scale.', { required: ['replicas'] }));
+  d.add(s('ScaleSpec'), obj({ replicas: int32('Desired number of instances.', { minimum: 0 }) }, 'The desired scale.'));
+  d.add(s('ScaleStatus'), obj({ replicas: int32('Actual number of instances.'), selector: str('Label selector of the pods, in string form.') }, 'The current scale.'));
   d.kind(s('Scale'), { group: 'autoscaling', version: 'v1', kind: 'Scale' }, 'The scale subresource of a workload.', { spec: ref(s('ScaleSpec')), status: ref(s('ScaleStatus')) });
 }
 
@@ -323,13 +319,13 @@ export function addClusterGroups(d: DefinitionSet): void {
       { required: ['addresses'] },
     ),
   );
-  d.add(disc('EndpointPort'), obj({ name: str(), protocol: str(), port: int32(), appProtocol: str() }, 'A port of the endpoints.', { mapType: 'atomic' }));
+  d.add(disc('EndpointPort'), obj({ name: withDefault(str('Name of the port, as in the service.'), ''), protocol: withDefault(oneOf(['TCP', 'UDP', 'SCTP'], 'Protocol. Defaults to TCP.'), 'TCP'), port: int32('Port number.'), appProtocol: str('Application protocol.') }, 'A port of the endpoints.', { mapType: 'atomic' }));
   d.kind(
     disc('EndpointSlice'),
     { group: 'discovery.k8s.io', version: 'v1', kind: 'EndpointSlice' },
     'A subset of the endpoints of a service.',
-    { addressType: oneOf(['IPv4', 'IPv6', 'FQDN'], 'IPv4, IPv6 or FQDN.'), endpoints: list(ref(disc('Endpoint')), 'The endpoints.', { listType: 'atomic' }), ports: list(ref(disc('EndpointPort')), 'Ports of every endpoint.', { listType: 'atomic' }) },
-    { required: ['addressType', 'endpoints'] },
+    { addressType: oneOf(['IPv4', 'IPv6', 'FQDN'], 'IPv4, IPv6 or FQDN. Immutable.'), endpoints: list(ref(disc('Endpoint')), 'The endpoints.', { listType: 'atomic' }), ports: list(ref(disc('EndpointPort')), 'Ports of every endpoint.', { listType: 'atomic' }) },
+    { required: ['addressType'] },
   );
 
   const net = (n: string) => `io.k8s.api.networking.v1.${n}`;
@@ -351,7 +347,7 @@ export function addClusterGroups(d: DefinitionSet): void {
   d.kind(net('IngressClass'), { group: 'networking.k8s.io', version: 'v1', kind: 'IngressClass' }, 'A class of ingresses and the controller implementing it.', { spec: ref(net('IngressClassSpec')) });
   d.add(net('IPBlock'), obj({ cidr: str(), except: list(str()) }, 'An IP range.', { required: ['cidr'] }));
   d.add(net('NetworkPolicyPeer'), obj({ podSelector: ref(LABEL_SELECTOR), namespaceSelector: ref(LABEL_SELECTOR), ipBlock: ref(net('IPBlock')) }, 'A peer of a network policy rule.'));
-  d.add(net('NetworkPolicyPort'), obj({ protocol: str(), port: ref(INT_OR_STRING), endPort: int32() }, 'A port of a network policy rule.'));
+  d.add(net('NetworkPolicyPort'), obj({ protocol: withDefault(oneOf(['TCP', 'UDP', 'SCTP'], 'Protocol. Defaults to TCP.'), 'TCP'), port: ref(INT_OR_STRING, 'Port number or name; all ports when unset.'), endPort: int32('With a numeric port: the last port of a range.') }, 'A port of a network policy rule.'));
   d.add(net('NetworkPolicyIngressRule'), obj({ ports: list(ref(net('NetworkPolicyPort'))), from: list(ref(net('NetworkPolicyPeer'))) }, 'Allowed incoming traffic.'));
   d.add(net('NetworkPolicyEgressRule'), obj({ ports: list(ref(net('NetworkPolicyPort'))), to: list(ref(net('NetworkPolicyPeer'))) }, 'Allowed outgoing traffic.'));
   d.add(net('NetworkPolicySpec'), obj({ podSelector: ref(LABEL_SELECTOR, 'Pods the policy applies to.'), ingress: list(ref(net('NetworkPolicyIngressRule'))), egress: list(ref(net('NetworkPolicyEgressRule'))), policyTypes: list(str(), 'Ingress and/or Egress.') }, 'The desired state of a network policy.'));
@@ -361,7 +357,7 @@ export function addClusterGroups(d: DefinitionSet): void {
   d.add(pol('PodDisruptionBudgetSpec'), obj({ minAvailable: ref(INT_OR_STRING, 'Pods that must stay available after an eviction.'), selector: ref(LABEL_SELECTOR, 'Pods the budget covers.'), maxUnavailable: ref(INT_OR_STRING, 'Pods that may be unavailable after an eviction.'), unhealthyPodEvictionPolicy: str() }, 'The desired state of a disruption budget.'));
   d.add(
     pol('PodDisruptionBudgetStatus'),
-    obj({ observedGeneration: int64(), disruptedPods: map(ref(TIME)), disruptionsAllowed: int32('How many more pods may be evicted now.'), currentHealthy: int32(), desiredHealthy: int32(), expectedPods: int32(), conditions: listByKey(ref(CONDITION), 'type') }, 'The observed state of a disruption budget.', { required: ['disruptionsAllowed', 'currentHealthy', 'desiredHealthy', 'expectedPods'] }),
+    obj({ observedGeneration: int64(), disruptedPods: map(ref(TIME)), disruptionsAllowed: int32('How many more pods may be evicted now.'), currentHealthy: int32(), desiredHealthy: int32(), expectedPods: int32(), conditions: listByKey(ref(CONDITION), 'type') }, 'The observed state of a disruption budget.'),
   );
   d.kind(pol('PodDisruptionBudget'), { group: 'policy', version: 'v1', kind: 'PodDisruptionBudget' }, 'Limits how many pods of a set voluntary disruptions may take down at once.', { spec: ref(pol('PodDisruptionBudgetSpec')), status: ref(pol('PodDisruptionBudgetStatus')) });
   d.kind(pol('Eviction'), { group: 'policy', version: 'v1', kind: 'Eviction' }, 'Evicts a pod, honouring disruption budgets.', { deleteOptions: ref('io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions') });
@@ -381,8 +377,7 @@ export function addClusterGroups(d: DefinitionSet): void {
     'io.k8s.api.scheduling.v1.PriorityClass',
     { group: 'scheduling.k8s.io', version: 'v1', kind: 'PriorityClass' },
     'Maps a priority class name to an integer priority.',
-    { value: int32('The priority; higher schedules first.'), globalDefault: bool('Use this class for pods without priorityClassName.'), description: str(), preemptionPolicy: oneOf(['PreemptLowerPriority', 'Never']) },
-    { required: ['value'] },
+    { value: int32('The priority; higher schedules first.'), globalDefault: bool('Use this class for pods without priorityClassName.'), description: str('What the class is for.'), preemptionPolicy: withDefault(oneOf(['PreemptLowerPriority', 'Never'], 'Whether pods of this class may preempt lower-priority pods. Defaults to PreemptLowerPriority.'), 'PreemptLowerPriority') },
   );
 
   const st = (n: string) => `io.k8s.api.storage.v1.${n}`;
@@ -395,10 +390,10 @@ export function addClusterGroups(d: DefinitionSet): void {
     {
       provisioner: str('Name of the provisioner.'),
       parameters: stringMap('Parameters of the provisioner.'),
-      reclaimPolicy: oneOf(['Retain', 'Delete'], 'Reclaim policy of provisioned volumes. Defaults to Delete.'),
+      reclaimPolicy: withDefault(oneOf(['Retain', 'Delete'], 'Reclaim policy of provisioned volumes. Defaults to Delete.'), 'Delete'),
       mountOptions: list(str()),
       allowVolumeExpansion: bool(),
-      volumeBindingMode: oneOf(['Immediate', 'WaitForFirstConsumer'], 'When claims are bound. Defaults to Immediate.'),
+      volumeBindingMode: withDefault(oneOf(['Immediate', 'WaitForFirstConsumer'], 'When claims are bound. Defaults to Immediate.'), 'Immediate'),
       allowedTopologies: list(ref(st('TopologySelectorTerm')), undefined, { listType: 'atomic' }),
     },
     { required: ['provisioner'] },

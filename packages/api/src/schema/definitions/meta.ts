@@ -56,7 +56,7 @@ export function addMeta(d: DefinitionSet): void {
     OBJECT_META,
     obj(
       {
-        name: str('Name is unique within a namespace. It is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Cannot be updated.'),
+        name: str('The name of the object, unique per kind within its namespace (or the cluster for cluster-scoped kinds). Needed on create unless generateName is set. Cannot be updated.'),
         generateName: str('A prefix the server uses to generate a unique name when name is not given; five random characters are appended.'),
         namespace: str('The namespace the object lives in; empty for cluster-scoped objects. Cannot be updated.'),
         selfLink: str('Deprecated; not set.'),
@@ -89,7 +89,7 @@ export function addMeta(d: DefinitionSet): void {
   );
   d.add(
     `${META}.LabelSelectorRequirement`,
-    obj({ key: str('The label key.'), operator: str('In, NotIn, Exists or DoesNotExist.'), values: list(str(), 'Values for In and NotIn; empty for Exists and DoesNotExist.') }, 'One label selector requirement.', { required: ['key', 'operator'] }),
+    obj({ key: str('The label key.'), operator: oneOf(['In', 'NotIn', 'Exists', 'DoesNotExist'], 'How the key relates to the values: In, NotIn, Exists or DoesNotExist.'), values: list(str(), 'Values for In and NotIn; empty for Exists and DoesNotExist.') }, 'One label selector requirement.', { required: ['key', 'operator'] }),
   );
   d.add(
     LABEL_SELECTOR,
@@ -114,7 +114,7 @@ export function addMeta(d: DefinitionSet): void {
         message: str('A human-readable message.'),
       },
       'One aspect of the current state of an object.',
-      { required: ['type', 'status', 'lastTransitionTime', 'reason', 'message'] },
+      { required: ['type', 'status'] },
     ),
   );
   d.add(`${META}.Preconditions`, obj({ uid: str('The object must have this UID.'), resourceVersion: str('The object must be at this resourceVersion.') }, 'Conditions a delete must meet.'));
@@ -127,7 +127,7 @@ export function addMeta(d: DefinitionSet): void {
         gracePeriodSeconds: int64('Seconds before the object is deleted; 0 deletes at once.'),
         preconditions: ref(`${META}.Preconditions`),
         orphanDependents: bool('Deprecated: use propagationPolicy.'),
-        propagationPolicy: str('Orphan, Background or Foreground: what happens to dependents.'),
+        propagationPolicy: oneOf(['Orphan', 'Background', 'Foreground'], 'What happens to dependents: Orphan, Background or Foreground.'),
         dryRun: list(str(), 'All: process the request without persisting it.'),
       },
       'Options of a delete.',
