@@ -144,6 +144,17 @@ describe('scheduling decisions', () => {
   });
 });
 
+describe('priority', () => {
+  it('takes spec.priority from the PriorityClass and refuses unknown classes', async () => {
+    const ns = await namespace('priority');
+    await client.create(res('priorityclasses'), '', { metadata: { name: 'high' }, value: 1000 } as KubeObject);
+    const created = await client.create<KubeObject & { spec: { priority: number } }>(PODS, ns, pod('important', { priorityClassName: 'high' }));
+    expect(created.spec.priority).toBe(1000);
+    await expect(client.create(PODS, ns, pod('unknown-class', { priorityClassName: 'nope' }))).rejects.toMatchObject({ code: 403, message: expect.stringContaining('no PriorityClass with name nope was found') });
+    expect(await nodeOf(ns, 'important')).toBeTruthy();
+  });
+});
+
 describe('spreading identical pods', () => {
   it('spreads 200 pods over 20 nodes evenly (max - min <= 1)', async () => {
     await startHollowNodes(server.kubeconfig, 20, ['--name-prefix', 'even-', '--node-labels', 'pool=even', '--cpu', '32', '--memory', '128Gi']);

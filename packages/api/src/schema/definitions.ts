@@ -29,6 +29,12 @@ export function kindDefinitionName(group: string, version: string, kind: string)
   return pkg === undefined ? undefined : `io.k8s.api.${pkg}.${version}.${kind}`;
 }
 
+/** The definition name of a kind's list (`io.k8s.api.core.v1.PodList`), if the group is known. */
+export function listDefinitionName(group: string, version: string, kind: string): string | undefined {
+  const name = kindDefinitionName(group, version, kind);
+  return name === undefined ? undefined : `${name}List`;
+}
+
 function build(): SchemaDefinitions {
   const d = new DefinitionSet();
   addMeta(d);

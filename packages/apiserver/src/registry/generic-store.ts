@@ -70,6 +70,9 @@ export interface NamespaceLookup {
 /** A mutation of the current object, as PATCH and subresources use it. Return the new object. */
 export type Mutation = (current: KubeObject) => KubeObject | Promise<KubeObject>;
 
+/** Mutating admission: adjusts (or rejects, by throwing an ApiError) an object being created. */
+export type Admission = (obj: KubeObject, ctx: RequestContext) => void;
+
 /** Dependencies of a store. */
 export interface GenericStoreDeps {
   strategy: Strategy;
@@ -136,6 +139,8 @@ export class GenericStore {
   private readonly log: Logger;
   private readonly qualified: string;
   private readonly apiVersion: string;
+  /** Admission run on creates before the strategy (e.g. pod priority from its PriorityClass). */
+  admission: Admission | undefined;
 
   constructor(deps: GenericStoreDeps) {
     this.strategy = deps.strategy;
@@ -289,6 +294,7 @@ export class GenericStore {
   async createObject(obj: KubeObject, options: WriteOptions, ctx: RequestContext, warnings: string[] = []): Promise<WriteResult> {
     const generated = !obj.metadata.name && !!obj.metadata.generateName;
     this.checkNamespace(obj.metadata.namespace ?? '', obj.metadata.name ?? obj.metadata.generateName);
+    this.admission?.(obj, ctx);
     this.prepareCreate(obj, ctx);
     this.trackFields(undefined, obj, options, ctx, '');
     if (options.dryRun) return { json: JSON.stringify(obj), code: 201, warnings, object: obj };

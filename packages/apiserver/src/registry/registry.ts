@@ -2,7 +2,7 @@
  * The set of stores the API server serves: one GenericStore per stored resource, sharing one
  * ObjectCache and one Storage.
  */
-import { findResource, RESOURCES, isStoredResource, type KubeObject, type ResourceInfo, type SchemaDefinitions } from '@flotilla/api';
+import { findResource, forbidden, RESOURCES, isStoredResource, type KubeObject, type ResourceInfo, type SchemaDefinitions } from '@flotilla/api';
 import type { Logger } from 'pino';
 import type { Storage } from '../storage/storage.js';
 import type { CodecFactory } from './codec.js';
@@ -22,6 +22,36 @@ function indexerFor(strategy: Strategy): (json: string, revision: number) => Cac
     const fields: Record<string, string> = { 'metadata.name': name, 'metadata.namespace': ns };
     for (const [f, read] of selectable) fields[f] = read(obj) ?? '';
     return { id: namespaced ? `${ns}/${name}` : name, namespace: ns, name, json, revision, labels: obj.metadata.labels, fields };
+  };
+}
+
+interface PriorityClassView {
+  metadata: { name?: string };
+  value?: number;
+  globalDefault?: boolean;
+  preemptionPolicy?: string;
+}
+
+/**
+ * Pod priority admission (Kubernetes' Priority plugin): spec.priority and preemptionPolicy come from
+ * the pod's PriorityClass, or from the class marked globalDefault; an unknown class is Forbidden.
+ */
+export function priorityAdmission(classes: GenericStore): (obj: KubeObject) => void {
+  return (obj) => {
+    const spec = (obj['spec'] ?? (obj['spec'] = {})) as { priorityClassName?: string; priority?: number; preemptionPolicy?: string };
+    let pc: PriorityClassView | undefined;
+    if (spec.priorityClassName) {
+      pc = classes.tryGet('', spec.priorityClassName) as PriorityClassView | undefined;
+      if (!pc) throw forbidden({ qualifiedResource: 'pods', name: obj.metadata.name ?? obj.metadata.generateName ?? '' }, `no PriorityClass with name ${spec.priorityClassName} was found`);
+    } else {
+      pc = classes.cache.list({}, 0).items.map((o) => JSON.parse(o.json) as PriorityClassView).find((c) => c.globalDefault === true);
+      if (pc) spec.priorityClassName = pc.metadata.name;
+    }
+    if (pc) {
+      if (spec.priority !== undefined && spec.priority !== pc.value) throw forbidden({ qualifiedResource: 'pods', name: obj.metadata.name ?? '' }, 'the integer value of priority must not be provided in pod spec; priority admission controller computed ' + String(pc.value) + ' from the given PriorityClass name');
+      spec.priority = pc.value ?? 0;
+      if (pc.preemptionPolicy) spec.preemptionPolicy = pc.preemptionPolicy;
+    }
   };
 }
 
@@ -72,6 +102,9 @@ export class Registry implements NamespaceLookup {
       this.stores.set(resourceKey(resource), store);
     }
     this.namespacesStore = this.stores.get('/namespaces');
+    const pods = this.stores.get('/pods');
+    const priorityClasses = this.stores.get('scheduling.k8s.io/priorityclasses');
+    if (pods && priorityClasses) pods.admission = priorityAdmission(priorityClasses);
   }
 
   /** Stops the cache (closing watches). */
