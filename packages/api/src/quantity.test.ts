@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatQuantity, isValidQuantity, parseQuantity } from './quantity.js';
+import { compareQuantities, formatBytes, formatMilli, formatQuantity, isValidQuantity, parseQuantity, Quantity, quantityFromMilli, quantityFromValue } from './quantity.js';
 
 describe('parseQuantity', () => {
   it.each([
@@ -49,5 +49,50 @@ describe('parseQuantity', () => {
     expect(formatQuantity(parseQuantity('1500m').nano)).toBe('1500m');
     expect(formatQuantity(parseQuantity('2000m').nano)).toBe('2');
     expect(formatQuantity(0n)).toBe('0');
+  });
+});
+
+describe('quantity helpers', () => {
+  it('reads memory as bytes and cpu as millicores', () => {
+    expect(parseQuantity('128Mi').toBytes()).toBe(134_217_728n);
+    expect(parseQuantity('1.5G').toBytes()).toBe(1_500_000_000n);
+    expect(parseQuantity('2.5').toMilli()).toBe(2500n);
+    expect(parseQuantity('1m').toBytes()).toBe(1n);
+  });
+
+  it('keeps exponents and tiny values exact', () => {
+    expect(parseQuantity('1.5e3').value()).toBe(1500n);
+    expect(parseQuantity('12E+2').value()).toBe(1200n);
+    expect(parseQuantity('5e-3').toMilli()).toBe(5n);
+    expect(parseQuantity(1.5e-12).nano).toBe(1n);
+    expect(parseQuantity('1e3').toString()).toBe('1e3');
+  });
+
+  it('canonicalizes binary quantities like Kubernetes', () => {
+    expect(parseQuantity('1.5Gi').toString()).toBe('1536Mi');
+    expect(parseQuantity('0.5Ki').toString()).toBe('512');
+    expect(parseQuantity('1.5Ki').toString()).toBe('1536');
+    expect(parseQuantity('0.1Ki').toString()).toBe('102400m');
+    expect(parseQuantity('-1Mi').toString()).toBe('-1Mi');
+    expect(parseQuantity('1000').toString()).toBe('1k');
+  });
+
+  it('builds and prints quantities', () => {
+    expect(quantityFromMilli(250).toString()).toBe('250m');
+    expect(quantityFromMilli(3000n).toString()).toBe('3');
+    expect(quantityFromValue(1n << 30n, 'BinarySI').toString()).toBe('1Gi');
+    expect(formatMilli(1500)).toBe('1500m');
+    expect(formatBytes(64 * 1024 * 1024)).toBe('64Mi');
+    expect(formatBytes(1000)).toBe('1k');
+  });
+
+  it('compares, negates and multiplies', () => {
+    expect(compareQuantities('1Gi', '1024Mi')).toBe(0);
+    expect(compareQuantities('1G', '1Gi')).toBe(-1);
+    expect(compareQuantities(new Quantity(5n), '4n')).toBe(1);
+    expect(parseQuantity('100m').mul(3).equals(parseQuantity('300m'))).toBe(true);
+    expect(parseQuantity('2').neg().sign()).toBe(-1);
+    expect(parseQuantity('0Mi').isZero()).toBe(true);
+    expect(() => compareQuantities('x', '1')).toThrow(/quantities must match/);
   });
 });

@@ -41,6 +41,31 @@ export class Quantity {
     return ceilDiv(this.nano, NANO);
   }
 
+  /** The value in bytes, rounded up (memory, storage): the same as `value()`. */
+  toBytes(): bigint {
+    return this.value();
+  }
+
+  /** True for zero. */
+  isZero(): boolean {
+    return this.nano === 0n;
+  }
+
+  /** True when both quantities have the same value, whatever their format. */
+  equals(other: Quantity): boolean {
+    return this.nano === other.nano;
+  }
+
+  /** The negated quantity (same format). */
+  neg(): Quantity {
+    return new Quantity(-this.nano, this.format);
+  }
+
+  /** This quantity times an integer factor (same format). */
+  mul(factor: bigint | number): Quantity {
+    return new Quantity(this.nano * BigInt(factor), this.format);
+  }
+
   /** The value as a float (for ratios; not exact). */
   toNumber(): number {
     return Number(this.nano) / 1e9;
@@ -76,7 +101,8 @@ export class Quantity {
 export function parseQuantity(input: string | number): Quantity {
   if (typeof input === 'number') {
     if (!Number.isFinite(input)) throw new QuantityError(`quantity ${input} is not finite`);
-    input = Number.isInteger(input) ? String(input) : input.toFixed(9).replace(/0+$/, '');
+    // String() keeps the exact decimal JavaScript holds (`0.5`, `1e-7`, `1e+21`), which the grammar accepts.
+    input = String(input);
   }
   const s = input.trim();
   const m = QUANTITY_RE.exec(s);
@@ -123,21 +149,24 @@ export function isValidQuantity(s: string): boolean {
   }
 }
 
-/** Prints nano-units in a format: the largest suffix that keeps the value integral. */
+/**
+ * Prints nano-units the way Kubernetes canonicalizes a quantity: BinarySI values of at least 1Ki
+ * that are whole units use the largest binary suffix that divides them (`1536Mi`, `2Gi`, `1500`);
+ * everything else uses the largest decimal suffix that keeps the number integral (`1500m`, `1k`).
+ */
 export function formatQuantity(nano: bigint, format: QuantityFormat = 'DecimalSI'): string {
   if (nano === 0n) return '0';
   const sign = nano < 0n ? '-' : '';
   const abs = nano < 0n ? -nano : nano;
-  if (format === 'BinarySI' && abs % NANO === 0n) {
+  if (format === 'BinarySI' && abs % NANO === 0n && abs >= 1024n * NANO) {
     let v = abs / NANO;
-    // Binary suffixes only where they divide exactly and the value is at least 1Ki.
     const units = ['', 'Ki', 'Mi', 'Gi', 'Ti', 'Pi', 'Ei'];
     let i = 0;
-    while (i < units.length - 1 && v >= 1024n && v % 1024n === 0n) {
+    while (i < units.length - 1 && v % 1024n === 0n) {
       v /= 1024n;
       i++;
     }
-    if (i > 0 || v < 1024n) return `${sign}${v}${units[i]}`;
+    return `${sign}${v}${units[i]}`;
   }
   // Decimal: find the exponent (multiple of 3) leaving an integral mantissa.
   const suffixes: [string, number][] = [
@@ -161,4 +190,31 @@ export function formatQuantity(nano: bigint, format: QuantityFormat = 'DecimalSI
     }
   }
   return `${sign}${abs}n`;
+}
+
+/** A quantity of milli-units (`quantityFromMilli(250)` prints `250m`). */
+export function quantityFromMilli(milli: bigint | number): Quantity {
+  return new Quantity(BigInt(milli) * 1_000_000n, 'DecimalSI');
+}
+
+/** A quantity of whole units; BinarySI for byte counts (`quantityFromValue(1n << 30n, 'BinarySI')` prints `1Gi`). */
+export function quantityFromValue(value: bigint | number, format: QuantityFormat = 'DecimalSI'): Quantity {
+  return new Quantity(BigInt(value) * NANO, format);
+}
+
+/** Milli-units printed canonically (`250m`, `1`, `1500m`): how CPU amounts are written. */
+export function formatMilli(milli: bigint | number): string {
+  return formatQuantity(BigInt(milli) * 1_000_000n, 'DecimalSI');
+}
+
+/** A byte count printed canonically with binary suffixes (`128Mi`, `1Gi`, `1000`): how memory is written. */
+export function formatBytes(bytes: bigint | number): string {
+  return formatQuantity(BigInt(bytes) * NANO, 'BinarySI');
+}
+
+/** Compares two quantities given as strings, numbers or parsed values: -1, 0 or 1. Throws QuantityError when malformed. */
+export function compareQuantities(a: string | number | Quantity, b: string | number | Quantity): number {
+  const qa = a instanceof Quantity ? a : parseQuantity(a);
+  const qb = b instanceof Quantity ? b : parseQuantity(b);
+  return qa.cmp(qb);
 }
