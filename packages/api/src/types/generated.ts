@@ -9,13 +9,17 @@ import type { Condition, ListMeta, ObjectMeta } from '../meta.js';
 
 /** Scheduling constraints of a pod. */
 export interface Affinity {
+  /** Which nodes the pod may or prefers to run on, by node labels. */
   nodeAffinity?: NodeAffinity;
+  /** Pods this pod should run near. */
   podAffinity?: PodAffinity;
+  /** Pods this pod should run away from. */
   podAntiAffinity?: PodAntiAffinity;
 }
 
 /** ClusterRoles whose rules are aggregated. */
 export interface AggregationRule {
+  /** ClusterRoles whose rules are included. */
   clusterRoleSelectors?: LabelSelectorObject[];
 }
 
@@ -23,6 +27,7 @@ export interface AggregationRule {
 export interface AppArmorProfile {
   /** RuntimeDefault, Unconfined or Localhost. */
   type: string;
+  /** Name of a profile loaded on the node, for type Localhost. */
   localhostProfile?: string;
 }
 
@@ -72,7 +77,9 @@ export type ClusterRole = {
   kind?: string;
   /** Name, namespace, labels, annotations, owners and the fields the server maintains. */
   metadata: ObjectMeta;
+  /** The permissions. */
   rules?: PolicyRule[];
+  /** Builds the rules from other ClusterRoles. */
   aggregationRule?: AggregationRule;
 };
 
@@ -84,7 +91,9 @@ export type ClusterRoleBinding = {
   kind?: string;
   /** Name, namespace, labels, annotations, owners and the fields the server maintains. */
   metadata: ObjectMeta;
+  /** Who gets the role. */
   subjects?: Subject[];
+  /** The ClusterRole granted. */
   roleRef: RoleRef;
 };
 
@@ -132,6 +141,7 @@ export type ConfigMap = {
 export interface ConfigMapEnvSource {
   /** Name of the ConfigMap. */
   name?: string;
+  /** When true, a missing ConfigMap is not an error. */
   optional?: boolean;
 }
 
@@ -159,8 +169,11 @@ export type ConfigMapList = {
 
 /** A ConfigMap in a projected volume. */
 export interface ConfigMapProjection {
+  /** Name of the ConfigMap. */
   name?: string;
+  /** Keys to project; all keys when empty. */
   items?: KeyToPath[];
+  /** When true, a missing ConfigMap is not an error. */
   optional?: boolean;
 }
 
@@ -233,7 +246,9 @@ export interface Container {
 
 /** An image on the node. */
 export interface ContainerImage {
+  /** Names (tags and digests) of the image. */
   names?: string[];
+  /** Size of the image in bytes. */
   sizeBytes?: number;
 }
 
@@ -253,21 +268,29 @@ export interface ContainerPort {
 
 /** How a container resource is resized. */
 export interface ContainerResizePolicy {
+  /** The resource (cpu, memory) this policy applies to. */
   resourceName: string;
+  /** NotRequired or RestartContainer: what a resize of this resource needs. */
   restartPolicy: string;
 }
 
 /** A resource metric of one container. */
 export interface ContainerResourceMetricSource {
+  /** cpu or memory. */
   name: string;
+  /** Target value. */
   target: MetricTarget;
+  /** Name of the container. */
   container: string;
 }
 
 /** The state of a container: exactly one of waiting, running, terminated. */
 export interface ContainerState {
+  /** The container is not running yet. */
   waiting?: ContainerStateWaiting;
+  /** The container is running. */
   running?: ContainerStateRunning;
+  /** The container has exited. */
   terminated?: ContainerStateTerminated;
 }
 
@@ -299,6 +322,7 @@ export interface ContainerStateTerminated {
 export interface ContainerStateWaiting {
   /** Why it is waiting: ContainerCreating, CrashLoopBackOff, ErrImagePull, ImagePullBackOff... */
   reason?: string;
+  /** Details of why it is waiting. */
   message?: string;
 }
 
@@ -322,11 +346,17 @@ export interface ContainerStatus {
   containerID?: string;
   /** Whether the startup probe passed. */
   started?: boolean;
+  /** Resources the node allocated to the container. */
   allocatedResources?: Record<string, string>;
+  /** Resources currently applied to the container. */
   resources?: ResourceRequirements;
+  /** Volumes mounted into the container. */
   volumeMounts?: Array<Record<string, unknown>>;
+  /** The identity the container process runs as. */
   user?: ContainerUser;
+  /** Health of the allocated resources. */
   allocatedResourcesStatus?: Array<Record<string, unknown>>;
+  /** The signal used to stop the container. */
   stopSignal?: string;
 }
 
@@ -367,7 +397,9 @@ export type CronJob = {
   kind?: string;
   /** Name, namespace, labels, annotations, owners and the fields the server maintains. */
   metadata: ObjectMeta;
+  /** Schedule and job template. */
   spec?: CronJobSpec;
+  /** Observed state of the CronJob. Read-only. */
   status?: CronJobStatus;
 };
 
@@ -407,23 +439,33 @@ export interface CronJobSpec {
 export interface CronJobStatus {
   /** Running jobs. */
   active?: ObjectReference[];
+  /** When a job was last scheduled. */
   lastScheduleTime?: string;
+  /** When a job last completed successfully. */
   lastSuccessfulTime?: string;
 }
 
 /** The object to scale. */
 export interface CrossVersionObjectReference {
+  /** Kind of the target (Deployment). */
   kind: string;
+  /** Name of the target. */
   name: string;
+  /** API version of the target (apps/v1). */
   apiVersion?: string;
 }
 
 /** A CSI volume. */
 export interface CSIPersistentVolumeSource {
+  /** Name of the CSI driver. */
   driver: string;
+  /** The driver's identifier of the volume. */
   volumeHandle: string;
+  /** Mount the volume read-only. */
   readOnly?: boolean;
+  /** Filesystem type (ext4, xfs...). */
   fsType?: string;
+  /** Driver-specific attributes. */
   volumeAttributes?: Record<string, string>;
 }
 
@@ -431,9 +473,13 @@ export interface CSIPersistentVolumeSource {
 export interface CSIVolumeSource {
   /** CSI driver name. */
   driver: string;
+  /** Mount the volume read-only. */
   readOnly?: boolean;
+  /** Filesystem type (ext4, xfs...). */
   fsType?: string;
+  /** Driver-specific attributes. */
   volumeAttributes?: Record<string, string>;
+  /** A Secret with credentials the driver needs. */
   nodePublishSecretRef?: LocalObjectReference;
 }
 
@@ -451,7 +497,9 @@ export type DaemonSet = {
   kind?: string;
   /** Name, namespace, labels, annotations, owners and the fields the server maintains. */
   metadata: ObjectMeta;
+  /** Desired state of the DaemonSet. */
   spec?: DaemonSetSpec;
+  /** Observed state of the DaemonSet. Read-only. */
   status?: DaemonSetStatus;
 };
 
@@ -499,15 +547,25 @@ export interface DaemonSetSpec {
 
 /** The observed state of a DaemonSet. */
 export interface DaemonSetStatus {
+  /** Nodes running at least one daemon pod that should. */
   currentNumberScheduled?: number;
+  /** Nodes running a daemon pod that should not. */
   numberMisscheduled?: number;
+  /** Nodes that should run the daemon pod. */
   desiredNumberScheduled?: number;
+  /** Nodes whose daemon pod is ready. */
   numberReady?: number;
+  /** The generation the status was computed for. */
   observedGeneration?: number;
+  /** Nodes running the current template. */
   updatedNumberScheduled?: number;
+  /** Nodes whose daemon pod has been ready for minReadySeconds. */
   numberAvailable?: number;
+  /** Nodes that should run an available daemon pod and do not. */
   numberUnavailable?: number;
+  /** Counts hash collisions of revision names. */
   collisionCount?: number;
+  /** Current conditions. */
   conditions?: DaemonSetCondition[];
 }
 
@@ -521,10 +579,13 @@ export interface DaemonSetUpdateStrategy {
 
 /** Options of a delete. */
 export interface DeleteOptions {
+  /** The API version of the options (v1). */
   apiVersion?: string;
+  /** DeleteOptions. */
   kind?: string;
   /** Seconds before the object is deleted; 0 deletes at once. */
   gracePeriodSeconds?: number;
+  /** Conditions the object must meet to be deleted; the delete fails with a conflict otherwise. */
   preconditions?: Preconditions;
   /** Deprecated: use propagationPolicy. */
   orphanDependents?: boolean;
@@ -613,6 +674,7 @@ export interface DeploymentStatus {
   availableReplicas?: number;
   /** Pods still needed for 100% availability. */
   unavailableReplicas?: number;
+  /** Pods of this deployment that are terminating. */
   terminatingReplicas?: number;
   /** Latest observations of the state of the deployment. */
   conditions?: DeploymentCondition[];
@@ -642,6 +704,7 @@ export interface DiscoveryEndpointPort {
 
 /** Pod information in a projected volume. */
 export interface DownwardAPIProjection {
+  /** Files to write. */
   items?: DownwardAPIVolumeFile[];
 }
 
@@ -649,8 +712,11 @@ export interface DownwardAPIProjection {
 export interface DownwardAPIVolumeFile {
   /** Relative path of the file. */
   path: string;
+  /** A field of the pod (metadata.name, metadata.labels...). */
   fieldRef?: ObjectFieldSelector;
+  /** A resource of a container (limits.cpu, requests.memory...). */
   resourceFieldRef?: ResourceFieldSelector;
+  /** Mode bits of this file. */
   mode?: number;
 }
 
@@ -674,21 +740,31 @@ export interface EmptyDirVolumeSource {
 export interface Endpoint {
   /** Addresses of the endpoint. */
   addresses: string[];
+  /** Readiness of the endpoint. */
   conditions?: EndpointConditions;
+  /** Host name of the endpoint. */
   hostname?: string;
   /** The pod backing the endpoint. */
   targetRef?: ObjectReference;
+  /** Deprecated topology labels. */
   deprecatedTopology?: Record<string, string>;
+  /** Node hosting the endpoint. */
   nodeName?: string;
+  /** Zone of the endpoint. */
   zone?: string;
+  /** Routing hints. */
   hints?: EndpointHints;
 }
 
 /** An address of an endpoint. */
 export interface EndpointAddress {
+  /** IP of the endpoint. */
   ip: string;
+  /** Host name of the endpoint. */
   hostname?: string;
+  /** Node hosting the endpoint. */
   nodeName?: string;
+  /** The object (pod) behind the endpoint. */
   targetRef?: ObjectReference;
 }
 
@@ -696,13 +772,17 @@ export interface EndpointAddress {
 export interface EndpointConditions {
   /** The endpoint can take traffic. */
   ready?: boolean;
+  /** The endpoint can serve traffic, even while terminating. */
   serving?: boolean;
+  /** The endpoint is terminating. */
   terminating?: boolean;
 }
 
 /** Routing hints. */
 export interface EndpointHints {
+  /** Zones that should use this endpoint. */
   forZones?: ForZone[];
+  /** Nodes that should use this endpoint. */
   forNodes?: Array<Record<string, unknown>>;
 }
 
@@ -784,7 +864,9 @@ export interface EndpointSubset {
 export interface EnvFromSource {
   /** A prefix added to each key. */
   prefix?: string;
+  /** A ConfigMap whose keys become variables. */
   configMapRef?: ConfigMapEnvSource;
+  /** A Secret whose keys become variables. */
   secretRef?: SecretEnvSource;
 }
 
@@ -870,6 +952,7 @@ export interface EphemeralContainer {
 
 /** A claim created and deleted with the pod. */
 export interface EphemeralVolumeSource {
+  /** The claim to create for the pod. */
   volumeClaimTemplate?: PersistentVolumeClaimTemplate;
 }
 
@@ -899,9 +982,11 @@ export type Event = {
   type?: string;
   /** When the event was first observed. */
   eventTime?: string;
+  /** Data about a series of events, if it is one. */
   series?: EventSeries;
   /** What was done, or failed. */
   action?: string;
+  /** A second object the event is about. */
   related?: ObjectReference;
   /** Controller that emitted the event. */
   reportingComponent?: string;
@@ -923,7 +1008,9 @@ export type EventList = {
 
 /** A series of similar events. */
 export interface EventSeries {
+  /** Occurrences so far. */
   count?: number;
+  /** When the last occurrence was observed. */
   lastObservedTime?: string;
 }
 
@@ -943,6 +1030,7 @@ export type Eviction = {
   kind?: string;
   /** Name, namespace, labels, annotations, owners and the fields the server maintains. */
   metadata: ObjectMeta;
+  /** Options of the pod deletion. */
   deleteOptions?: DeleteOptions;
 };
 
@@ -954,12 +1042,15 @@ export interface ExecAction {
 
 /** A metric from outside the cluster. */
 export interface ExternalMetricSource {
+  /** The metric. */
   metric: MetricIdentifier;
+  /** Target value. */
   target: MetricTarget;
 }
 
 /** A zone hint. */
 export interface ForZone {
+  /** Name of the zone. */
   name: string;
 }
 
@@ -979,13 +1070,17 @@ export type HorizontalPodAutoscaler = {
   kind?: string;
   /** Name, namespace, labels, annotations, owners and the fields the server maintains. */
   metadata: ObjectMeta;
+  /** Target and bounds of the autoscaler. */
   spec?: HorizontalPodAutoscalerSpec;
+  /** Observed state of the autoscaler. Read-only. */
   status?: HorizontalPodAutoscalerStatus;
 };
 
 /** Scaling behaviour. */
 export interface HorizontalPodAutoscalerBehavior {
+  /** Rules for scaling up. */
   scaleUp?: HPAScalingRules;
+  /** Rules for scaling down. */
   scaleDown?: HPAScalingRules;
 }
 
@@ -1027,16 +1122,23 @@ export interface HorizontalPodAutoscalerSpec {
   maxReplicas: number;
   /** Metrics used to compute the desired replica count. */
   metrics?: MetricSpec[];
+  /** Scaling rates and stabilization in each direction. */
   behavior?: HorizontalPodAutoscalerBehavior;
 }
 
 /** The observed state of an autoscaler. */
 export interface HorizontalPodAutoscalerStatus {
+  /** The generation the status was computed for. */
   observedGeneration?: number;
+  /** When the replica count last changed. */
   lastScaleTime?: string;
+  /** Current number of replicas. */
   currentReplicas?: number;
+  /** Replica count last computed. */
   desiredReplicas?: number;
+  /** Last read values of the metrics. */
   currentMetrics?: MetricStatus[];
+  /** Current conditions. */
   conditions?: HorizontalPodAutoscalerCondition[];
 }
 
@@ -1067,16 +1169,23 @@ export interface HostPathVolumeSource {
 
 /** A scaling policy. */
 export interface HPAScalingPolicy {
+  /** Pods or Percent. */
   type: "Pods" | "Percent";
+  /** Pods, or percent of the current replicas, that may change per period. */
   value: number;
+  /** Length of the period in seconds. */
   periodSeconds: number;
 }
 
 /** Scaling rules in one direction. */
 export interface HPAScalingRules {
+  /** Seconds of past recommendations considered before scaling. */
   stabilizationWindowSeconds?: number;
+  /** Max, Min or Disabled: which policy wins. */
   selectPolicy?: "Max" | "Min" | "Disabled";
+  /** Limits on the scaling rate. */
   policies?: HPAScalingPolicy[];
+  /** Relative metric change below which no scaling happens. */
   tolerance?: string;
 }
 
@@ -1108,11 +1217,13 @@ export interface HTTPIngressPath {
   path?: string;
   /** How the path matches. */
   pathType: "Exact" | "Prefix" | "ImplementationSpecific";
+  /** Where matching requests go. */
   backend: IngressBackend;
 }
 
 /** HTTP paths of a rule. */
 export interface HTTPIngressRuleValue {
+  /** Paths and their backends. */
   paths: HTTPIngressPath[];
 }
 
@@ -1120,6 +1231,7 @@ export interface HTTPIngressRuleValue {
 export interface ImageVolumeSource {
   /** Image reference. */
   reference?: string;
+  /** Always, Never or IfNotPresent. */
   pullPolicy?: string;
 }
 
@@ -1131,13 +1243,17 @@ export type Ingress = {
   kind?: string;
   /** Name, namespace, labels, annotations, owners and the fields the server maintains. */
   metadata: ObjectMeta;
+  /** Rules of the ingress. */
   spec?: IngressSpec;
+  /** Observed state of the ingress. Read-only. */
   status?: IngressStatus;
 };
 
 /** Where matching requests go. */
 export interface IngressBackend {
+  /** A service to send the requests to. */
   service?: IngressServiceBackend;
+  /** An object to send the requests to. */
   resource?: TypedLocalObjectReference;
 }
 
@@ -1149,6 +1265,7 @@ export type IngressClass = {
   kind?: string;
   /** Name, namespace, labels, annotations, owners and the fields the server maintains. */
   metadata: ObjectMeta;
+  /** The controller and its parameters. */
   spec?: IngressClassSpec;
 };
 
@@ -1166,10 +1283,15 @@ export type IngressClassList = {
 
 /** Parameters of an ingress class. */
 export interface IngressClassParametersReference {
+  /** API group of the parameters object. */
   apiGroup?: string;
+  /** Kind of the parameters object. */
   kind: string;
+  /** Name of the parameters object. */
   name: string;
+  /** Cluster or Namespace. */
   scope?: string;
+  /** Namespace of the parameters object, for scope Namespace. */
   namespace?: string;
 }
 
@@ -1177,6 +1299,7 @@ export interface IngressClassParametersReference {
 export interface IngressClassSpec {
   /** Name of the controller implementing the class. */
   controller?: string;
+  /** Controller-specific parameters. */
   parameters?: IngressClassParametersReference;
 }
 
@@ -1194,20 +1317,27 @@ export type IngressList = {
 
 /** An ingress point. */
 export interface IngressLoadBalancerIngress {
+  /** IP of the ingress point. */
   ip?: string;
+  /** DNS name of the ingress point. */
   hostname?: string;
+  /** Status of the ports. */
   ports?: IngressPortStatus[];
 }
 
 /** Ingress points. */
 export interface IngressLoadBalancerStatus {
+  /** Ingress points of the load balancer. */
   ingress?: IngressLoadBalancerIngress[];
 }
 
 /** A port status. */
 export interface IngressPortStatus {
+  /** Port number. */
   port: number;
+  /** TCP, UDP or SCTP. */
   protocol: string;
+  /** Why the port is in error, if it is. */
   error?: string;
 }
 
@@ -1215,6 +1345,7 @@ export interface IngressPortStatus {
 export interface IngressRule {
   /** Host name to match; all hosts when empty. */
   host?: string;
+  /** HTTP paths of the host. */
   http?: HTTPIngressRuleValue;
 }
 
@@ -1222,6 +1353,7 @@ export interface IngressRule {
 export interface IngressServiceBackend {
   /** Name of the service. */
   name: string;
+  /** The service port. */
   port?: ServiceBackendPort;
 }
 
@@ -1229,7 +1361,9 @@ export interface IngressServiceBackend {
 export interface IngressSpec {
   /** IngressClass handling this ingress. */
   ingressClassName?: string;
+  /** Where requests matching no rule go. */
   defaultBackend?: IngressBackend;
+  /** TLS termination settings. */
   tls?: IngressTLS[];
   /** Host and path rules. */
   rules?: IngressRule[];
@@ -1237,11 +1371,13 @@ export interface IngressSpec {
 
 /** The observed state of an ingress. */
 export interface IngressStatus {
+  /** The load balancer of the ingress. */
   loadBalancer?: IngressLoadBalancerStatus;
 }
 
 /** TLS settings for hosts. */
 export interface IngressTLS {
+  /** Host names the certificate covers. */
   hosts?: string[];
   /** Secret with tls.crt and tls.key. */
   secretName?: string;
@@ -1249,7 +1385,9 @@ export interface IngressTLS {
 
 /** An IP range. */
 export interface IPBlock {
+  /** The allowed range (10.0.0.0/8). */
   cidr: string;
+  /** Ranges excluded from cidr. */
   except?: string[];
 }
 
@@ -1261,7 +1399,9 @@ export type Job = {
   kind?: string;
   /** Name, namespace, labels, annotations, owners and the fields the server maintains. */
   metadata: ObjectMeta;
+  /** Desired behaviour of the job. */
   spec?: JobSpec;
+  /** Observed state of the job. Read-only. */
   status?: JobStatus;
 };
 
@@ -1303,13 +1443,17 @@ export interface JobSpec {
   activeDeadlineSeconds?: number;
   /** How pod failures are handled. */
   podFailurePolicy?: Record<string, unknown>;
+  /** When the job counts as succeeded before all completions (Indexed jobs). */
   successPolicy?: Record<string, unknown>;
   /** Retries before the job is failed (BackoffLimitExceeded). Defaults to 6. */
   backoffLimit?: number;
+  /** Retries per index of an Indexed job. */
   backoffLimitPerIndex?: number;
+  /** Failed indexes after which the job fails. */
   maxFailedIndexes?: number;
   /** Pods of the job; generated unless manualSelector. */
   selector?: LabelSelectorObject;
+  /** Use the given selector instead of generating one. */
   manualSelector?: boolean;
   /** Template of the pods (restartPolicy OnFailure or Never). */
   template: PodTemplateSpec;
@@ -1319,7 +1463,9 @@ export interface JobSpec {
   completionMode?: "NonIndexed" | "Indexed";
   /** When true no pods are created (running ones are stopped). Defaults to false. */
   suspend?: boolean;
+  /** TerminatingOrFailed or Failed: when a replacement pod is created. */
   podReplacementPolicy?: string;
+  /** The controller that manages the job; the built-in one when empty. */
   managedBy?: string;
 }
 
@@ -1337,9 +1483,13 @@ export interface JobStatus {
   succeeded?: number;
   /** Pods that failed. */
   failed?: number;
+  /** Pods that are terminating. */
   terminating?: number;
+  /** Completed indexes of an Indexed job, as ranges (1,3-5). */
   completedIndexes?: string;
+  /** Failed indexes, with backoffLimitPerIndex. */
   failedIndexes?: string;
+  /** Finished pods the controller has not counted yet. */
   uncountedTerminatedPods?: UncountedTerminatedPods;
   /** Active pods that are ready. */
   ready?: number;
@@ -1347,7 +1497,9 @@ export interface JobStatus {
 
 /** Template of the jobs a CronJob creates. */
 export interface JobTemplateSpec {
+  /** Labels and annotations of the created jobs. */
   metadata?: ObjectMeta;
+  /** Spec of the created jobs. */
   spec?: JobSpec;
 }
 
@@ -1379,6 +1531,7 @@ export type Lease = {
   kind?: string;
   /** Name, namespace, labels, annotations, owners and the fields the server maintains. */
   metadata: ObjectMeta;
+  /** The lease state. */
   spec?: LeaseSpec;
 };
 
@@ -1406,7 +1559,9 @@ export interface LeaseSpec {
   renewTime?: string;
   /** How many times the holder changed. */
   leaseTransitions?: number;
+  /** How the next holder is chosen (coordinated leader election). */
   strategy?: string;
+  /** The holder the strategy would like next. */
   preferredHolder?: string;
 }
 
@@ -1440,6 +1595,7 @@ export type LimitRange = {
   kind?: string;
   /** Name, namespace, labels, annotations, owners and the fields the server maintains. */
   metadata: ObjectMeta;
+  /** The limits and defaults. */
   spec?: LimitRangeSpec;
 };
 
@@ -1447,12 +1603,15 @@ export type LimitRange = {
 export interface LimitRangeItem {
   /** Container, Pod or PersistentVolumeClaim. */
   type: string;
+  /** Maximum per resource. */
   max?: Record<string, string>;
+  /** Minimum per resource. */
   min?: Record<string, string>;
   /** Default limits. */
   default?: Record<string, string>;
   /** Default requests. */
   defaultRequest?: Record<string, string>;
+  /** Maximum ratio of limit to request per resource. */
   maxLimitRequestRatio?: Record<string, string>;
 }
 
@@ -1470,14 +1629,19 @@ export type LimitRangeList = {
 
 /** Limits of a namespace. */
 export interface LimitRangeSpec {
+  /** Limits per kind of object. */
   limits: LimitRangeItem[];
 }
 
 /** An ingress point of a load balancer. */
 export interface LoadBalancerIngress {
+  /** IP of the ingress point. */
   ip?: string;
+  /** DNS name of the ingress point. */
   hostname?: string;
+  /** VIP or Proxy: how traffic reaches the nodes. */
   ipMode?: string;
+  /** Status of the service ports. */
   ports?: PortStatus[];
 }
 
@@ -1497,39 +1661,57 @@ export interface LocalObjectReference {
 export interface LocalVolumeSource {
   /** Path on the node. */
   path: string;
+  /** Filesystem type of a block device. */
   fsType?: string;
 }
 
 /** Identifies a metric. */
 export interface MetricIdentifier {
+  /** Name of the metric. */
   name: string;
+  /** Label selector for the metric series. */
   selector?: LabelSelectorObject;
 }
 
 /** A metric to scale on. */
 export interface MetricSpec {
+  /** ContainerResource, External, Object, Pods or Resource: which source is set. */
   type: "ContainerResource" | "External" | "Object" | "Pods" | "Resource";
+  /** A metric of a Kubernetes object. */
   object?: ObjectMetricSource;
+  /** A per-pod metric. */
   pods?: PodsMetricSource;
+  /** A resource metric of the pods. */
   resource?: ResourceMetricSource;
+  /** A resource metric of one container of the pods. */
   containerResource?: ContainerResourceMetricSource;
+  /** A metric from outside the cluster. */
   external?: ExternalMetricSource;
 }
 
 /** The current value of a metric. */
 export interface MetricStatus {
+  /** Which source this is. */
   type: string;
+  /** Current value of a resource metric. */
   resource?: ResourceMetricStatus;
+  /** Current value of a container resource metric. */
   containerResource?: Record<string, unknown>;
+  /** Current value of a per-pod metric. */
   pods?: Record<string, unknown>;
+  /** Current value of an object metric. */
   object?: Record<string, unknown>;
+  /** Current value of an external metric. */
   external?: Record<string, unknown>;
 }
 
 /** The target of a metric. */
 export interface MetricTarget {
+  /** Utilization, Value or AverageValue. */
   type: "Utilization" | "Value" | "AverageValue";
+  /** Target value of the metric. */
   value?: string;
+  /** Target value of the metric averaged over the pods. */
   averageValue?: string;
   /** Percentage of the requested resource, averaged over pods. */
   averageUtilization?: number;
@@ -1537,8 +1719,11 @@ export interface MetricTarget {
 
 /** The current value of a metric. */
 export interface MetricValueStatus {
+  /** Current value. */
   value?: string;
+  /** Current value averaged over the pods. */
   averageValue?: string;
+  /** Current percentage of the requested resource. */
   averageUtilization?: number;
 }
 
@@ -1558,10 +1743,15 @@ export type Namespace = {
 
 /** A condition of a namespace. */
 export interface NamespaceCondition {
+  /** Type of the condition. */
   type: string;
+  /** True, False or Unknown. */
   status: string;
+  /** When the status last changed. */
   lastTransitionTime?: string;
+  /** CamelCase reason of the last transition. */
   reason?: string;
+  /** Human-readable details. */
   message?: string;
 }
 
@@ -1599,18 +1789,23 @@ export type NetworkPolicy = {
   kind?: string;
   /** Name, namespace, labels, annotations, owners and the fields the server maintains. */
   metadata: ObjectMeta;
+  /** Which traffic the policy allows. */
   spec?: NetworkPolicySpec;
 };
 
 /** Allowed outgoing traffic. */
 export interface NetworkPolicyEgressRule {
+  /** Ports the traffic may go to; all when empty. */
   ports?: NetworkPolicyPort[];
+  /** Destinations allowed; everywhere when empty. */
   to?: NetworkPolicyPeer[];
 }
 
 /** Allowed incoming traffic. */
 export interface NetworkPolicyIngressRule {
+  /** Ports the traffic may reach; all when empty. */
   ports?: NetworkPolicyPort[];
+  /** Sources allowed; everyone when empty. */
   from?: NetworkPolicyPeer[];
 }
 
@@ -1628,8 +1823,11 @@ export type NetworkPolicyList = {
 
 /** A peer of a network policy rule. */
 export interface NetworkPolicyPeer {
+  /** Pods (in the policy namespace, or the selected namespaces). */
   podSelector?: LabelSelectorObject;
+  /** Namespaces whose pods match. */
   namespaceSelector?: LabelSelectorObject;
+  /** An IP range. */
   ipBlock?: IPBlock;
 }
 
@@ -1647,7 +1845,9 @@ export interface NetworkPolicyPort {
 export interface NetworkPolicySpec {
   /** Pods the policy applies to. */
   podSelector?: LabelSelectorObject;
+  /** Allowed incoming traffic. */
   ingress?: NetworkPolicyIngressRule[];
+  /** Allowed outgoing traffic. */
   egress?: NetworkPolicyEgressRule[];
   /** Ingress and/or Egress. */
   policyTypes?: string[];
@@ -1659,6 +1859,7 @@ export interface NFSVolumeSource {
   server: string;
   /** Exported path. */
   path: string;
+  /** Mount the export read-only. */
   readOnly?: boolean;
 }
 
@@ -1680,6 +1881,7 @@ export type Node = {
 export interface NodeAddress {
   /** Hostname, InternalIP, ExternalIP, InternalDNS or ExternalDNS. */
   type: string;
+  /** The address. */
   address: string;
 }
 
@@ -1695,10 +1897,15 @@ export interface NodeAffinity {
 export interface NodeCondition {
   /** Ready, MemoryPressure, DiskPressure, PIDPressure, NetworkUnavailable. */
   type: string;
+  /** True, False or Unknown. */
   status: "True" | "False" | "Unknown";
+  /** When the node agent last reported this condition. */
   lastHeartbeatTime?: string;
+  /** When the status last changed. */
   lastTransitionTime?: string;
+  /** CamelCase reason of the last transition. */
   reason?: string;
+  /** Human-readable details. */
   message?: string;
 }
 
@@ -1750,11 +1957,13 @@ export interface NodeSpec {
   podCIDR?: string;
   /** Pod IP ranges assigned to the node. */
   podCIDRs?: string[];
+  /** The cloud provider identity of the node. */
   providerID?: string;
   /** Whether new pods may be scheduled on the node (kubectl cordon). */
   unschedulable?: boolean;
   /** Taints of the node. */
   taints?: Taint[];
+  /** Deprecated: dynamic node agent configuration. */
   configSource?: Record<string, unknown>;
   /** Deprecated. */
   externalID?: string;
@@ -1772,22 +1981,31 @@ export interface NodeStatus {
   conditions?: NodeCondition[];
   /** Addresses of the node. */
   addresses?: NodeAddress[];
+  /** Ports of daemons on the node. */
   daemonEndpoints?: NodeDaemonEndpoints;
   /** Facts about the node. */
   nodeInfo?: NodeSystemInfo;
   /** Images on the node. */
   images?: ContainerImage[];
+  /** Volumes in use (mounted) on the node. */
   volumesInUse?: string[];
+  /** Volumes attached to the node. */
   volumesAttached?: Array<Record<string, unknown>>;
+  /** Status of the node agent configuration. */
   config?: Record<string, unknown>;
+  /** Runtime handlers the node offers. */
   runtimeHandlers?: Array<Record<string, unknown>>;
+  /** Features the node supports. */
   features?: Record<string, unknown>;
 }
 
 /** Facts about the node. */
 export interface NodeSystemInfo {
+  /** The machine ID (/etc/machine-id). */
   machineID?: string;
+  /** The system UUID of the machine. */
   systemUUID?: string;
+  /** Changes on every boot. */
   bootID?: string;
   /** Kernel version (uname -r). */
   kernelVersion?: string;
@@ -1799,8 +2017,11 @@ export interface NodeSystemInfo {
   kubeletVersion?: string;
   /** Deprecated. */
   kubeProxyVersion?: string;
+  /** linux or windows. */
   operatingSystem?: string;
+  /** CPU architecture (amd64, arm64). */
   architecture?: string;
+  /** Swap memory of the node. */
   swap?: Record<string, unknown>;
 }
 
@@ -1814,8 +2035,11 @@ export interface ObjectFieldSelector {
 
 /** A metric of an object. */
 export interface ObjectMetricSource {
+  /** The object the metric describes. */
   describedObject: CrossVersionObjectReference;
+  /** Target value. */
   target: MetricTarget;
+  /** The metric. */
   metric: MetricIdentifier;
 }
 
@@ -1845,7 +2069,9 @@ export type PersistentVolume = {
   kind?: string;
   /** Name, namespace, labels, annotations, owners and the fields the server maintains. */
   metadata: ObjectMeta;
+  /** The volume and how it may be used. */
   spec?: PersistentVolumeSpec;
+  /** Current state of the volume. Read-only. */
   status?: PersistentVolumeStatus;
 };
 
@@ -1857,7 +2083,9 @@ export type PersistentVolumeClaim = {
   kind?: string;
   /** Name, namespace, labels, annotations, owners and the fields the server maintains. */
   metadata: ObjectMeta;
+  /** Desired characteristics of the volume. */
   spec?: PersistentVolumeClaimSpec;
+  /** Current state of the claim. Read-only. */
   status?: PersistentVolumeClaimStatus;
 };
 
@@ -1887,8 +2115,11 @@ export interface PersistentVolumeClaimSpec {
   storageClassName?: string;
   /** Filesystem or Block. Defaults to Filesystem. */
   volumeMode?: "Filesystem" | "Block";
+  /** An object (snapshot, claim) to fill the new volume from. */
   dataSource?: TypedLocalObjectReference;
+  /** An object, possibly in another namespace, to fill the new volume from. */
   dataSourceRef?: TypedObjectReference;
+  /** The VolumeAttributesClass of the claim. */
   volumeAttributesClassName?: string;
 }
 
@@ -1896,18 +2127,27 @@ export interface PersistentVolumeClaimSpec {
 export interface PersistentVolumeClaimStatus {
   /** Pending, Bound or Lost. Defaults to Pending. */
   phase?: "Pending" | "Bound" | "Lost";
+  /** Access modes of the bound volume. */
   accessModes?: string[];
+  /** Capacity of the bound volume. */
   capacity?: Record<string, string>;
+  /** Current conditions of the claim (Resizing...). */
   conditions?: Array<Record<string, unknown>>;
+  /** Storage allocated to the claim, during resizes. */
   allocatedResources?: Record<string, string>;
+  /** Resize state per resource. */
   allocatedResourceStatuses?: Record<string, string>;
+  /** The VolumeAttributesClass currently applied. */
   currentVolumeAttributesClassName?: string;
+  /** State of a pending volume modification. */
   modifyVolumeStatus?: Record<string, unknown>;
 }
 
 /** A template of a claim. */
 export interface PersistentVolumeClaimTemplate {
+  /** Labels and annotations copied to the created claim. */
   metadata?: ObjectMeta;
+  /** Spec of the created claim. */
   spec: PersistentVolumeClaimSpec;
 }
 
@@ -1915,6 +2155,7 @@ export interface PersistentVolumeClaimTemplate {
 export interface PersistentVolumeClaimVolumeSource {
   /** Name of a PersistentVolumeClaim in the pod namespace. */
   claimName: string;
+  /** Mount the volume read-only. */
   readOnly?: boolean;
 }
 
@@ -1934,6 +2175,7 @@ export type PersistentVolumeList = {
 export interface PersistentVolumeSpec {
   /** Capacity of the volume (storage). */
   capacity?: Record<string, string>;
+  /** How the volume can be mounted: ReadWriteOnce, ReadOnlyMany, ReadWriteMany, ReadWriteOncePod. */
   accessModes?: string[];
   /** The claim bound to this volume. */
   claimRef?: ObjectReference;
@@ -1942,6 +2184,7 @@ export interface PersistentVolumeSpec {
    * Retain.
    */
   persistentVolumeReclaimPolicy?: "Retain" | "Delete" | "Recycle";
+  /** The StorageClass the volume belongs to. */
   storageClassName?: string;
   /** Mount options used when the volume is mounted. */
   mountOptions?: string[];
@@ -1949,10 +2192,15 @@ export interface PersistentVolumeSpec {
   volumeMode?: "Filesystem" | "Block";
   /** Nodes the volume can be used from. */
   nodeAffinity?: VolumeNodeAffinity;
+  /** A directory on one node (single-node testing). */
   hostPath?: HostPathVolumeSource;
+  /** A disk or directory of one node; needs nodeAffinity. */
   local?: LocalVolumeSource;
+  /** An NFS export. */
   nfs?: NFSVolumeSource;
+  /** A volume of a CSI driver. */
   csi?: CSIPersistentVolumeSource;
+  /** The VolumeAttributesClass of the volume. */
   volumeAttributesClassName?: string;
 }
 
@@ -1960,8 +2208,11 @@ export interface PersistentVolumeSpec {
 export interface PersistentVolumeStatus {
   /** Pending, Available, Bound, Released or Failed. Defaults to Pending. */
   phase?: "Pending" | "Available" | "Bound" | "Released" | "Failed";
+  /** Human-readable state details. */
   message?: string;
+  /** CamelCase reason of a failure. */
   reason?: string;
+  /** When the phase last changed. */
   lastPhaseTransitionTime?: string;
 }
 
@@ -2018,7 +2269,9 @@ export interface PodAntiAffinity {
 export interface PodCondition {
   /** PodScheduled, Initialized, ContainersReady, Ready or a readiness gate. */
   type: string;
+  /** True, False or Unknown. */
   status: "True" | "False" | "Unknown";
+  /** The pod generation this condition was set for. */
   observedGeneration?: number;
   /** Last time the condition was probed. */
   lastProbeTime?: string;
@@ -2038,7 +2291,9 @@ export type PodDisruptionBudget = {
   kind?: string;
   /** Name, namespace, labels, annotations, owners and the fields the server maintains. */
   metadata: ObjectMeta;
+  /** The budget. */
   spec?: PodDisruptionBudgetSpec;
+  /** Observed state of the budget. Read-only. */
   status?: PodDisruptionBudgetStatus;
 };
 
@@ -2062,18 +2317,25 @@ export interface PodDisruptionBudgetSpec {
   selector?: LabelSelectorObject;
   /** Pods that may be unavailable after an eviction. */
   maxUnavailable?: number | string;
+  /** IfHealthyBudget or AlwaysAllow: whether unhealthy pods may be evicted. */
   unhealthyPodEvictionPolicy?: string;
 }
 
 /** The observed state of a disruption budget. */
 export interface PodDisruptionBudgetStatus {
+  /** The generation the status was computed for. */
   observedGeneration?: number;
+  /** Pods being evicted, with when the eviction was processed. */
   disruptedPods?: Record<string, string>;
   /** How many more pods may be evicted now. */
   disruptionsAllowed?: number;
+  /** Healthy pods now. */
   currentHealthy?: number;
+  /** Healthy pods needed. */
   desiredHealthy?: number;
+  /** Pods the budget covers. */
   expectedPods?: number;
+  /** Current conditions. */
   conditions?: Condition[];
 }
 
@@ -2089,7 +2351,9 @@ export interface PodDNSConfig {
 
 /** A resolver option. */
 export interface PodDNSConfigOption {
+  /** Option name (ndots, timeout...). */
   name?: string;
+  /** Option value. */
   value?: string;
 }
 
@@ -2125,8 +2389,11 @@ export interface PodReadinessGate {
 
 /** A resource claim of a pod. */
 export interface PodResourceClaim {
+  /** Name of the claim within the pod. */
   name: string;
+  /** An existing ResourceClaim to use. */
   resourceClaimName?: string;
+  /** A ResourceClaimTemplate to create a claim from. */
   resourceClaimTemplateName?: string;
 }
 
@@ -2138,7 +2405,9 @@ export interface PodSchedulingGate {
 
 /** Security options of every container in a pod. */
 export interface PodSecurityContext {
+  /** SELinux labels of every container. */
   seLinuxOptions?: SELinuxOptions;
+  /** Windows-specific settings of every container. */
   windowsOptions?: WindowsSecurityContextOptions;
   /** The UID containers run as by default. */
   runAsUser?: number;
@@ -2148,20 +2417,27 @@ export interface PodSecurityContext {
   runAsNonRoot?: boolean;
   /** Groups added to the first process of each container. */
   supplementalGroups?: number[];
+  /** Merge or Strict: how supplementalGroups combine with the image groups. */
   supplementalGroupsPolicy?: string;
   /** A group that owns volumes and is added to every container. */
   fsGroup?: number;
   /** Namespaced sysctls. */
   sysctls?: Sysctl[];
+  /** OnRootMismatch or Always: when volume ownership is changed to fsGroup. */
   fsGroupChangePolicy?: string;
+  /** Seccomp profile of every container. */
   seccompProfile?: SeccompProfile;
+  /** AppArmor profile of every container. */
   appArmorProfile?: AppArmorProfile;
+  /** Recursive or MountOption: how SELinux labels are applied to volumes. */
   seLinuxChangePolicy?: string;
 }
 
 /** A per-pod metric. */
 export interface PodsMetricSource {
+  /** The metric. */
   metric: MetricIdentifier;
+  /** Target value per pod. */
   target: MetricTarget;
 }
 
@@ -2251,6 +2527,7 @@ export interface PodSpec {
 
 /** The observed state of a pod. */
 export interface PodStatus {
+  /** The pod generation the status was computed for. */
   observedGeneration?: number;
   /** Pending, Running, Succeeded, Failed or Unknown. */
   phase?: "Pending" | "Running" | "Succeeded" | "Failed" | "Unknown";
@@ -2278,8 +2555,11 @@ export interface PodStatus {
   containerStatuses?: ContainerStatus[];
   /** Quality of service class from requests and limits. */
   qosClass?: "Guaranteed" | "Burstable" | "BestEffort";
+  /** Statuses of the ephemeral containers. */
   ephemeralContainerStatuses?: ContainerStatus[];
+  /** Progress of a pending resource resize. */
   resize?: string;
+  /** Names of the ResourceClaims generated for the pod. */
   resourceClaimStatuses?: Array<Record<string, unknown>>;
 }
 
@@ -2295,16 +2575,23 @@ export interface PodTemplateSpec {
 export interface PolicyRule {
   /** Verbs allowed (get, list, watch, create, update, patch, delete, *). */
   verbs: string[];
+  /** API groups of the resources; "" is the core group, * all. */
   apiGroups?: string[];
+  /** Resources the rule applies to (pods, deployments/scale, *). */
   resources?: string[];
+  /** Names of the objects the rule is limited to. */
   resourceNames?: string[];
+  /** URL paths (not resources) the rule applies to. */
   nonResourceURLs?: string[];
 }
 
 /** A port status. */
 export interface PortStatus {
+  /** Port number. */
   port: number;
+  /** TCP, UDP or SCTP. */
   protocol: string;
+  /** Why the port is in error, if it is. */
   error?: string;
 }
 
@@ -2320,6 +2607,7 @@ export interface Preconditions {
 export interface PreferredSchedulingTerm {
   /** Weight 1-100. */
   weight: number;
+  /** The node requirements that earn the weight. */
   preference: NodeSelectorTerm;
 }
 
@@ -2393,7 +2681,9 @@ export type ReplicaSet = {
   kind?: string;
   /** Name, namespace, labels, annotations, owners and the fields the server maintains. */
   metadata: ObjectMeta;
+  /** Desired state of the ReplicaSet. */
   spec?: ReplicaSetSpec;
+  /** Observed state of the ReplicaSet. Read-only. */
   status?: ReplicaSetStatus;
 };
 
@@ -2441,11 +2731,17 @@ export interface ReplicaSetSpec {
 export interface ReplicaSetStatus {
   /** Most recently observed number of pods. */
   replicas?: number;
+  /** Pods whose labels match the template labels. */
   fullyLabeledReplicas?: number;
+  /** Pods that are ready. */
   readyReplicas?: number;
+  /** Pods ready for at least minReadySeconds. */
   availableReplicas?: number;
+  /** Pods that are terminating. */
   terminatingReplicas?: number;
+  /** The generation the status was computed for. */
   observedGeneration?: number;
+  /** Current conditions. */
   conditions?: ReplicaSetCondition[];
 }
 
@@ -2457,16 +2753,23 @@ export type ReplicationController = {
   kind?: string;
   /** Name, namespace, labels, annotations, owners and the fields the server maintains. */
   metadata: ObjectMeta;
+  /** Desired state of the replication controller. */
   spec?: ReplicationControllerSpec;
+  /** Observed state. Read-only. */
   status?: ReplicationControllerStatus;
 };
 
 /** A condition of a replication controller. */
 export interface ReplicationControllerCondition {
+  /** Type of the condition. */
   type: string;
+  /** True, False or Unknown. */
   status: string;
+  /** When the status last changed. */
   lastTransitionTime?: string;
+  /** CamelCase reason of the last transition. */
   reason?: string;
+  /** Human-readable details. */
   message?: string;
 }
 
@@ -2490,22 +2793,31 @@ export interface ReplicationControllerSpec {
   minReadySeconds?: number;
   /** Labels of the pods it manages. */
   selector?: Record<string, string>;
+  /** Template of the pods it creates. */
   template?: PodTemplateSpec;
 }
 
 /** The observed state of a replication controller. */
 export interface ReplicationControllerStatus {
+  /** Most recently observed number of pods. */
   replicas?: number;
+  /** Pods whose labels match the template labels. */
   fullyLabeledReplicas?: number;
+  /** Pods that are ready. */
   readyReplicas?: number;
+  /** Pods ready for at least minReadySeconds. */
   availableReplicas?: number;
+  /** The generation the status was computed for. */
   observedGeneration?: number;
+  /** Current conditions. */
   conditions?: ReplicationControllerCondition[];
 }
 
 /** A reference to a pod resource claim. */
 export interface ResourceClaim {
+  /** Name of an entry of the pod's resourceClaims. */
   name: string;
+  /** A request of that claim; the whole claim when empty. */
   request?: string;
 }
 
@@ -2523,6 +2835,7 @@ export interface ResourceFieldSelector {
 export interface ResourceMetricSource {
   /** cpu or memory. */
   name: string;
+  /** Target value. */
   target: MetricTarget;
 }
 
@@ -2542,7 +2855,9 @@ export type ResourceQuota = {
   kind?: string;
   /** Name, namespace, labels, annotations, owners and the fields the server maintains. */
   metadata: ObjectMeta;
+  /** The limits. */
   spec?: ResourceQuotaSpec;
+  /** Enforced limits and current usage. Read-only. */
   status?: ResourceQuotaStatus;
 };
 
@@ -2562,13 +2877,17 @@ export type ResourceQuotaList = {
 export interface ResourceQuotaSpec {
   /** Hard limits per resource. */
   hard?: Record<string, string>;
+  /** Scopes an object must match to count against the quota. */
   scopes?: string[];
+  /** Scope requirements an object must match to count. */
   scopeSelector?: ScopeSelector;
 }
 
 /** The enforced quota and usage. */
 export interface ResourceQuotaStatus {
+  /** The enforced limits. */
   hard?: Record<string, string>;
+  /** Current usage in the namespace. */
   used?: Record<string, string>;
 }
 
@@ -2605,7 +2924,9 @@ export type RoleBinding = {
   kind?: string;
   /** Name, namespace, labels, annotations, owners and the fields the server maintains. */
   metadata: ObjectMeta;
+  /** Who gets the role. */
   subjects?: Subject[];
+  /** The Role or ClusterRole granted. */
   roleRef: RoleRef;
 };
 
@@ -2635,9 +2956,11 @@ export type RoleList = {
 
 /** The role a binding grants. */
 export interface RoleRef {
+  /** rbac.authorization.k8s.io. */
   apiGroup: string;
   /** Role or ClusterRole. */
   kind: string;
+  /** Name of the role. */
   name: string;
 }
 
@@ -2679,7 +3002,9 @@ export type Scale = {
   kind?: string;
   /** Name, namespace, labels, annotations, owners and the fields the server maintains. */
   metadata: ObjectMeta;
+  /** Desired scale. */
   spec?: ScaleSpec;
+  /** Current scale. Read-only. */
   status?: ScaleStatus;
 };
 
@@ -2699,13 +3024,17 @@ export interface ScaleStatus {
 
 /** A scope selector requirement. */
 export interface ScopedResourceSelectorRequirement {
+  /** The quota scope (Terminating, BestEffort, PriorityClass...). */
   scopeName: string;
+  /** In, NotIn, Exists or DoesNotExist. */
   operator: string;
+  /** Values for In and NotIn. */
   values?: string[];
 }
 
 /** Selects quota scopes. */
 export interface ScopeSelector {
+  /** Scope requirements that must all hold. */
   matchExpressions?: ScopedResourceSelectorRequirement[];
 }
 
@@ -2713,6 +3042,7 @@ export interface ScopeSelector {
 export interface SeccompProfile {
   /** RuntimeDefault, Unconfined or Localhost. */
   type: string;
+  /** Path of a profile on the node, for type Localhost. */
   localhostProfile?: string;
 }
 
@@ -2741,6 +3071,7 @@ export type Secret = {
 export interface SecretEnvSource {
   /** Name of the Secret. */
   name?: string;
+  /** When true, a missing Secret is not an error. */
   optional?: boolean;
 }
 
@@ -2768,8 +3099,11 @@ export type SecretList = {
 
 /** A Secret in a projected volume. */
 export interface SecretProjection {
+  /** Name of the Secret. */
   name?: string;
+  /** Keys to project; all keys when empty. */
   items?: KeyToPath[];
+  /** When true, a missing Secret is not an error. */
   optional?: boolean;
 }
 
@@ -2791,7 +3125,9 @@ export interface SecurityContext {
   capabilities?: Capabilities;
   /** Run as privileged: like root on the host. Defaults to false. */
   privileged?: boolean;
+  /** SELinux labels of the container. */
   seLinuxOptions?: SELinuxOptions;
+  /** Windows-specific settings. */
   windowsOptions?: WindowsSecurityContextOptions;
   /** The UID to run the entrypoint as. */
   runAsUser?: number;
@@ -2803,16 +3139,23 @@ export interface SecurityContext {
   readOnlyRootFilesystem?: boolean;
   /** Whether a process may gain more privileges than its parent. */
   allowPrivilegeEscalation?: boolean;
+  /** Default or Unmasked: how /proc is mounted. */
   procMount?: string;
+  /** Seccomp profile of the container; overrides the pod one. */
   seccompProfile?: SeccompProfile;
+  /** AppArmor profile of the container; overrides the pod one. */
   appArmorProfile?: AppArmorProfile;
 }
 
 /** SELinux labels. */
 export interface SELinuxOptions {
+  /** SELinux user label. */
   user?: string;
+  /** SELinux role label. */
   role?: string;
+  /** SELinux type label. */
   type?: string;
+  /** SELinux level label. */
   level?: string;
 }
 
@@ -2842,6 +3185,7 @@ export type ServiceAccount = {
   secrets?: ObjectReference[];
   /** Registry credentials used by pods of this account. */
   imagePullSecrets?: LocalObjectReference[];
+  /** Whether pods of this account get a token mounted by default. */
   automountServiceAccountToken?: boolean;
 };
 
@@ -2869,7 +3213,9 @@ export interface ServiceAccountTokenProjection {
 
 /** A port of a service backend. */
 export interface ServiceBackendPort {
+  /** Name of the service port. */
   name?: string;
+  /** Number of the service port. */
   number?: number;
 }
 
@@ -2919,28 +3265,35 @@ export interface ServiceSpec {
   sessionAffinity?: "ClientIP" | "None";
   /** Deprecated. */
   loadBalancerIP?: string;
+  /** Client CIDRs allowed through a cloud load balancer. */
   loadBalancerSourceRanges?: string[];
   /** DNS name an ExternalName service is an alias of. */
   externalName?: string;
   /** Cluster or Local: whether external traffic may leave the node it arrived on. */
   externalTrafficPolicy?: "Cluster" | "Local";
+  /** Node port of the health check for externalTrafficPolicy Local. */
   healthCheckNodePort?: number;
   /** Publish pods that are not ready in DNS and endpoints. */
   publishNotReadyAddresses?: boolean;
+  /** Session affinity settings. */
   sessionAffinityConfig?: SessionAffinityConfig;
   /** IPv4 and/or IPv6. */
   ipFamilies?: string[];
   /** SingleStack, PreferDualStack or RequireDualStack. */
   ipFamilyPolicy?: string;
+  /** Whether LoadBalancer services get node ports. Defaults to true. */
   allocateLoadBalancerNodePorts?: boolean;
+  /** The load balancer implementation to use. */
   loadBalancerClass?: string;
   /** Cluster or Local. */
   internalTrafficPolicy?: "Cluster" | "Local";
+  /** A preference for how traffic is spread (PreferClose). */
   trafficDistribution?: string;
 }
 
 /** The observed state of a service. */
 export interface ServiceStatus {
+  /** The load balancer, for LoadBalancer services. */
   loadBalancer?: LoadBalancerStatus;
   /** Conditions of the service. */
   conditions?: Condition[];
@@ -2948,6 +3301,7 @@ export interface ServiceStatus {
 
 /** Session affinity settings. */
 export interface SessionAffinityConfig {
+  /** ClientIP affinity settings. */
   clientIP?: ClientIPConfig;
 }
 
@@ -2965,7 +3319,9 @@ export type StatefulSet = {
   kind?: string;
   /** Name, namespace, labels, annotations, owners and the fields the server maintains. */
   metadata: ObjectMeta;
+  /** Desired state of the StatefulSet. */
   spec?: StatefulSetSpec;
+  /** Observed state of the StatefulSet. Read-only. */
   status?: StatefulSetStatus;
 };
 
@@ -3042,15 +3398,25 @@ export interface StatefulSetSpec {
 
 /** The observed state of a StatefulSet. */
 export interface StatefulSetStatus {
+  /** The generation the status was computed for. */
   observedGeneration?: number;
+  /** Pods created by the StatefulSet. */
   replicas?: number;
+  /** Pods that are ready. */
   readyReplicas?: number;
+  /** Pods at currentRevision. */
   currentReplicas?: number;
+  /** Pods at updateRevision. */
   updatedReplicas?: number;
+  /** The revision that made the pods up to currentReplicas. */
   currentRevision?: string;
+  /** The revision of the current template. */
   updateRevision?: string;
+  /** Counts hash collisions of revision names. */
   collisionCount?: number;
+  /** Current conditions. */
   conditions?: StatefulSetCondition[];
+  /** Pods ready for at least minReadySeconds. */
   availableReplicas?: number;
 }
 
@@ -3076,10 +3442,13 @@ export type StorageClass = {
   parameters?: Record<string, string>;
   /** Reclaim policy of provisioned volumes. Defaults to Delete. */
   reclaimPolicy?: "Retain" | "Delete";
+  /** Mount options of provisioned volumes. */
   mountOptions?: string[];
+  /** Whether claims may be resized. */
   allowVolumeExpansion?: boolean;
   /** When claims are bound. Defaults to Immediate. */
   volumeBindingMode?: "Immediate" | "WaitForFirstConsumer";
+  /** Where volumes may be provisioned. */
   allowedTopologies?: TopologySelectorTerm[];
 };
 
@@ -3099,8 +3468,11 @@ export type StorageClassList = {
 export interface Subject {
   /** User, Group or ServiceAccount. */
   kind: string;
+  /** rbac.authorization.k8s.io for User and Group, empty for ServiceAccount. */
   apiGroup?: string;
+  /** Name of the subject. */
   name: string;
+  /** Namespace of a ServiceAccount. */
   namespace?: string;
 }
 
@@ -3148,12 +3520,15 @@ export interface Toleration {
 
 /** A topology label requirement. */
 export interface TopologySelectorLabelRequirement {
+  /** The label key. */
   key: string;
+  /** Values the label may have. */
   values: string[];
 }
 
 /** A topology selector term. */
 export interface TopologySelectorTerm {
+  /** Requirements that must all hold. */
   matchLabelExpressions?: TopologySelectorLabelRequirement[];
 }
 
@@ -3179,22 +3554,31 @@ export interface TopologySpreadConstraint {
 
 /** A typed reference in the same namespace. */
 export interface TypedLocalObjectReference {
+  /** API group of the referent; empty for the core group. */
   apiGroup?: string;
+  /** Kind of the referent. */
   kind: string;
+  /** Name of the referent. */
   name: string;
 }
 
 /** A typed reference. */
 export interface TypedObjectReference {
+  /** API group of the referent; empty for the core group. */
   apiGroup?: string;
+  /** Kind of the referent. */
   kind: string;
+  /** Name of the referent. */
   name: string;
+  /** Namespace of the referent. */
   namespace?: string;
 }
 
 /** Finished pods not yet counted. */
 export interface UncountedTerminatedPods {
+  /** UIDs of succeeded pods not yet counted. */
   succeeded?: string[];
+  /** UIDs of failed pods not yet counted. */
   failed?: string[];
 }
 
@@ -3228,7 +3612,9 @@ export interface Volume {
 
 /** A raw block device mapped into a container. */
 export interface VolumeDevice {
+  /** The persistentVolumeClaim volume of the pod to map. */
   name: string;
+  /** Path of the device inside the container. */
   devicePath: string;
 }
 
@@ -3258,14 +3644,19 @@ export interface VolumeNodeAffinity {
 
 /** One source of a projected volume. */
 export interface VolumeProjection {
+  /** A Secret. */
   secret?: SecretProjection;
+  /** A ConfigMap. */
   configMap?: ConfigMapProjection;
+  /** Pod information. */
   downwardAPI?: DownwardAPIProjection;
+  /** A token of the pod service account. */
   serviceAccountToken?: ServiceAccountTokenProjection;
 }
 
 /** Storage resources of a claim. */
 export interface VolumeResourceRequirements {
+  /** The most storage the claim may use. */
   limits?: Record<string, string>;
   /** Requested storage (storage: 1Gi). */
   requests?: Record<string, string>;
@@ -3275,14 +3666,19 @@ export interface VolumeResourceRequirements {
 export interface WeightedPodAffinityTerm {
   /** Weight 1-100. */
   weight: number;
+  /** The pod affinity term that earns the weight. */
   podAffinityTerm: PodAffinityTerm;
 }
 
 /** Windows-specific options. */
 export interface WindowsSecurityContextOptions {
+  /** Name of the GMSA credential spec to use. */
   gmsaCredentialSpecName?: string;
+  /** Contents of the GMSA credential spec. */
   gmsaCredentialSpec?: string;
+  /** User name to run the entrypoint as on Windows. */
   runAsUserName?: string;
+  /** Run the container as a Windows host process. */
   hostProcess?: boolean;
 }
 

@@ -122,10 +122,10 @@ export function addMeta(d: DefinitionSet): void {
     `${META}.DeleteOptions`,
     obj(
       {
-        apiVersion: str(),
-        kind: str(),
+        apiVersion: str('The API version of the options (v1).'),
+        kind: str('DeleteOptions.'),
         gracePeriodSeconds: int64('Seconds before the object is deleted; 0 deletes at once.'),
-        preconditions: ref(`${META}.Preconditions`),
+        preconditions: ref(`${META}.Preconditions`, 'Conditions the object must meet to be deleted; the delete fails with a conflict otherwise.'),
         orphanDependents: bool('Deprecated: use propagationPolicy.'),
         propagationPolicy: oneOf(['Orphan', 'Background', 'Foreground'], 'What happens to dependents: Orphan, Background or Foreground.'),
         dryRun: list(str(), 'All: process the request without persisting it.'),
@@ -135,14 +135,14 @@ export function addMeta(d: DefinitionSet): void {
   );
   d.add(
     `${META}.StatusCause`,
-    obj({ reason: str(), message: str(), field: str() }, 'One cause of an error.'),
+    obj({ reason: str('A machine-readable cause (FieldValueRequired, FieldManagerConflict...).'), message: str('A human-readable description of the cause.'), field: str('The field the cause is about (spec.containers[0].image).') }, 'One cause of an error.'),
   );
   d.add(
     `${META}.StatusDetails`,
-    obj({ name: str(), group: str(), kind: str(), uid: str(), causes: list(ref(`${META}.StatusCause`)), retryAfterSeconds: int32() }, 'Details of an error.'),
+    obj({ name: str('Name of the object the error is about.'), group: str('API group of the object.'), kind: str('Kind (or resource) of the object.'), uid: str('UID of the object, when known.'), causes: list(ref(`${META}.StatusCause`), 'The individual causes of the error.'), retryAfterSeconds: int32('Seconds to wait before retrying.') }, 'Details of an error.'),
   );
   d.add(
     `${META}.Status`,
-    obj({ apiVersion: str(), kind: str(), metadata: ref(`${META}.ListMeta`), status: str('Success or Failure.'), message: str(), reason: str(), details: ref(`${META}.StatusDetails`), code: int32('The HTTP status code.') }, 'The result of an operation that does not return an object.'),
+    obj({ apiVersion: str('v1.'), kind: str('Status.'), metadata: ref(`${META}.ListMeta`, 'Empty for a Status.'), status: str('Success or Failure.'), message: str('A human-readable description of the outcome.'), reason: str('A machine-readable reason (NotFound, AlreadyExists, Conflict, Invalid...).'), details: ref(`${META}.StatusDetails`, 'More about the object and the causes.'), code: int32('The HTTP status code.') }, 'The result of an operation that does not return an object.'),
   );
 }
