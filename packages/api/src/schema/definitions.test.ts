@@ -58,10 +58,12 @@ describe('schema definitions', () => {
     expect(kindDefinitionName('example.com', 'v1', 'Widget')).toBeUndefined();
   });
 
-  it('describe every kind and every property of the pod spec', () => {
-    for (const [name, node] of Object.entries(DEFINITIONS)) if (node['x-kubernetes-group-version-kind']) expect(node.description, name).toBeTruthy();
-    const spec = DEFINITIONS[`${CORE}.PodSpec`]!.properties!;
-    const undescribed = Object.entries(spec).filter(([, n]) => !n.description).map(([k]) => k);
+  it('describe every definition and every property (kubectl explain shows them)', () => {
+    const undescribed: string[] = [];
+    for (const [name, node] of Object.entries(DEFINITIONS)) {
+      if (!node.description) undescribed.push(name);
+      for (const [k, p] of Object.entries(node.properties ?? {})) if (!p.description) undescribed.push(`${name}.${k}`);
+    }
     expect(undescribed).toEqual([]);
   });
 
