@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ClassicLevel } from 'classic-level';
 import { MemoryLevel } from 'memory-level';
 import { EtcdStorage } from './etcd-storage.js';
-import { LevelStorage, type LevelDatabase } from './level-storage.js';
+import { LevelStorage, type LevelDatabase, type LevelReadOptions, type LevelSnapshot, type LevelWrite } from './level-storage.js';
 import { StorageError, type Storage, type StorageEvent } from './storage.js';
 
 /** Maps a test's keys under a private prefix of a shared store (etcd runs once for all tests). */
@@ -223,6 +223,9 @@ function contract(name: string, makeHarness: () => Harness): void {
       expect(s.currentRevision()).toBe(r0 + 4);
       expect((await s.list('/r/')).items.map((i) => [i.key, i.value, i.modRevision - r0])).toEqual([['/r/a', 'a2', 3]]);
       expect((await s.history(r0)).map((e) => e.type)).toEqual(['create', 'create', 'update', 'delete']);
+      const exists = await s.create('/r/a', 'again').catch((e: unknown) => e);
+      expect(exists).toBeInstanceOf(StorageError);
+      expect((exists as StorageError).current).toMatchObject({ key: '/r/a', value: 'a2', modRevision: r0 + 3 });
       expect((await s.create('/r/c', 'c')).modRevision).toBe(r0 + 5);
     });
 
@@ -246,6 +249,49 @@ function contract(name: string, makeHarness: () => Harness): void {
       s.subscribe((e) => events.push(...e));
       await s.update('/z/a', 'a4', r0 + 5);
       expect(events[0]).toMatchObject({ type: 'update', prevValue: 'a3', prevRevision: r0 + 5 });
+    });
+
+    it('lists from one snapshot while writes continue', async () => {
+      await setup();
+      await Promise.all(Array.from({ length: 300 }, (_, i) => s.create(`/s/${String(i).padStart(3, '0')}`, 'v0')));
+      const all = await s.list('/s/');
+      // Ten writers update (and some delete) their keys one after another: many batches.
+      const writers = Array.from({ length: 10 }, async (_, w) => {
+        for (const kv of all.items.filter((_, i) => i % 10 === w)) {
+          const u = await s.update(kv.key, 'v1', kv.modRevision);
+          if (Number(kv.key.slice(3)) % 7 === 0) await s.delete(kv.key, u.modRevision);
+        }
+      });
+      // Start the list from inside a commit, while the writers are mid-way.
+      let listing: ReturnType<Storage['list']> | undefined;
+      const unsubscribe = s.subscribe(() => {
+        if (!listing && s.currentRevision() >= r0 + 350) listing = s.list('/s/');
+      });
+      await Promise.all(writers);
+      unsubscribe();
+      const listed = await listing!;
+      expect(listed.revision).toBeGreaterThan(r0 + 300);
+      expect(listed.revision).toBeLessThan(s.currentRevision());
+      // The listed state is exactly the history replayed up to the listed revision.
+      const replayed = new Map<string, { value: string; modRevision: number }>();
+      for (const e of await s.history(r0, { prefix: '/s/' })) {
+        if (e.revision > listed.revision) break;
+        if (e.type === 'delete') replayed.delete(e.key);
+        else replayed.set(e.key, { value: e.value, modRevision: e.revision });
+      }
+      expect(new Map(listed.items.map((i) => [i.key, { value: i.value, modRevision: i.modRevision }]))).toEqual(replayed);
+      expect(listed.items.map((i) => i.key)).toEqual([...replayed.keys()].sort());
+    });
+
+    it('flushes queued writes on close', async () => {
+      await setup();
+      // EtcdStorage.close() does not wait for writes in flight yet.
+      if (!h.embedded) return;
+      const writes = Array.from({ length: 50 }, (_, i) => s.create(`/f/${i}`, `v${i}`));
+      await s.close();
+      expect((await Promise.allSettled(writes)).map((r) => r.status)).toEqual(writes.map(() => 'fulfilled'));
+      s = await h.reopen(s);
+      expect((await s.list('/f/')).items).toHaveLength(50);
     });
 
     it('refuses use after close', async () => {
@@ -310,3 +356,163 @@ if (etcdBinary) {
     it.skip('needs etcd (apt-get install etcd-server)', () => {});
   });
 }
+
+/** A memory-level database whose batches can be held back or made to fail. */
+class ControlledDb implements LevelDatabase {
+  readonly inner = new MemoryLevel<string, string>({ keyEncoding: 'utf8', valueEncoding: 'utf8' }) as unknown as LevelDatabase;
+  /** When set, batches wait for this promise after being applied (as if the sync were slow). */
+  hold: Promise<void> | undefined;
+  /** When it returns true for a batch, the batch fails without being applied. */
+  failIf: ((ops: LevelWrite[], options?: { sync?: boolean }) => boolean) | undefined;
+  open() { return this.inner.open(); }
+  close() { return this.inner.close(); }
+  snapshot() { return this.inner.snapshot(); }
+  getMany(keys: string[], options?: { snapshot?: LevelSnapshot }) { return this.inner.getMany(keys, options); }
+  iterator(options: LevelReadOptions) { return this.inner.iterator(options); }
+  async batch(ops: LevelWrite[], options?: { sync?: boolean }) {
+    if (this.failIf?.(ops, options)) throw new Error('injected write failure');
+    await this.inner.batch(ops, options);
+    if (this.hold) await this.hold;
+  }
+  /** Revisions of the log records present. */
+  async logRevisions(): Promise<number[]> {
+    const it = this.inner.iterator({ gte: 'e/', lt: 'e0' });
+    const entries = await it.nextv(100_000);
+    await it.close();
+    return entries.map(([k]) => parseInt(k.slice(2), 16));
+  }
+}
+
+describe('LevelStorage', () => {
+  it('fails only the write whose encoder throws', async () => {
+    const s = new LevelStorage({ db: new ControlledDb() });
+    await s.open();
+    const results = await Promise.allSettled([
+      s.create('/a', (rev) => `a@${rev}`),
+      s.create('/b', () => {
+        throw new Error('cannot encode');
+      }),
+      s.create('/c', (rev) => `c@${rev}`),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ message: 'cannot encode' });
+    expect((await s.list('/')).items.map((i) => i.value)).toEqual(['a@1', 'c@2']);
+    expect(s.currentRevision()).toBe(2);
+    await s.close();
+  });
+
+  it('rejects every writer of a failed batch and leaves the state as it was', async () => {
+    const db = new ControlledDb();
+    const s = new LevelStorage({ db });
+    await s.open();
+    await s.create('/a', 'a1');
+    const events: StorageEvent[] = [];
+    s.subscribe((e) => events.push(...e));
+    db.failIf = () => true;
+    const failed = await Promise.allSettled([s.update('/a', 'a2', 1), s.create('/b', 'b1')]);
+    expect(failed.map((r) => r.status === 'rejected' && (r.reason as StorageError).code)).toEqual(['Unavailable', 'Unavailable']);
+    expect(events).toEqual([]);
+    expect(s.currentRevision()).toBe(1);
+    expect(await s.get('/a')).toMatchObject({ value: 'a1', modRevision: 1 });
+    expect(await s.get('/b')).toBeUndefined();
+    db.failIf = undefined;
+    // The revisions of the failed batch are handed out again.
+    expect(await s.update('/a', 'a2', 1)).toMatchObject({ modRevision: 2 });
+    expect((await s.history(0)).map((e) => [e.type, e.revision])).toEqual([['create', 1], ['update', 2]]);
+    await s.close();
+  });
+
+  it('never lists at a revision ahead of currentRevision()', async () => {
+    const db = new ControlledDb();
+    const s = new LevelStorage({ db });
+    await s.open();
+    let release!: () => void;
+    db.hold = new Promise((r) => (release = r));
+    const write = s.create('/a', 'a');
+    await new Promise((r) => setTimeout(r, 5));
+    // The batch is in the database but not yet published.
+    expect(s.currentRevision()).toBe(0);
+    let listedAt: { revision: number; current: number } | undefined;
+    const listing = s.list('/').then((r) => (listedAt = { revision: r.revision, current: s.currentRevision() }));
+    await new Promise((r) => setTimeout(r, 5));
+    expect(listedAt).toBeUndefined();
+    release();
+    await Promise.all([write, listing]);
+    expect(listedAt).toEqual({ revision: 1, current: 1 });
+    await s.close();
+  });
+
+  it('drops superseded log records and keeps what history after the compacted revision needs', async () => {
+    const db = new ControlledDb();
+    const s = new LevelStorage({ db });
+    await s.open();
+    await s.create('/a', 'a1'); // 1
+    await s.update('/a', 'a2', 1); // 2
+    await s.create('/b', 'b1'); // 3
+    await s.delete('/b'); // 4
+    await s.update('/a', 'a3', 2); // 5
+    await s.create('/c', 'c1'); // 6
+    await s.compact(4);
+    // 2 stays: it is the previous value of 5, which is after the compacted revision.
+    expect(await db.logRevisions()).toEqual([2, 5, 6]);
+    await s.compact(6);
+    expect(await db.logRevisions()).toEqual([5, 6]);
+    expect((await s.list('/')).items.map((i) => i.value)).toEqual(['a3', 'c1']);
+    expect(await s.history(6)).toEqual([]);
+    await s.close();
+  });
+
+  it('finishes an interrupted compaction when it opens', async () => {
+    const db = new ControlledDb();
+    let s = new LevelStorage({ db });
+    await s.open();
+    for (let i = 1; i <= 10; i++) await s.create(`/k${i}`, 'v');
+    for (let i = 1; i <= 10; i++) await s.update(`/k${i}`, 'w', i);
+    // The compacted revision is recorded, then deleting records fails.
+    db.failIf = (ops) => ops.some((o) => o.type === 'del');
+    await expect(s.compact(20)).rejects.toThrow('injected');
+    await s.close();
+    await db.open();
+    expect((await db.logRevisions()).length).toBe(20);
+    db.failIf = undefined;
+    s = new LevelStorage({ db });
+    await s.open();
+    expect(s.compactedRevision()).toBe(20);
+    await s.compact(20); // queued behind the resumed compaction
+    expect(await db.logRevisions()).toEqual([11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
+    expect(await db.getMany(['m/compacting-from'])).toEqual([undefined]);
+    expect((await s.list('/')).items.map((i) => i.value)).toEqual(Array(10).fill('w'));
+    await s.close();
+  });
+
+  it('reads log records of the first format (one JSON object)', async () => {
+    const db = new ControlledDb();
+    await db.open();
+    await db.batch([
+      { type: 'put', key: `e/${(1).toString(16).padStart(16, '0')}`, value: JSON.stringify({ t: 'c', k: '/old', v: '{"a":1}', cr: 1 }) },
+      { type: 'put', key: 'k//old', value: JSON.stringify({ m: 1, c: 1 }) },
+      { type: 'put', key: 'm/revision', value: '1' },
+    ]);
+    const s = new LevelStorage({ db });
+    await s.open();
+    expect(await s.get('/old')).toEqual({ key: '/old', value: '{"a":1}', modRevision: 1, createRevision: 1 });
+    await s.update('/old', '{"a":2}', 1);
+    const [created, updated] = await s.history(0);
+    expect(created).toMatchObject({ type: 'create', value: '{"a":1}' });
+    expect(updated).toMatchObject({ type: 'update', value: '{"a":2}', prevValue: '{"a":1}', prevRevision: 1 });
+    await s.close();
+  });
+
+  it('keeps delivering to other subscribers when one throws', async () => {
+    const s = new LevelStorage({ db: new ControlledDb() });
+    await s.open();
+    const seen: number[] = [];
+    s.subscribe(() => {
+      throw new Error('bad subscriber');
+    });
+    s.subscribe((e) => seen.push(...e.map((x) => x.revision)));
+    await s.create('/a', 'a');
+    expect(seen).toEqual([1]);
+    await s.close();
+  });
+});

@@ -1,32 +1,64 @@
 /**
  * The embedded storage of the API server on LevelDB, shaped like kine: every write appends one
- * record to an event log keyed by its revision (`e/<rev>`, holding the value), and moves the key's
- * live pointer (`k/<key>` → modRevision, createRevision). Concurrent writes are grouped into one
- * synced batch (group commit); a write is acknowledged only after its batch is on disk. History is
- * read from the log, so watches resume across restarts; compaction drops superseded records.
+ * record to an event log keyed by its revision (`e/<rev>`, holding the value written), and moves the
+ * key's live pointer (`k/<key>` → modRevision, createRevision). Concurrent writes are grouped into
+ * one synced batch (group commit); a write is acknowledged only after its batch is on disk. History
+ * is read from the log, so watches resume across restarts; compaction drops superseded records.
  */
 import { ClassicLevel } from 'classic-level';
 import type { Logger } from 'pino';
 import { StorageError, type KeyValue, type Storage, type StorageEvent, type StorageStats, type ValueEncoder } from './storage.js';
 
-/** The part of an abstract-level database this store uses (classic-level on disk, memory-level in tests). */
+/** A point-in-time view of a LevelDatabase (abstract-level's explicit snapshot). */
+export interface LevelSnapshot {
+  close(): Promise<void>;
+}
+
+/** Range and snapshot options of reads. */
+export interface LevelReadOptions {
+  gt?: string;
+  gte?: string;
+  lt?: string;
+  lte?: string;
+  snapshot?: LevelSnapshot;
+}
+
+/** An iterator over a key range. */
+export interface LevelIterator {
+  /** Up to `size` entries; an empty array at the end. */
+  nextv(size: number): Promise<[string, string][]>;
+  close(): Promise<void>;
+}
+
+/**
+ * The part of an abstract-level (v3) database this store uses, with utf8 keys and values:
+ * classic-level on disk, memory-level in tests. Needs explicit snapshots.
+ */
 export interface LevelDatabase {
   open(): Promise<void>;
   close(): Promise<void>;
-  getMany(keys: string[]): Promise<(string | undefined)[]>;
-  iterator(options: { gt?: string; gte?: string; lt?: string; lte?: string }): AsyncIterableIterator<[string, string]> & { close(): Promise<void> };
-  batch(ops: { type: 'put' | 'del'; key: string; value?: string }[], options?: { sync?: boolean }): Promise<void>;
+  snapshot(): LevelSnapshot;
+  getMany(keys: string[], options?: { snapshot?: LevelSnapshot }): Promise<(string | undefined)[]>;
+  iterator(options: LevelReadOptions): LevelIterator;
+  batch(ops: LevelWrite[], options?: { sync?: boolean }): Promise<void>;
 }
 
-type Db = LevelDatabase;
+/** One operation of a LevelDB batch. */
+export interface LevelWrite {
+  type: 'put' | 'del';
+  key: string;
+  value?: string;
+}
 
-/** A log record. */
-interface EventRecord {
+/**
+ * The header of a log record. On disk a record is the header's JSON, a newline, then the value
+ * text verbatim (empty for deletes), so neither writing nor reading escapes the value. Records of
+ * the first format were one JSON object with the value under `v` and contain no raw newline.
+ */
+interface EventHeader {
   /** c = create, u = update, d = delete. */
   t: 'c' | 'u' | 'd';
   k: string;
-  /** The value written (absent for deletes). */
-  v?: string;
   /** createRevision of the key. */
   cr: number;
   /** modRevision before this write (updates and deletes). */
@@ -35,7 +67,9 @@ interface EventRecord {
 
 /** A live-index record. */
 interface IndexRecord {
+  /** modRevision: the log record holding the value. */
   m: number;
+  /** createRevision. */
   c: number;
 }
 
@@ -46,17 +80,24 @@ type PendingOp =
 
 const EVENT_PREFIX = 'e/';
 const INDEX_PREFIX = 'k/';
+/** The revision of the last batch; written by every batch. */
 const META_REVISION = 'm/revision';
 const META_COMPACTED = 'm/compacted';
-/** Recently written values by revision, so prevValue rarely needs a read. */
+/** Set while a compaction deletes records: the compacted revision it started from (resumed by open()). */
+const META_COMPACTING_FROM = 'm/compacting-from';
+/** Recently written values by revision, so prevValue of a hot key rarely needs a read. */
 const RECENT_VALUES = 8192;
+/** Entries fetched per iterator step. */
+const READ_CHUNK = 1000;
+/** Log records deleted per compaction batch, so writers' batches interleave. */
+const COMPACT_CHUNK = 1000;
 
 /** `e/` + 16 hex digits: log records sort by revision. */
 function eventKey(rev: number): string {
   return EVENT_PREFIX + rev.toString(16).padStart(16, '0');
 }
 
-function revFromEventKey(k: string): number {
+function revisionOfEventKey(k: string): number {
   return parseInt(k.slice(EVENT_PREFIX.length), 16);
 }
 
@@ -65,7 +106,41 @@ function prefixEnd(prefix: string): string {
   return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
 }
 
-/** Options of a LevelStorage. */
+function encodeRecord(header: EventHeader, value: string | undefined): string {
+  return `${JSON.stringify(header)}\n${value ?? ''}`;
+}
+
+function decodeRecord(text: string): { header: EventHeader; value: string | undefined } {
+  const nl = text.indexOf('\n');
+  if (nl < 0) {
+    const { v, ...header } = JSON.parse(text) as EventHeader & { v?: string };
+    return { header, value: v };
+  }
+  const header = JSON.parse(text.slice(0, nl)) as EventHeader;
+  return { header, value: header.t === 'd' ? undefined : text.slice(nl + 1) };
+}
+
+/** The value of a record without parsing its header. */
+function valueOfRecord(text: string): string | undefined {
+  const nl = text.indexOf('\n');
+  return nl < 0 ? (JSON.parse(text) as { v?: string }).v : text.slice(nl + 1);
+}
+
+/** Reads a range in chunks. */
+async function* readRange(db: LevelDatabase, options: LevelReadOptions): AsyncGenerator<[string, string][]> {
+  const iter = db.iterator(options);
+  try {
+    for (;;) {
+      const entries = await iter.nextv(READ_CHUNK);
+      if (entries.length === 0) return;
+      yield entries;
+    }
+  } finally {
+    await iter.close();
+  }
+}
+
+/** Options of a LevelStorage: an on-disk `path` or a constructed `db`. */
 export interface LevelStorageOptions {
   /** Directory of an on-disk database (classic-level). */
   path?: string;
@@ -74,46 +149,58 @@ export interface LevelStorageOptions {
   logger?: Logger;
 }
 
-/** Storage on LevelDB with group commit. */
+/**
+ * Storage on LevelDB with group commit. The live index (key → revisions) is held in memory, so
+ * preconditions are checked without reads; values are read from the log.
+ */
 export class LevelStorage implements Storage {
-  private readonly db: Db;
+  private readonly db: LevelDatabase;
   private readonly log: Logger | undefined;
   private readonly index = new Map<string, IndexRecord>();
   private readonly recent = new Map<number, string>();
   private readonly listeners = new Set<(events: readonly StorageEvent[]) => void>();
   private queue: PendingOp[] = [];
+  /** The commit loop, while it runs. */
   private committing: Promise<void> | undefined;
+  /** The batch being written, until its effects are published. */
+  private writing: Promise<void> | undefined;
   private revision = 0;
   private compacted = 0;
   private closed = false;
   private batchCount = 0;
   private writeCount = 0;
-  private compacting: Promise<void> | undefined;
+  private compacting: Promise<void> = Promise.resolve();
 
   constructor(options: LevelStorageOptions) {
     if (options.db) this.db = options.db;
-    else if (options.path) this.db = new ClassicLevel<string, string>(options.path, { keyEncoding: 'utf8', valueEncoding: 'utf8' }) as unknown as Db;
+    else if (options.path) this.db = new ClassicLevel<string, string>(options.path, { keyEncoding: 'utf8', valueEncoding: 'utf8' }) as unknown as LevelDatabase;
     else throw new Error('LevelStorage needs a path or a db');
     this.log = options.logger;
   }
 
   async open(): Promise<void> {
-    const started = Date.now();
+    const started = performance.now();
     await this.db.open();
-    const [rev, compacted] = await this.db.getMany([META_REVISION, META_COMPACTED]);
+    const [rev, compacted, compactingFrom] = await this.db.getMany([META_REVISION, META_COMPACTED, META_COMPACTING_FROM]);
     this.revision = rev ? Number(rev) : 0;
     this.compacted = compacted ? Number(compacted) : 0;
-    for await (const [k, v] of this.db.iterator({ gte: INDEX_PREFIX, lt: prefixEnd(INDEX_PREFIX) })) {
-      this.index.set(String(k).slice(INDEX_PREFIX.length), JSON.parse(v) as IndexRecord);
+    this.index.clear();
+    for await (const entries of readRange(this.db, { gte: INDEX_PREFIX, lt: prefixEnd(INDEX_PREFIX) })) {
+      for (const [k, v] of entries) this.index.set(k.slice(INDEX_PREFIX.length), JSON.parse(v) as IndexRecord);
     }
-    this.log?.info({ keys: this.index.size, revision: this.revision, compacted: this.compacted, ms: Date.now() - started }, 'storage opened');
+    this.log?.info({ keys: this.index.size, revision: this.revision, compacted: this.compacted, ms: Math.round(performance.now() - started) }, 'storage opened');
+    if (compactingFrom !== undefined) {
+      // A compaction was interrupted: finish deleting what it had committed to drop.
+      const from = Number(compactingFrom);
+      this.compacting = this.compactRange(from, this.compacted).catch((err: unknown) => this.log?.error({ err, from, to: this.compacted }, 'resumed compaction failed'));
+    }
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     while (this.committing) await this.committing;
-    if (this.compacting) await this.compacting.catch(() => undefined);
+    await this.compacting.catch(() => undefined);
     await this.db.close();
   }
 
@@ -134,26 +221,32 @@ export class LevelStorage implements Storage {
     return () => this.listeners.delete(listener);
   }
 
-  private async values(revs: readonly number[]): Promise<(string | undefined)[]> {
+  /** Values of log records by revision: recent ones from memory, the rest in one read. */
+  private async values(revs: readonly number[], snapshot?: LevelSnapshot): Promise<(string | undefined)[]> {
     const out: (string | undefined)[] = new Array(revs.length);
     const missing: number[] = [];
-    revs.forEach((r, i) => {
-      const v = this.recent.get(r);
+    for (let i = 0; i < revs.length; i++) {
+      const v = this.recent.get(revs[i]!);
       if (v !== undefined) out[i] = v;
       else missing.push(i);
-    });
+    }
     if (missing.length > 0) {
-      const records = await this.db.getMany(missing.map((i) => eventKey(revs[i]!)));
-      missing.forEach((i, j) => {
+      const records = await this.db.getMany(
+        missing.map((i) => eventKey(revs[i]!)),
+        snapshot ? { snapshot } : undefined,
+      );
+      for (let j = 0; j < missing.length; j++) {
         const rec = records[j];
-        out[i] = rec === undefined ? undefined : (JSON.parse(rec) as EventRecord).v;
-      });
+        out[missing[j]!] = rec === undefined ? undefined : valueOfRecord(rec);
+      }
     }
     return out;
   }
 
   async get(key: string): Promise<KeyValue | undefined> {
     this.checkOpen();
+    // A live key's record is never compacted; a retry covers the key being overwritten and its old
+    // record compacted between the index lookup and the read.
     for (let attempt = 0; attempt < 3; attempt++) {
       const rec = this.index.get(key);
       if (!rec) return undefined;
@@ -166,31 +259,40 @@ export class LevelStorage implements Storage {
   async list(prefix: string, options: { startAfter?: string; limit?: number } = {}): Promise<{ items: KeyValue[]; revision: number; more: boolean }> {
     this.checkOpen();
     const limit = options.limit ?? Infinity;
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const revision = this.revision;
-      const entries: { key: string; rec: IndexRecord }[] = [];
+    const snapshot = this.db.snapshot();
+    try {
+      const [revText] = await this.db.getMany([META_REVISION], { snapshot });
+      const revision = revText ? Number(revText) : 0;
+      const keys: string[] = [];
+      const recs: IndexRecord[] = [];
       let more = false;
       const gte = INDEX_PREFIX + prefix;
-      const iter = this.db.iterator({ ...(options.startAfter !== undefined ? { gt: INDEX_PREFIX + options.startAfter } : { gte }), lt: prefixEnd(gte) });
-      try {
-        for await (const [k, v] of iter) {
-          const key = String(k).slice(INDEX_PREFIX.length);
-          if (!key.startsWith(prefix)) continue;
-          if (entries.length >= limit) {
+      const range: LevelReadOptions = options.startAfter !== undefined && options.startAfter >= prefix ? { gt: INDEX_PREFIX + options.startAfter } : { gte };
+      scan: for await (const entries of readRange(this.db, { ...range, lt: prefixEnd(gte), snapshot })) {
+        for (const [k, v] of entries) {
+          if (keys.length >= limit) {
             more = true;
-            break;
+            break scan;
           }
-          entries.push({ key, rec: JSON.parse(v) as IndexRecord });
+          keys.push(k.slice(INDEX_PREFIX.length));
+          recs.push(JSON.parse(v) as IndexRecord);
         }
-      } finally {
-        await iter.close();
       }
-      const values = await this.values(entries.map((e) => e.rec.m));
-      if (values.every((v) => v !== undefined)) {
-        return { items: entries.map((e, i) => ({ key: e.key, value: values[i]!, modRevision: e.rec.m, createRevision: e.rec.c })), revision, more };
+      // Values come from the same snapshot, where every listed record still exists.
+      const values = await this.values(recs.map((r) => r.m), snapshot);
+      const items: KeyValue[] = new Array(keys.length);
+      for (let i = 0; i < keys.length; i++) {
+        const value = values[i];
+        if (value === undefined) throw new StorageError('Unavailable', `log record ${recs[i]!.m} of live key ${keys[i]} is missing`);
+        items[i] = { key: keys[i]!, value, modRevision: recs[i]!.m, createRevision: recs[i]!.c };
       }
+      // The snapshot may hold a batch whose effects are not published yet: never answer a revision
+      // ahead of currentRevision().
+      while (this.revision < revision && this.writing) await this.writing;
+      return { items, revision, more };
+    } finally {
+      await snapshot.close();
     }
-    throw new StorageError('Unavailable', 'list raced with compaction three times');
   }
 
   create(key: string, value: string | ValueEncoder): Promise<KeyValue> {
@@ -224,7 +326,13 @@ export class LevelStorage implements Storage {
       while (this.queue.length > 0) {
         const ops = this.queue;
         this.queue = [];
-        await this.commitBatch(ops);
+        try {
+          await this.commitBatch(ops);
+        } catch (err) {
+          // A bug, not an I/O failure (those are handled inside): fail the batch's writers rather than hang them.
+          this.log?.error({ err, writes: ops.length }, 'storage commit failed');
+          for (const op of ops) op.reject(new StorageError('Unavailable', 'storage commit failed', undefined, { cause: err }));
+        }
       }
     } finally {
       this.committing = undefined;
@@ -232,22 +340,23 @@ export class LevelStorage implements Storage {
   }
 
   private async commitBatch(ops: PendingOp[]): Promise<void> {
-    // Previous values of keys written in this batch (for events), fetched in one read.
+    // Current values of the keys this batch updates or deletes (for events, errors and deletes'
+    // results), in one read.
     const prevRevs = new Set<number>();
     for (const op of ops) {
       const rec = this.index.get(op.key);
-      if (rec && op.kind !== 'create' && !this.recent.has(rec.m)) prevRevs.add(rec.m);
+      if (rec && !this.recent.has(rec.m)) prevRevs.add(rec.m);
     }
     const prevList = [...prevRevs];
     let fetched: (string | undefined)[] = [];
     try {
       fetched = prevList.length > 0 ? await this.values(prevList) : [];
     } catch (err) {
-      for (const op of ops) op.reject(new StorageError('Unavailable', 'reading previous values failed', undefined, { cause: err }));
+      for (const op of ops) op.reject(new StorageError('Unavailable', 'reading current values failed', undefined, { cause: err }));
       return;
     }
-    const prevValues = new Map<number, string | undefined>(prevList.map((r, i) => [r, fetched[i]]));
-    const valueAt = (rev: number): string | undefined => this.recent.get(rev) ?? prevValues.get(rev);
+    const prevValues = new Map<number, string | undefined>();
+    for (let i = 0; i < prevList.length; i++) prevValues.set(prevList[i]!, fetched[i]);
 
     // Live state as this batch sees it: the index plus earlier writes of the batch.
     const overlay = new Map<string, (IndexRecord & { v: string }) | null>();
@@ -255,22 +364,37 @@ export class LevelStorage implements Storage {
       if (overlay.has(key)) return overlay.get(key) ?? undefined;
       const rec = this.index.get(key);
       if (!rec) return undefined;
-      return { ...rec, v: valueAt(rec.m) ?? '' };
+      const v = this.recent.get(rec.m) ?? prevValues.get(rec.m);
+      if (v === undefined) throw new Error(`log record ${rec.m} of live key ${key} is missing`);
+      return { ...rec, v };
     };
+    const encode = (op: { value: string | ValueEncoder; reject: (e: unknown) => void }, rev: number): string | undefined => {
+      if (typeof op.value === 'string') return op.value;
+      try {
+        return op.value(rev);
+      } catch (err) {
+        op.reject(err);
+        return undefined;
+      }
+    };
+    const existing = (cur: IndexRecord & { v: string }, key: string): KeyValue => ({ key, value: cur.v, modRevision: cur.m, createRevision: cur.c });
+
     let next = this.revision;
-    const writes: { type: 'put' | 'del'; key: string; value?: string }[] = [];
+    const writes: LevelWrite[] = [];
     const events: StorageEvent[] = [];
     const done: (() => void)[] = [];
     for (const op of ops) {
       const cur = current(op.key);
       if (op.kind === 'create') {
         if (cur) {
-          op.reject(new StorageError('KeyExists', `key ${op.key} exists`, { key: op.key, value: cur.v, modRevision: cur.m, createRevision: cur.c }));
+          op.reject(new StorageError('KeyExists', `key ${op.key} exists`, existing(cur, op.key)));
           continue;
         }
-        const rev = ++next;
-        const value = typeof op.value === 'string' ? op.value : op.value(rev);
-        writes.push({ type: 'put', key: eventKey(rev), value: JSON.stringify({ t: 'c', k: op.key, v: value, cr: rev } satisfies EventRecord) });
+        const rev = next + 1;
+        const value = encode(op, rev);
+        if (value === undefined) continue;
+        next = rev;
+        writes.push({ type: 'put', key: eventKey(rev), value: encodeRecord({ t: 'c', k: op.key, cr: rev }, value) });
         writes.push({ type: 'put', key: INDEX_PREFIX + op.key, value: JSON.stringify({ m: rev, c: rev } satisfies IndexRecord) });
         overlay.set(op.key, { m: rev, c: rev, v: value });
         events.push({ type: 'create', key: op.key, revision: rev, createRevision: rev, value });
@@ -282,12 +406,14 @@ export class LevelStorage implements Storage {
           continue;
         }
         if (cur.m !== op.expected) {
-          op.reject(new StorageError('Conflict', `key ${op.key} is at revision ${cur.m}, not ${op.expected}`, { key: op.key, value: cur.v, modRevision: cur.m, createRevision: cur.c }));
+          op.reject(new StorageError('Conflict', `key ${op.key} is at revision ${cur.m}, not ${op.expected}`, existing(cur, op.key)));
           continue;
         }
-        const rev = ++next;
-        const value = typeof op.value === 'string' ? op.value : op.value(rev);
-        writes.push({ type: 'put', key: eventKey(rev), value: JSON.stringify({ t: 'u', k: op.key, v: value, cr: cur.c, pr: cur.m } satisfies EventRecord) });
+        const rev = next + 1;
+        const value = encode(op, rev);
+        if (value === undefined) continue;
+        next = rev;
+        writes.push({ type: 'put', key: eventKey(rev), value: encodeRecord({ t: 'u', k: op.key, cr: cur.c, pr: cur.m }, value) });
         writes.push({ type: 'put', key: INDEX_PREFIX + op.key, value: JSON.stringify({ m: rev, c: cur.c } satisfies IndexRecord) });
         overlay.set(op.key, { m: rev, c: cur.c, v: value });
         events.push({ type: 'update', key: op.key, revision: rev, createRevision: cur.c, value, prevValue: cur.v, prevRevision: cur.m });
@@ -299,36 +425,44 @@ export class LevelStorage implements Storage {
           continue;
         }
         if (op.expected !== undefined && cur.m !== op.expected) {
-          op.reject(new StorageError('Conflict', `key ${op.key} is at revision ${cur.m}, not ${op.expected}`, { key: op.key, value: cur.v, modRevision: cur.m, createRevision: cur.c }));
+          op.reject(new StorageError('Conflict', `key ${op.key} is at revision ${cur.m}, not ${op.expected}`, existing(cur, op.key)));
           continue;
         }
         const rev = ++next;
-        writes.push({ type: 'put', key: eventKey(rev), value: JSON.stringify({ t: 'd', k: op.key, cr: cur.c, pr: cur.m } satisfies EventRecord) });
+        writes.push({ type: 'put', key: eventKey(rev), value: encodeRecord({ t: 'd', k: op.key, cr: cur.c, pr: cur.m }, undefined) });
         writes.push({ type: 'del', key: INDEX_PREFIX + op.key });
         overlay.set(op.key, null);
         events.push({ type: 'delete', key: op.key, revision: rev, createRevision: cur.c, value: cur.v, prevValue: cur.v, prevRevision: cur.m });
-        const prev: KeyValue = { key: op.key, value: cur.v, modRevision: cur.m, createRevision: cur.c };
+        const prev = existing(cur, op.key);
         done.push(() => op.resolve({ revision: rev, prev }));
       }
     }
     if (writes.length === 0) return;
     writes.push({ type: 'put', key: META_REVISION, value: String(next) });
+    const written = this.db.batch(writes, { sync: true });
+    this.writing = written.then(
+      () => undefined,
+      () => undefined,
+    );
     try {
-      await this.db.batch(writes, { sync: true });
+      await written;
     } catch (err) {
-      // Nothing of this batch is durable: fail its writers, keep the in-memory state as it was.
+      // LevelDB batches are atomic: nothing of this batch is durable. Fail its writers and keep the
+      // in-memory state as it was (the revisions are handed out again).
+      this.writing = undefined;
       const failure = new StorageError('Unavailable', 'writing to the database failed', undefined, { cause: err });
       this.log?.error({ err, writes: events.length }, 'storage batch failed');
       for (const op of ops) op.reject(failure);
       return;
     }
-    // Durable: publish.
+    // Durable: publish, then notify, then acknowledge.
     this.revision = next;
     for (const [key, rec] of overlay) {
       if (rec === null) this.index.delete(key);
       else this.index.set(key, { m: rec.m, c: rec.c });
     }
     for (const e of events) if (e.type !== 'delete') this.remember(e.revision, e.value);
+    this.writing = undefined;
     this.batchCount++;
     this.writeCount += events.length;
     for (const l of this.listeners) {
@@ -353,74 +487,87 @@ export class LevelStorage implements Storage {
     this.checkOpen();
     if (after < this.compacted) throw new StorageError('Compacted', `revision ${after} is compacted (compacted revision ${this.compacted})`);
     const limit = options.limit ?? Infinity;
+    const prefix = options.prefix;
     const upTo = this.revision;
-    const records: { rev: number; rec: EventRecord }[] = [];
-    const iter = this.db.iterator({ gt: eventKey(after), lte: eventKey(upTo) });
+    if (after >= upTo || limit <= 0) return [];
+    // A compaction that starts later only deletes records superseded at or before its revision,
+    // which is past `after` then; reading from one snapshot sees the records as they are now.
+    const snapshot = this.db.snapshot();
     try {
-      for await (const [k, v] of iter) {
-        const rec = JSON.parse(v) as EventRecord;
-        if (options.prefix !== undefined && !rec.k.startsWith(options.prefix)) continue;
-        records.push({ rev: revFromEventKey(String(k)), rec });
-        if (records.length >= limit) break;
+      const records: { rev: number; header: EventHeader; value: string | undefined }[] = [];
+      scan: for await (const entries of readRange(this.db, { gt: eventKey(after), lte: eventKey(upTo), snapshot })) {
+        for (const [k, text] of entries) {
+          const { header, value } = decodeRecord(text);
+          if (prefix !== undefined && !header.k.startsWith(prefix)) continue;
+          records.push({ rev: revisionOfEventKey(k), header, value });
+          if (records.length >= limit) break scan;
+        }
       }
+      const prevRevs = records.filter((r) => r.header.pr !== undefined).map((r) => r.header.pr!);
+      const prevValues = await this.values(prevRevs, snapshot);
+      const prevByRev = new Map<number, string | undefined>();
+      for (let i = 0; i < prevRevs.length; i++) prevByRev.set(prevRevs[i]!, prevValues[i]);
+      return records.map(({ rev, header, value }) => {
+        const prevValue = header.pr !== undefined ? prevByRev.get(header.pr) : undefined;
+        const type = header.t === 'c' ? 'create' : header.t === 'u' ? 'update' : 'delete';
+        const e: StorageEvent = { type, key: header.k, revision: rev, createRevision: header.cr, value: header.t === 'd' ? (prevValue ?? '') : (value ?? '') };
+        if (header.pr !== undefined) {
+          e.prevRevision = header.pr;
+          if (prevValue !== undefined) e.prevValue = prevValue;
+        }
+        return e;
+      });
     } finally {
-      await iter.close();
+      await snapshot.close();
     }
-    if (after < this.compacted) throw new StorageError('Compacted', `revision ${after} was compacted while reading history`);
-    const prevRevs = records.filter((r) => r.rec.pr !== undefined).map((r) => r.rec.pr!);
-    const prevValues = await this.values(prevRevs);
-    const prevByRev = new Map(prevRevs.map((r, i) => [r, prevValues[i]]));
-    return records.map(({ rev, rec }) => {
-      const prevValue = rec.pr !== undefined ? prevByRev.get(rec.pr) : undefined;
-      const type = rec.t === 'c' ? 'create' : rec.t === 'u' ? 'update' : 'delete';
-      const e: StorageEvent = { type, key: rec.k, revision: rev, createRevision: rec.cr, value: rec.t === 'd' ? prevValue ?? '' : rec.v ?? '' };
-      if (rec.pr !== undefined) {
-        e.prevRevision = rec.pr;
-        if (prevValue !== undefined) e.prevValue = prevValue;
-      }
-      return e;
-    });
   }
 
   compact(revision: number): Promise<void> {
-    this.compacting = (this.compacting ?? Promise.resolve()).then(() => this.compactTo(revision));
-    return this.compacting;
+    const run = this.compacting.catch(() => undefined).then(() => this.compactTo(revision));
+    this.compacting = run;
+    return run;
   }
 
   /**
-   * Drops log records that no one can need once history before `revision` is gone: a record
-   * superseded by a later write at or before `revision`, and deletes at or before it.
+   * Makes `revision` the compacted revision, then drops the log records no one can need any more:
+   * records superseded by a later write at or before it, and deletes at or before it.
    */
   private async compactTo(revision: number): Promise<void> {
+    this.checkOpen();
     const target = Math.min(revision, this.revision);
-    if (target <= this.compacted || this.closed) return;
-    let dels: string[] = [];
-    const flush = async (final: boolean) => {
-      const ops: { type: 'put' | 'del'; key: string; value?: string }[] = dels.map((key) => ({ type: 'del' as const, key }));
-      if (final) ops.push({ type: 'put', key: META_COMPACTED, value: String(target) });
-      dels = [];
-      if (ops.length > 0) await this.db.batch(ops);
-    };
     const from = this.compacted;
+    if (target <= from) return;
     // From now on history before `target` is gone: readers get Compacted instead of partial results.
     this.compacted = target;
-    const iter = this.db.iterator({ gt: eventKey(from), lte: eventKey(target) });
+    // Persisted before any record is deleted (LevelDB applies writes in order), with the starting
+    // point so that open() finishes an interrupted compaction.
+    await this.db.batch([
+      { type: 'put', key: META_COMPACTED, value: String(target) },
+      { type: 'put', key: META_COMPACTING_FROM, value: String(from) },
+    ]);
+    await this.compactRange(from, target);
+  }
+
+  /** Deletes the records made unnecessary by the writes in (from, to], in chunks. */
+  private async compactRange(from: number, to: number): Promise<void> {
+    const started = performance.now();
+    let dels: LevelWrite[] = [];
     let removed = 0;
-    try {
-      for await (const [k, v] of iter) {
-        const rec = JSON.parse(v) as EventRecord;
-        if (rec.pr !== undefined) dels.push(eventKey(rec.pr));
-        if (rec.t === 'd') dels.push(String(k));
-        if (dels.length >= 1000) {
-          removed += dels.length;
-          await flush(false);
-        }
+    for await (const entries of readRange(this.db, { gt: eventKey(from), lte: eventKey(to) })) {
+      for (const [k, text] of entries) {
+        const { header } = decodeRecord(text);
+        if (header.pr !== undefined) dels.push({ type: 'del', key: eventKey(header.pr) });
+        if (header.t === 'd') dels.push({ type: 'del', key: k });
       }
-    } finally {
-      await iter.close();
+      if (dels.length >= COMPACT_CHUNK) {
+        removed += dels.length;
+        await this.db.batch(dels);
+        dels = [];
+      }
     }
     removed += dels.length;
-    await flush(true);
-    this.log?.debug({ revision: target, removed }, 'compacted');
+    dels.push({ type: 'del', key: META_COMPACTING_FROM });
+    await this.db.batch(dels);
+    this.log?.debug({ from, to, removed, ms: Math.round(performance.now() - started) }, 'storage compacted');
   }
 }
