@@ -100,6 +100,8 @@ export class EtcdStorage implements Storage {
   private revision = 0;
   private compacted = 0;
   private closed = false;
+  private closing = false;
+  private readonly inflight = new Set<Promise<unknown>>();
   private watchAbort = new AbortController();
   private readonly waiters = new Map<number, (() => void)[]>();
   private writes = 0;
@@ -162,7 +164,10 @@ export class EtcdStorage implements Storage {
             next = events[events.length - 1]!.revision + 1;
           }
           const headerRev = Number(res.header?.revision ?? 0);
-          if (headerRev > this.revision && events.length === 0) this.advance(headerRev);
+          // A progress notification (no events, not the creation reply) means every event up to its
+          // header was delivered. The creation reply's header is only the store's revision at that
+          // moment: events up to it may still be on their way, so it must not release writers.
+          if (!res.created && events.length === 0 && headerRev > this.revision) this.advance(headerRev);
         }
       } catch (err) {
         if (this.closed) return;
@@ -224,7 +229,29 @@ export class EtcdStorage implements Storage {
     });
   }
 
+  /** Runs one write; close() waits for the writes in flight before it stops the watch. */
+  private async write<T>(op: () => Promise<T>): Promise<T> {
+    if (this.closing) throw new StorageError('Closed', 'storage is closed');
+    const p = op();
+    this.inflight.add(p);
+    try {
+      return await p;
+    } finally {
+      this.inflight.delete(p);
+    }
+  }
+
   async close(): Promise<void> {
+    if (this.closing) return this.closeDone;
+    this.closing = true;
+    this.closeDone = this.finishClose();
+    return this.closeDone;
+  }
+
+  private closeDone: Promise<void> = Promise.resolve();
+
+  private async finishClose(): Promise<void> {
+    await Promise.allSettled([...this.inflight]);
     this.closed = true;
     this.watchAbort.abort();
     await this.agent.close();
@@ -270,7 +297,11 @@ export class EtcdStorage implements Storage {
     return typeof value === 'string' ? value : value(0);
   }
 
-  async create(key: string, value: string | ValueEncoder): Promise<KeyValue> {
+  create(key: string, value: string | ValueEncoder): Promise<KeyValue> {
+    return this.write(() => this.doCreate(key, value));
+  }
+
+  private async doCreate(key: string, value: string | ValueEncoder): Promise<KeyValue> {
     const v = this.encode(value);
     const r = await this.call<{ header: { revision: string }; succeeded?: boolean; responses?: { response_range?: { kvs?: EtcdKv[] } }[] }>('/v3/kv/txn', {
       compare: [{ key: b64(key), target: 'CREATE', create_revision: '0', result: 'EQUAL' }],
@@ -286,7 +317,11 @@ export class EtcdStorage implements Storage {
     return { key, value: withRevision(v, rev), modRevision: rev, createRevision: rev };
   }
 
-  async update(key: string, value: string | ValueEncoder, expectedModRevision: number): Promise<KeyValue> {
+  update(key: string, value: string | ValueEncoder, expectedModRevision: number): Promise<KeyValue> {
+    return this.write(() => this.doUpdate(key, value, expectedModRevision));
+  }
+
+  private async doUpdate(key: string, value: string | ValueEncoder, expectedModRevision: number): Promise<KeyValue> {
     const v = this.encode(value);
     const r = await this.call<{ header: { revision: string }; succeeded?: boolean; responses?: { response_range?: { kvs?: EtcdKv[] } }[] }>('/v3/kv/txn', {
       compare: [{ key: b64(key), target: 'MOD', mod_revision: String(expectedModRevision), result: 'EQUAL' }],
@@ -304,7 +339,11 @@ export class EtcdStorage implements Storage {
     return { key, value: withRevision(v, rev), modRevision: rev, createRevision: cur?.createRevision ?? rev };
   }
 
-  async delete(key: string, expectedModRevision?: number): Promise<{ revision: number; prev: KeyValue }> {
+  delete(key: string, expectedModRevision?: number): Promise<{ revision: number; prev: KeyValue }> {
+    return this.write(() => this.doDelete(key, expectedModRevision));
+  }
+
+  private async doDelete(key: string, expectedModRevision?: number): Promise<{ revision: number; prev: KeyValue }> {
     const compare = expectedModRevision === undefined ? [{ key: b64(key), target: 'CREATE', create_revision: '0', result: 'GREATER' }] : [{ key: b64(key), target: 'MOD', mod_revision: String(expectedModRevision), result: 'EQUAL' }];
     const r = await this.call<{ header: { revision: string }; succeeded?: boolean; responses?: { response_delete_range?: { prev_kvs?: EtcdKv[] }; response_range?: { kvs?: EtcdKv[] } }[] }>('/v3/kv/txn', {
       compare,
