@@ -1,0 +1,107 @@
+/**
+ * Local test images, built once per machine without a registry or the docker CLI: a root
+ * filesystem holding the static /usr/bin/busybox plus a symlink per applet, /tmp and an
+ * /etc/passwd with root and nobody, imported through the engine API (`fromSrc=-`).
+ *
+ * - `flotilla-test/busybox:1`: default command `/bin/sh`.
+ * - `flotilla-test/pause:1`: a pod sandbox that sleeps forever and exits 0 on SIGTERM at once.
+ *
+ * Idempotent: an image whose FLOTILLA_TEST_IMAGE_HASH env matches the recipe is reused.
+ */
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+// The agent's entry point does not export the runtime yet; import the module directly (test code only).
+import { DockerClient, isDockerNotFound } from '../../packages/agent/src/runtime/docker-client.js';
+import { createTar, type TarEntry } from '../../packages/agent/src/runtime/tar.js';
+
+/** The label every object a test creates carries. */
+export const TEST_LABEL = 'io.flotilla.test';
+
+/** The busybox test image. */
+export const TEST_IMAGE = 'flotilla-test/busybox:1';
+
+/** The pod sandbox ("pause") test image. */
+export const PAUSE_IMAGE = 'flotilla-test/pause:1';
+
+const BUSYBOX = '/usr/bin/busybox';
+const RECIPE_VERSION = '1';
+const PAUSE_COMMAND = "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait; done";
+
+/** True when a Docker engine socket exists on this machine. */
+export function hasDockerSocket(socketPath = '/var/run/docker.sock'): boolean {
+  return existsSync(socketPath);
+}
+
+function buildRootfs(busybox: Buffer): Buffer {
+  const applets = execFileSync(BUSYBOX, ['--list'], { encoding: 'utf8' })
+    .split('\n')
+    .map((s) => s.trim())
+    .filter((s) => s && s !== 'busybox' && !s.includes('/'));
+  const entries: TarEntry[] = [
+    { type: 'directory', name: 'bin' },
+    { type: 'directory', name: 'sbin' },
+    { type: 'directory', name: 'usr' },
+    { type: 'directory', name: 'usr/bin' },
+    { type: 'directory', name: 'usr/sbin' },
+    { type: 'directory', name: 'etc' },
+    { type: 'directory', name: 'root', mode: 0o700 },
+    { type: 'directory', name: 'home' },
+    { type: 'directory', name: 'var' },
+    { type: 'directory', name: 'var/www' },
+    { type: 'directory', name: 'tmp', mode: 0o1777 },
+    { type: 'directory', name: 'proc' },
+    { type: 'directory', name: 'sys' },
+    { type: 'directory', name: 'dev' },
+    { type: 'file', name: 'bin/busybox', data: busybox, mode: 0o755 },
+    ...applets.map((a): TarEntry => ({ type: 'symlink', name: `bin/${a}`, target: 'busybox' })),
+    { type: 'file', name: 'etc/passwd', data: 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' },
+    { type: 'file', name: 'etc/group', data: 'root:x:0:\nnogroup:x:65534:\n' },
+  ];
+  return createTar(entries);
+}
+
+async function ensureImage(client: DockerClient, ref: string, rootfs: () => Buffer, hash: string, changes: string[]): Promise<string> {
+  const marker = `FLOTILLA_TEST_IMAGE_HASH=${hash}`;
+  try {
+    const image = await client.inspectImage(ref);
+    if (image.Config?.Env?.includes(marker)) return ref;
+  } catch (err) {
+    if (!isDockerNotFound(err)) throw err;
+  }
+  const [repo, tag] = ref.split(':') as [string, string];
+  await client.importImage(rootfs(), { repo, tag, changes: ['ENV PATH=/bin:/usr/bin:/sbin:/usr/sbin', `ENV ${marker}`, ...changes], message: 'flotilla test image' });
+  return ref;
+}
+
+let pending: Promise<{ test: string; pause: string }> | undefined;
+
+async function ensureBoth(): Promise<{ test: string; pause: string }> {
+  const client = new DockerClient();
+  try {
+    const busybox = readFileSync(BUSYBOX);
+    const hash = createHash('sha256').update(RECIPE_VERSION).update(busybox).update(PAUSE_COMMAND).digest('hex').slice(0, 16);
+    let tar: Buffer | undefined;
+    const rootfs = (): Buffer => (tar ??= buildRootfs(busybox));
+    const test = await ensureImage(client, TEST_IMAGE, rootfs, hash, ['CMD ["/bin/sh"]']);
+    const pause = await ensureImage(client, PAUSE_IMAGE, rootfs, hash, [`CMD ${JSON.stringify(['/bin/sh', '-c', PAUSE_COMMAND])}`]);
+    return { test, pause };
+  } finally {
+    await client.close();
+  }
+}
+
+/** Builds (or reuses) both test images; resolves with `flotilla-test/busybox:1`. */
+export async function ensureTestImage(): Promise<string> {
+  pending ??= ensureBoth().catch((err: unknown) => {
+    pending = undefined;
+    throw err;
+  });
+  return (await pending).test;
+}
+
+/** Builds (or reuses) both test images; resolves with `flotilla-test/pause:1`. */
+export async function ensurePauseImage(): Promise<string> {
+  await ensureTestImage();
+  return (await pending!).pause;
+}
