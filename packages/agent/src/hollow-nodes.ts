@@ -11,6 +11,10 @@ import { NodeLease, registerNode, reportNodeConditions } from './node/node-regis
 import type { NodeFacts, NodeHealth } from './node/node-object.js';
 import { computePodStatus } from './pod-sync/pod-status.js';
 
+/** Annotation: a hollow pod's containers exit after this many seconds (simulated workloads such as Jobs). */
+export const HOLLOW_RUN_SECONDS = 'hollow.flotilla.io/run-seconds';
+/** Annotation: the exit code of a hollow pod's containers when they end (default 0). */
+export const HOLLOW_EXIT_CODE = 'hollow.flotilla.io/exit-code';
 const PODS = res('pods');
 
 /** Options of a hollow node fleet. */
@@ -235,10 +239,35 @@ export class HollowNodes {
       const status = computePodStatus(p, { hostIP: node.ip, podIP: node.ip, startTime: ts, init: (spec.initContainers ?? []).map(done), containers: (spec.containers ?? []).map(running) }, now);
       await this.o.client.patch(PODS, ns, name, { status }, 'merge', { subresource: 'status' });
       this.statusWrites++;
+      const runSeconds = Number(p.metadata.annotations?.[HOLLOW_RUN_SECONDS]);
+      if (p.metadata.annotations?.[HOLLOW_RUN_SECONDS] !== undefined && Number.isFinite(runSeconds) && runSeconds >= 0) {
+        const exitCode = Number(p.metadata.annotations?.[HOLLOW_EXIT_CODE] ?? '0') || 0;
+        setTimeout(() => void this.finishPod(p, node.ip, ts, exitCode), runSeconds * 1000);
+      }
     } catch (err) {
       this.startedPods.delete(uid);
       const code = (err as { code?: number }).code;
       if (code !== 404 && code !== 409) this.log.warn({ err, pod: objectKey(p) }, 'hollow pod status failed');
+    }
+  }
+
+  /**
+   * Ends a simulated pod's containers with an exit code (pods annotated with hollow.flotilla.io/run-seconds):
+   * with restartPolicy Never or OnFailure the pod ends Succeeded or Failed as the kubelet would
+   * report it; an exited container under Always is only reported, not restarted.
+   */
+  private async finishPod(p: KubeObject, hostIP: string, startedAt: string, exitCode: number): Promise<void> {
+    const now = new Date();
+    const ts = now.toISOString().slice(0, 19) + 'Z';
+    const spec = (p['spec'] ?? {}) as { containers?: { name: string; image?: string }[]; initContainers?: { name: string; image?: string }[] };
+    const ended = (c: { name: string; image?: string }, code: number) => ({ name: c.name, state: 'terminated' as const, exitCode: code, reason: code === 0 ? 'Completed' : 'Error', startedAt, finishedAt: ts, ready: false, started: false, restartCount: 0, image: c.image ?? '', imageID: `hollow://${c.image ?? ''}`, containerID: `hollow://${p.metadata.uid}/${c.name}` });
+    const status = computePodStatus(p, { hostIP, podIP: hostIP, startTime: startedAt, init: (spec.initContainers ?? []).map((c) => ended(c, 0)), containers: (spec.containers ?? []).map((c) => ended(c, exitCode)) }, now);
+    try {
+      await this.o.client.patch(PODS, p.metadata.namespace ?? '', p.metadata.name ?? '', { status }, 'merge', { subresource: 'status' });
+      this.statusWrites++;
+    } catch (err) {
+      const code = (err as { code?: number }).code;
+      if (code !== 404 && code !== 409) this.log.warn({ err, pod: objectKey(p) }, 'hollow pod completion failed');
     }
   }
 

@@ -10,3 +10,4 @@ export * from './schema/definitions.js';
 export * from './schema/decoder.js';
 export * from './schema/openapi.js';
 export * from './patch/index.js';
+export * from './duration.js';

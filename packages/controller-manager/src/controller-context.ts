@@ -43,11 +43,12 @@ export interface Controller {
 }
 
 /** Builds a context's recorder factory (one recorder per component, shared). */
-export function recorderFactory(client: KubeClient, logger: Logger, clock: Clock): (component: string) => EventRecorder {
+export function recorderFactory(client: KubeClient, logger: Logger, clock: Clock): ((component: string) => EventRecorder) & { flush(): Promise<void> } {
   const recorders = new Map<string, EventRecorder>();
-  return (component) => {
+  const get = (component: string): EventRecorder => {
     let r = recorders.get(component);
     if (!r) recorders.set(component, (r = new EventRecorder({ client, component, logger, clock })));
     return r;
   };
+  return Object.assign(get, { flush: async () => void (await Promise.all([...recorders.values()].map((r) => r.flush()))) });
 }

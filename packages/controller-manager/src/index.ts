@@ -1,1 +1,3 @@
-export {};
+export * from './controller-context.js';
+export * from './controllers.js';
+export * from './start.js';

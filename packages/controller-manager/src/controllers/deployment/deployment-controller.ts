@@ -130,10 +130,12 @@ export class DeploymentController implements Controller {
     const maxReplicas = String((d.spec.replicas ?? 1) + maxSurge(d));
     if (existing) {
       const a = existing.metadata.annotations ?? {};
-      if (a[REVISION_ANNOTATION] !== revision || a[DESIRED_REPLICAS_ANNOTATION] !== desired || a[MAX_REPLICAS_ANNOTATION] !== maxReplicas || existing.spec.minReadySeconds !== d.spec.minReadySeconds) {
+      // Only the revision (and minReadySeconds) here: the size annotations change with the size
+      // (scaleRs), so that a scaling event stays visible to isScalingEvent.
+      if (a[REVISION_ANNOTATION] !== revision || existing.spec.minReadySeconds !== d.spec.minReadySeconds) {
         const updated = await this.ctx.client.update(REPLICA_SETS, {
           ...existing,
-          metadata: { ...existing.metadata, annotations: { ...a, [REVISION_ANNOTATION]: revision, [DESIRED_REPLICAS_ANNOTATION]: desired, [MAX_REPLICAS_ANNOTATION]: maxReplicas } },
+          metadata: { ...existing.metadata, annotations: { ...a, [REVISION_ANNOTATION]: revision } },
           spec: { ...existing.spec, ...(d.spec.minReadySeconds !== undefined ? { minReadySeconds: d.spec.minReadySeconds } : {}) },
         });
         Object.assign(existing, updated);

@@ -139,28 +139,38 @@ export class JobController implements Controller {
       return;
     }
     const status = structuredClone(job.status ?? {});
-    // 1. Count finished pods exactly once (uncounted -> finalizer removed -> counters).
-    const uncounted = { succeeded: [...(status.uncountedTerminatedPods?.succeeded ?? [])], failed: [...(status.uncountedTerminatedPods?.failed ?? [])] };
-    const tracked = new Set([...uncounted.succeeded, ...uncounted.failed]);
-    for (const p of pods) {
-      const phase = p.status?.phase;
-      if ((phase !== 'Succeeded' && phase !== 'Failed') || !(p.metadata.finalizers ?? []).includes(TRACKING_FINALIZER) || tracked.has(p.metadata.uid ?? '')) continue;
-      (phase === 'Succeeded' ? uncounted.succeeded : uncounted.failed).push(p.metadata.uid ?? '');
-      tracked.add(p.metadata.uid ?? '');
-    }
-    const stillHeld = pods.filter((p) => tracked.has(p.metadata.uid ?? '') && (p.metadata.finalizers ?? []).includes(TRACKING_FINALIZER));
+    // 1. Count finished pods exactly once, as Kubernetes does: a finished pod still holding the
+    // tracking finalizer is first recorded in status.uncountedTerminatedPods (written before the
+    // finalizer is removed); a recorded pod whose finalizer is gone (or that is gone) moves to the
+    // counters. A crash between any two steps neither loses nor double-counts a pod.
     let succeeded = status.succeeded ?? 0;
     let failed = status.failed ?? 0;
-    if (stillHeld.length === 0 && tracked.size > 0 && isDeepStrictEqual(uncounted, { succeeded: status.uncountedTerminatedPods?.succeeded ?? [], failed: status.uncountedTerminatedPods?.failed ?? [] })) {
-      succeeded += uncounted.succeeded.length;
-      failed += uncounted.failed.length;
-      uncounted.succeeded = [];
-      uncounted.failed = [];
+    const byUid = new Map(pods.map((p) => [p.metadata.uid ?? '', p]));
+    const holds = (uid: string) => (byUid.get(uid)?.metadata.finalizers ?? []).includes(TRACKING_FINALIZER);
+    const uncounted: { succeeded: string[]; failed: string[] } = { succeeded: [], failed: [] };
+    for (const uid of status.uncountedTerminatedPods?.succeeded ?? []) {
+      if (holds(uid)) uncounted.succeeded.push(uid);
+      else succeeded++;
+    }
+    for (const uid of status.uncountedTerminatedPods?.failed ?? []) {
+      if (holds(uid)) uncounted.failed.push(uid);
+      else failed++;
+    }
+    const recorded = new Set([...(status.uncountedTerminatedPods?.succeeded ?? []), ...(status.uncountedTerminatedPods?.failed ?? [])]);
+    for (const p of pods) {
+      const phase = p.status?.phase;
+      const uid = p.metadata.uid ?? '';
+      if ((phase !== 'Succeeded' && phase !== 'Failed') || !holds(uid) || recorded.has(uid)) continue;
+      (phase === 'Succeeded' ? uncounted.succeeded : uncounted.failed).push(uid);
     }
     const pendingSucceeded = uncounted.succeeded.length;
     const pendingFailed = uncounted.failed.length;
     const totalSucceeded = succeeded + pendingSucceeded;
     const totalFailed = failed + pendingFailed;
+    // Pods whose finalizer may go once the status recording them is written.
+    const release = pods.filter((p) => [...uncounted.succeeded, ...uncounted.failed].includes(p.metadata.uid ?? ''));
+    // Complete/Failed only once every finished pod is counted (the interim conditions say so first).
+    const settled = pendingSucceeded === 0 && pendingFailed === 0;
     const active = pods.filter(isPodActive);
     const now = this.ctx.clock.now();
     status.startTime ??= job.spec.suspend ? undefined : this.now();
@@ -187,14 +197,18 @@ export class JobController implements Controller {
     if (failure) {
       await deleteActive();
       setCond({ type: 'FailureTarget', status: 'True', reason: failure.reason, message: failure.message });
-      setCond({ type: 'Failed', status: 'True', reason: failure.reason, message: failure.message });
-      this.recorder.event(job, 'Warning', failure.reason, failure.message);
+      if (settled && active.length === 0) {
+        setCond({ type: 'Failed', status: 'True', reason: failure.reason, message: failure.message });
+        this.recorder.event(job, 'Warning', failure.reason, failure.message);
+      }
     } else if (complete) {
       if (completions !== undefined) await deleteActive();
       setCond({ type: 'SuccessCriteriaMet', status: 'True', reason: 'CompletionsReached', message: 'Reached expected number of succeeded pods' });
-      setCond({ type: 'Complete', status: 'True', reason: 'CompletionsReached', message: 'Reached expected number of succeeded pods' });
-      status.completionTime = this.now();
-      this.recorder.event(job, 'Normal', 'Completed', 'Job completed');
+      if (settled) {
+        setCond({ type: 'Complete', status: 'True', reason: 'CompletionsReached', message: 'Reached expected number of succeeded pods' });
+        status.completionTime = this.now();
+        this.recorder.event(job, 'Normal', 'Completed', 'Job completed');
+      }
     } else if (job.spec.suspend) {
       await deleteActive();
       setCond({ type: 'Suspended', status: 'True', reason: 'JobSuspended', message: 'Job suspended' });
@@ -202,7 +216,6 @@ export class JobController implements Controller {
       if (conditions.some((c) => c.type === 'Suspended' && c.status === 'True')) setCond({ type: 'Suspended', status: 'False', reason: 'JobResumed', message: 'Job resumed' });
       if (this.expectations.satisfied(key)) await this.manage(key, job, ref, active, totalSucceeded, totalFailed, pods);
     }
-    if (stillHeld.length > 0) await this.removeTracking(stillHeld);
     const next: NonNullable<JobView['status']> = {
       ...status,
       conditions,
@@ -218,8 +231,12 @@ export class JobController implements Controller {
         await this.ctx.client.updateStatus(JOBS, { ...job, status: next });
       } catch (err) {
         if (!isNotFound(err)) throw err;
+        return;
       }
     }
+    // Only now that the status records them may the finished pods' finalizers go.
+    await this.removeTracking(release);
+    if (failure || (complete && completions !== undefined)) await this.removeTracking(active.filter((p) => p.metadata.deletionTimestamp === undefined));
     if (job.spec.activeDeadlineSeconds !== undefined && status.startTime && !failure && !complete) {
       this.queue.addAfter(key, Math.max(0, Date.parse(status.startTime) + job.spec.activeDeadlineSeconds * 1000 - now) + 50);
     }

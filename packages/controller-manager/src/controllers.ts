@@ -1,0 +1,52 @@
+/**
+ * The controllers this manager can run, by the names kube-controller-manager's `--controllers` uses.
+ */
+import type { Controller, ControllerContext } from './controller-context.js';
+import { CronJobController } from './controllers/cronjob/cronjob-controller.js';
+import { DeploymentController } from './controllers/deployment/deployment-controller.js';
+import { EndpointSliceController, EndpointsController } from './controllers/endpoints/endpoints-controller.js';
+import { GarbageCollector } from './controllers/garbagecollector/garbage-collector.js';
+import { JobController } from './controllers/job/job-controller.js';
+import { NamespaceController } from './controllers/namespace/namespace-controller.js';
+import { NodeLifecycleController } from './controllers/nodelifecycle/node-lifecycle-controller.js';
+import { PodGcController } from './controllers/podgc/pod-gc-controller.js';
+import { REPLICATION_CONTROLLERS, ReplicaSetController } from './controllers/replicaset/replicaset-controller.js';
+
+/** Builds a controller on a context. */
+export type ControllerFactory = (ctx: ControllerContext) => Controller;
+
+/** Every controller by name. */
+export const CONTROLLERS: Record<string, ControllerFactory> = {
+  deployment: (ctx) => new DeploymentController(ctx),
+  replicaset: (ctx) => new ReplicaSetController(ctx),
+  replicationcontroller: (ctx) => new ReplicaSetController(ctx, REPLICATION_CONTROLLERS),
+  job: (ctx) => new JobController(ctx),
+  cronjob: (ctx) => new CronJobController(ctx),
+  endpoint: (ctx) => new EndpointsController(ctx),
+  endpointslice: (ctx) => new EndpointSliceController(ctx),
+  namespace: (ctx) => new NamespaceController(ctx),
+  garbagecollector: (ctx) => new GarbageCollector(ctx),
+  nodelifecycle: (ctx) => new NodeLifecycleController(ctx),
+  podgc: (ctx) => new PodGcController(ctx),
+};
+
+/**
+ * Resolves a `--controllers` list: `*` is every controller, `name` adds one, `-name` removes one
+ * (kube-controller-manager's syntax). Unknown names are an error.
+ */
+export function selectControllers(spec: readonly string[]): string[] {
+  const all = Object.keys(CONTROLLERS);
+  const chosen = new Set<string>();
+  const removed = new Set<string>();
+  for (const raw of spec.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean)) {
+    if (raw === '*') {
+      for (const n of all) chosen.add(n);
+      continue;
+    }
+    const minus = raw.startsWith('-');
+    const name = minus ? raw.slice(1) : raw;
+    if (!CONTROLLERS[name]) throw new Error(`unknown controller "${name}" (known: ${all.join(', ')})`);
+    (minus ? removed : chosen).add(name);
+  }
+  return all.filter((n) => chosen.has(n) && !removed.has(n));
+}

@@ -1,0 +1,164 @@
+/**
+ * `start(config)`: the controller manager process — shared informers, the enabled controllers,
+ * leader election on a Lease (controllers run only while leading), and /healthz and /metrics.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
+import { acceleratedClock, LeaderElector, realClock, RestClient, SharedInformerFactory, type ClientConfig } from '@flotilla/client';
+import type { Logger } from 'pino';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { recorderFactory, type Controller, type ControllerContext, type ControllerOptions } from './controller-context.js';
+import { CONTROLLERS, selectControllers } from './controllers.js';
+
+/** Configuration of the controller manager. */
+export interface ControllerManagerConfig {
+  client: ClientConfig;
+  /** Controller selection as in `--controllers` (`*`, `name`, `-name`). */
+  controllers: string[];
+  leaderElect: boolean;
+  leaseNamespace: string;
+  leaseName: string;
+  leaseDurationSeconds: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+  /** Address of /healthz and /metrics; port 0 picks one; undefined disables it. */
+  bindAddress?: string;
+  port?: number;
+  options: ControllerOptions;
+  /** Speed of the controllers' clock relative to real time (tests of schedules). */
+  clockSpeed?: number;
+  identity?: string;
+}
+
+/** A running controller manager. */
+export interface ControllerManagerHandle {
+  metricsUrl: string | undefined;
+  /** Names of the controllers this process runs. */
+  controllers: string[];
+  isLeader(): boolean;
+  stop(): Promise<void>;
+}
+
+/** Starts the controller manager; resolves once informers are started (and the metrics endpoint listens). */
+export async function start(config: ControllerManagerConfig, options: { logger: Logger; signal?: AbortSignal }): Promise<ControllerManagerHandle> {
+  const log = options.logger;
+  const names = selectControllers(config.controllers);
+  const client = new RestClient(config.client, { userAgent: 'flotilla-controller-manager', connections: 64 });
+  const identity = config.identity ?? `${hostname()}_${process.pid}`;
+  const clock = acceleratedClock(config.clockSpeed ?? 1, realClock);
+
+  const registry = new Registry();
+  const syncDuration = new Histogram({
+    name: 'controller_sync_duration_seconds',
+    help: 'Time of one sync of one key, by controller.',
+    labelNames: ['controller'],
+    buckets: [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+    registers: [registry],
+  });
+  const syncErrors = new Counter({ name: 'controller_sync_errors_total', help: 'Failed syncs (retried with back-off), by controller.', labelNames: ['controller'], registers: [registry] });
+  const depths = new Map<string, () => number>();
+  new Gauge({
+    name: 'workqueue_depth',
+    help: 'Keys waiting in a controller work queue.',
+    labelNames: ['name'],
+    registers: [registry],
+    collect() {
+      for (const [name, depth] of depths) this.set({ name }, depth());
+    },
+  });
+  const leaderGauge = new Gauge({ name: 'controller_manager_is_leader', help: '1 while this instance runs the controllers.', registers: [registry] });
+  collectDefaultMetrics({ register: registry });
+
+  const stopAll = new AbortController();
+  options.signal?.addEventListener('abort', () => stopAll.abort(), { once: true });
+  const factory = new SharedInformerFactory(client, log);
+  const recorders = recorderFactory(client, log, clock);
+  const ctx: ControllerContext = {
+    client,
+    informers: factory,
+    logger: log,
+    clock,
+    options: config.options,
+    observer: {
+      synced: (controller, seconds, failed) => {
+        syncDuration.observe({ controller }, seconds);
+        if (failed) syncErrors.inc({ controller });
+      },
+    },
+    queueDepth: (controller, depth) => depths.set(controller, depth),
+    recorder: recorders,
+  };
+  // Controllers register their informers when built; informers start at once (a standby keeps warm caches).
+  const controllers: Controller[] = names.map((n) => CONTROLLERS[n]!(ctx));
+  factory.start(stopAll.signal);
+
+  let leading = false;
+  const lead = async (signal: AbortSignal) => {
+    leading = true;
+    leaderGauge.set(1);
+    try {
+      await factory.waitForSync(signal);
+      log.info({ controllers: names }, 'informers synced; running controllers');
+      await Promise.all(
+        controllers.map((c) =>
+          c.run(signal).catch((err: unknown) => {
+            if (!signal.aborted) log.error({ err, controller: c.name }, 'controller stopped');
+          }),
+        ),
+      );
+    } finally {
+      leading = false;
+      leaderGauge.set(0);
+    }
+  };
+  const running = config.leaderElect
+    ? new LeaderElector({
+        client,
+        namespace: config.leaseNamespace,
+        name: config.leaseName,
+        identity,
+        leaseDurationSeconds: config.leaseDurationSeconds,
+        renewDeadlineMs: config.renewDeadlineMs,
+        retryPeriodMs: config.retryPeriodMs,
+        logger: log,
+        onStartedLeading: lead,
+        onStoppedLeading: () => log.info({ identity }, 'stopped leading'),
+      }).run(stopAll.signal)
+    : lead(stopAll.signal);
+
+  let server: Server | undefined;
+  let metricsUrl: string | undefined;
+  if (config.bindAddress !== undefined && config.port !== undefined) {
+    server = createServer((req, resp) => {
+      if (req.url === '/healthz' || req.url === '/livez' || req.url === '/readyz') {
+        resp.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+      } else if (req.url === '/metrics') {
+        registry.metrics().then(
+          (text) => resp.writeHead(200, { 'content-type': registry.contentType }).end(text),
+          () => resp.writeHead(500).end(),
+        );
+      } else resp.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+    });
+    await new Promise<void>((resolve, reject) => {
+      server!.once('error', reject);
+      server!.listen(config.port, config.bindAddress, resolve);
+    });
+    const a = server.address() as AddressInfo;
+    metricsUrl = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+  }
+  log.info({ identity, controllers: names, leaderElect: config.leaderElect, metricsUrl }, 'controller manager started');
+  return {
+    metricsUrl,
+    controllers: names,
+    isLeader: () => leading,
+    stop: async () => {
+      stopAll.abort();
+      await running.catch(() => undefined);
+      await factory.stopped();
+      await recorders.flush().catch(() => undefined);
+      server?.close();
+      await client.close();
+    },
+  };
+}
