@@ -47,7 +47,7 @@ beforeAll(async () => {
   server = await startApiServer(dir.path);
   client = new RestClient(loadClientConfig({ kubeconfig: server.kubeconfig }));
   if (kubectlBinary) kubectl = new Kubectl(kubectlBinary, server.kubeconfig, dir.path);
-  await startHollowNodes(server.kubeconfig, 10, ['--name-prefix', 'worker-', '--cpu', '32', '--memory', '64Gi', '--pods', '110', '--pod-start-delay', '50ms']);
+  await startHollowNodes(server.kubeconfig, 10, ['--name-prefix', 'worker-', '--cpu', '32', '--memory', '64Gi', '--pods', '110', '--pod-start-delay', '50']);
   await startScheduler(server.kubeconfig);
   await startControllerManager(server.kubeconfig, ['--node-monitor-grace-period', '4s', '--job-backoff-base', '500ms', '--controllers', '*,-cronjob']);
 }, 120_000);
@@ -241,7 +241,7 @@ describe('Namespaces and garbage collection', () => {
 describe('Node lifecycle', () => {
   it('marks a silent node NotReady and taints it, and its pods are replaced elsewhere', async () => {
     const ns = await namespace('failover');
-    const doomed: RunningProcess = await startHollowNodes(server.kubeconfig, 1, ['--name-prefix', 'doomed-', '--cpu', '64', '--memory', '128Gi', '--node-labels', 'doomed=yes', '--pod-start-delay', '50ms']);
+    const doomed: RunningProcess = await startHollowNodes(server.kubeconfig, 1, ['--name-prefix', 'doomed-', '--cpu', '64', '--memory', '128Gi', '--node-labels', 'doomed=yes', '--pod-start-delay', '50']);
     await client.create(
       DEPLOYMENTS,
       ns,
