@@ -238,6 +238,44 @@ describe('Namespaces and garbage collection', () => {
   }, 90_000);
 });
 
+describe('Endpoints', () => {
+  it('lists ready and not-ready pods of a Service with named ports, in Endpoints and EndpointSlices', async () => {
+    const ns = await namespace('endpoints');
+    await client.create(SERVICES, ns, { metadata: { name: 'web', labels: { tier: 'front' } }, spec: { selector: { app: 'ep' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] } });
+    await client.create(DEPLOYMENTS, ns, deployment('ep', 3, 'app:A', { podSpec: { containers: [{ name: 'app', image: 'app:A', ports: [{ name: 'http', containerPort: 8080 }] }] } }));
+    await rolledOut(ns, 'ep', 3);
+    type Subset = { addresses?: { ip: string; targetRef?: { name: string } }[]; notReadyAddresses?: { ip: string; targetRef?: { name: string } }[]; ports?: { name?: string; port: number }[] };
+    const endpoints = () => client.get<KubeObject & { subsets?: Subset[] }>(res('endpoints'), ns, 'web');
+    const names = (subsets: Subset[] | undefined, key: 'addresses' | 'notReadyAddresses') => (subsets ?? []).flatMap((s) => (s[key] ?? []).map((a) => a.targetRef?.name ?? '')).sort();
+    const podNames = (await pods(ns, 'app=ep')).map((p) => p.metadata.name!).sort();
+    const ep = await waitFor('three ready addresses', async () => {
+      const e = await endpoints();
+      return names(e.subsets, 'addresses').length === 3 ? e : undefined;
+    });
+    expect(names(ep.subsets, 'addresses')).toEqual(podNames);
+    expect(ep.subsets?.[0]?.ports).toEqual([{ name: 'http', port: 8080, protocol: 'TCP' }]);
+    expect(ep.metadata.labels).toMatchObject({ tier: 'front' });
+    type Slice = KubeObject & { addressType: string; endpoints: { conditions?: { ready?: boolean }; targetRef?: { name: string } }[]; ports?: { name?: string; port: number }[] };
+    const slices = async () => (await client.list<Slice>(res('endpointslices.discovery.k8s.io'), { namespace: ns, labelSelector: 'kubernetes.io/service-name=web' })).items;
+    const sliceList = await waitFor('an EndpointSlice with three ready endpoints', async () => {
+      const s = await slices();
+      return s.flatMap((x) => x.endpoints ?? []).filter((e) => e.conditions?.ready).length === 3 ? s : undefined;
+    });
+    expect(sliceList[0]!.addressType).toBe('IPv4');
+    expect(sliceList[0]!.ports).toEqual([{ name: 'http', port: 8080, protocol: 'TCP' }]);
+
+    // A pod turning not ready moves to notReadyAddresses (and ready=false in its slice).
+    const victim = podNames[0]!;
+    await client.patch(PODS, ns, victim, { status: { conditions: [{ type: 'Ready', status: 'False', reason: 'TestNotReady' }] } }, 'strategic', { subresource: 'status' });
+    const after = await waitFor('pod listed as not ready', async () => {
+      const e = await endpoints();
+      return names(e.subsets, 'notReadyAddresses').includes(victim) ? e : undefined;
+    }, { timeoutMs: 5_000, intervalMs: 20 });
+    expect(names(after.subsets, 'addresses')).toEqual(podNames.filter((n) => n !== victim));
+    await waitFor('slice endpoint not ready', async () => (await slices()).flatMap((x) => x.endpoints).some((e) => e.targetRef?.name === victim && e.conditions?.ready === false), { timeoutMs: 5_000, intervalMs: 20 });
+  }, 60_000);
+});
+
 describe('Node lifecycle', () => {
   it('marks a silent node NotReady and taints it, and its pods are replaced elsewhere', async () => {
     const ns = await namespace('failover');
