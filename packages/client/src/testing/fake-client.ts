@@ -1,12 +1,14 @@
 /**
  * An in-memory KubeClient for unit tests: objects by resource/namespace/name with resourceVersions,
  * Conflict on stale updates, AlreadyExists/NotFound, label/field selectors on list and watch, a
- * simple status split, merge and JSON patches, and a record of every call for assertions.
+ * simple status split, merge and JSON patches, the `scale` subresource (autoscaling/v1 Scale) of
+ * resources that have one, and a record of every call for assertions.
  */
 import { randomUUID } from 'node:crypto';
 import {
   alreadyExists,
   conflict,
+  formatLabelSelector,
   formatTime,
   groupVersionOf,
   notFound,
@@ -15,6 +17,7 @@ import {
   qualifiedResourceOf,
   type KubeList,
   type KubeObject,
+  type LabelSelectorObject,
   type ResourceInfo,
   type WatchEvent,
 } from '@flotilla/api';
@@ -28,6 +31,22 @@ export interface FakeAction {
   name: string;
   subresource: string;
   object?: unknown;
+}
+
+/** The autoscaling/v1 Scale view of a scalable object, as the API server serves it. */
+function scaleOf(obj: KubeObject): KubeObject {
+  const spec = (obj['spec'] ?? {}) as { replicas?: number; selector?: LabelSelectorObject | Record<string, string> };
+  const status = (obj['status'] ?? {}) as { replicas?: number };
+  const sel = spec.selector;
+  const selector = !sel ? '' : 'matchLabels' in sel || 'matchExpressions' in sel ? formatLabelSelector(sel as LabelSelectorObject) : Object.entries(sel as Record<string, string>).map(([k, v]) => `${k}=${v}`).join(',');
+  const m = obj.metadata;
+  return {
+    apiVersion: 'autoscaling/v1',
+    kind: 'Scale',
+    metadata: { name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion, creationTimestamp: m.creationTimestamp },
+    spec: { replicas: spec.replicas ?? 0 },
+    status: { replicas: status.replicas ?? 0, selector },
+  } as KubeObject;
 }
 
 function mergePatch(target: unknown, patch: unknown): unknown {
@@ -126,6 +145,7 @@ export class FakeClient implements KubeClient {
     this.record({ verb: 'get', resource: r.plural, namespace, name, subresource: options.subresource ?? '' });
     const o = this.objects.get(this.key(r, namespace, name));
     if (!o) throw notFound({ qualifiedResource: qualifiedResourceOf(r), name });
+    if (options.subresource === 'scale' && r.subresources.includes('scale')) return scaleOf(structuredClone(o)) as T;
     return structuredClone(o) as T;
   }
 
@@ -156,6 +176,12 @@ export class FakeClient implements KubeClient {
     const cur = this.objects.get(this.key(r, ns, name));
     if (!cur) throw notFound({ qualifiedResource: qualifiedResourceOf(r), name });
     if (obj.metadata.resourceVersion && obj.metadata.resourceVersion !== cur.metadata.resourceVersion) throw conflict({ qualifiedResource: qualifiedResourceOf(r), name });
+    if (options.subresource === 'scale' && r.subresources.includes('scale')) {
+      // The body is a Scale: only spec.replicas reaches the object.
+      const next = structuredClone(cur);
+      ((next['spec'] ?? (next['spec'] = {})) as { replicas?: number }).replicas = (obj['spec'] as { replicas?: number } | undefined)?.replicas ?? 0;
+      return scaleOf(this.put(r, next, 'MODIFIED')) as T;
+    }
     let next = structuredClone(obj) as KubeObject;
     if (options.subresource === 'status') next = { ...structuredClone(cur), status: next['status'] };
     else if (r.subresources.includes('status')) next['status'] = structuredClone(cur['status']);

@@ -82,7 +82,7 @@ describe('HorizontalPodAutoscalerController', () => {
 
   const status = () => (t.client.peek(HPAS, 'default', 'web') as { status?: HpaStatusView }).status ?? {};
   const condition = (type: string) => status().conditions?.find((c) => c.type === type);
-  const replicas = () => (t.client.peek(DEPLOYMENTS, 'default', 'web') as { spec: { replicas: number } }).spec.replicas;
+  const replicas = () => (t.client.peek(DEPLOYMENTS, 'default', 'web') as unknown as { spec: { replicas: number } }).spec.replicas;
   const scaleWrites = () => t.client.writes().filter((w) => w.subresource === 'scale');
   const events = async () => {
     await t.ctx.recorder('horizontal-pod-autoscaler').flush();
