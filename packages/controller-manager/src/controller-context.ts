@@ -19,6 +19,8 @@ export interface ControllerOptions {
   clusterCidr: string;
   /** Prefix length of each node's pod CIDR. */
   nodeCidrMaskSize: number;
+  /** How often HorizontalPodAutoscalers are evaluated (ms, default 15 s). */
+  hpaSyncPeriodMs?: number;
 }
 
 /** Shared dependencies of controllers. */

@@ -5,6 +5,8 @@ import type { Controller, ControllerContext } from './controller-context.js';
 import { CronJobController } from './controllers/cronjob/cronjob-controller.js';
 import { DeploymentController } from './controllers/deployment/deployment-controller.js';
 import { EndpointSliceController, EndpointsController } from './controllers/endpoints/endpoints-controller.js';
+import { HorizontalPodAutoscalerController } from './controllers/hpa/hpa-controller.js';
+import { NodeIpamController } from './controllers/nodeipam/node-ipam-controller.js';
 import { GarbageCollector } from './controllers/garbagecollector/garbage-collector.js';
 import { JobController } from './controllers/job/job-controller.js';
 import { NamespaceController } from './controllers/namespace/namespace-controller.js';
@@ -28,6 +30,8 @@ export const CONTROLLERS: Record<string, ControllerFactory> = {
   garbagecollector: (ctx) => new GarbageCollector(ctx),
   nodelifecycle: (ctx) => new NodeLifecycleController(ctx),
   podgc: (ctx) => new PodGcController(ctx),
+  horizontalpodautoscaling: (ctx) => new HorizontalPodAutoscalerController(ctx, { syncPeriodMs: ctx.options.hpaSyncPeriodMs ?? 15_000 }),
+  nodeipam: (ctx) => new NodeIpamController(ctx),
 };
 
 /**

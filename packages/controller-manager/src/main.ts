@@ -30,6 +30,7 @@ Flags:
   --job-backoff-base DURATION           first delay before a Job recreates a failed pod (default 10s)
   --cluster-cidr CIDR                   allocate each node a pod CIDR from this range (default: none)
   --node-cidr-mask-size N               prefix length of each node's pod CIDR (default 24)
+  --horizontal-pod-autoscaler-sync-period DURATION  how often HPAs are evaluated (default 15s)
   --clock-speed FACTOR                  run the controllers' clock FACTOR times faster (testing only)
   --log-level LEVEL                     (default info)
 `;
@@ -75,6 +76,7 @@ export async function main(argv: string[]): Promise<void> {
         'job-backoff-base': { type: 'string', default: '10s' },
         'cluster-cidr': { type: 'string', default: '' },
         'node-cidr-mask-size': { type: 'string', default: '24' },
+        'horizontal-pod-autoscaler-sync-period': { type: 'string', default: '15s' },
         'clock-speed': { type: 'string', default: '1' },
         'log-level': { type: 'string', default: 'info' },
         help: { type: 'boolean', short: 'h' },
@@ -111,6 +113,7 @@ export async function main(argv: string[]): Promise<void> {
         jobBackoffBaseMs: duration(values['job-backoff-base']!, 'job-backoff-base'),
         clusterCidr: values['cluster-cidr']!,
         nodeCidrMaskSize: int(values['node-cidr-mask-size']!, 'node-cidr-mask-size', 1),
+        hpaSyncPeriodMs: duration(values['horizontal-pod-autoscaler-sync-period']!, 'horizontal-pod-autoscaler-sync-period'),
       },
     };
   } catch (err) {
