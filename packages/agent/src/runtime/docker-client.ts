@@ -8,6 +8,7 @@
  * caller's signal aborts them. Failures are `DockerError`s carrying the engine's status and message.
  */
 import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
+import { RuntimeError, type ExecResult, type LogChunk, type RuntimeErrorCode } from './runtime.js';
 
 /** The engine API version every path is prefixed with (Docker 20.10). */
 export const DOCKER_API_VERSION = '1.41';
@@ -15,26 +16,19 @@ export const DOCKER_API_VERSION = '1.41';
 /** The default engine socket. */
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
 
-/** Why a request failed. */
-export type DockerErrorCode =
-  | 'BadRequest'
-  | 'NotFound'
-  | 'Conflict'
-  | 'ServerError'
-  | 'Timeout'
-  | 'Unavailable'
-  | 'Unknown';
+/** Why a request failed: the HTTP status mapped to a runtime error code. */
+export type DockerErrorCode = RuntimeErrorCode;
 
 /** An engine failure: `statusCode` is the HTTP status (0 if the engine was not reached), `message` the engine's own. */
-export class DockerError extends Error {
-  override readonly name = 'DockerError';
+export class DockerError extends RuntimeError {
+  override name: string = 'DockerError';
   constructor(
     message: string,
     readonly statusCode: number,
-    readonly code: DockerErrorCode,
+    code: DockerErrorCode,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(message, code, options);
   }
 }
 
@@ -252,20 +246,6 @@ export interface ExecOptions {
   /** Keep at most this many bytes of each of stdout and stderr (default 1 MiB). */
   maxOutputBytes?: number;
   signal?: AbortSignal;
-}
-
-/** What a command run in a container produced. `exitCode` is -1 when it timed out. */
-export interface ExecResult {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-}
-
-/** One demultiplexed piece of container output. */
-export interface LogChunk {
-  stream: 'stdout' | 'stderr';
-  data: Buffer;
 }
 
 /** Options of `GET /containers/{id}/logs`. */
