@@ -7,6 +7,8 @@ import { DeploymentController } from './controllers/deployment/deployment-contro
 import { EndpointSliceController, EndpointsController } from './controllers/endpoints/endpoints-controller.js';
 import { HorizontalPodAutoscalerController } from './controllers/hpa/hpa-controller.js';
 import { NodeIpamController } from './controllers/nodeipam/node-ipam-controller.js';
+import { DaemonSetController } from './controllers/daemonset/daemonset-controller.js';
+import { StatefulSetController } from './controllers/statefulset/statefulset-controller.js';
 import { GarbageCollector } from './controllers/garbagecollector/garbage-collector.js';
 import { JobController } from './controllers/job/job-controller.js';
 import { NamespaceController } from './controllers/namespace/namespace-controller.js';
@@ -22,6 +24,8 @@ export const CONTROLLERS: Record<string, ControllerFactory> = {
   deployment: (ctx) => new DeploymentController(ctx),
   replicaset: (ctx) => new ReplicaSetController(ctx),
   replicationcontroller: (ctx) => new ReplicaSetController(ctx, REPLICATION_CONTROLLERS),
+  statefulset: (ctx) => new StatefulSetController(ctx),
+  daemonset: (ctx) => new DaemonSetController(ctx),
   job: (ctx) => new JobController(ctx),
   cronjob: (ctx) => new CronJobController(ctx),
   endpoint: (ctx) => new EndpointsController(ctx),
