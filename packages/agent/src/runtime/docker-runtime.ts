@@ -260,7 +260,12 @@ export class DockerRuntime implements ContainerRuntime {
   async stopSandbox(id: string): Promise<void> {
     // The caller stops containers with their grace first; anything left is stopped forcibly.
     for (const c of await this.containersOfSandbox(id)) {
-      if (c.State === 'running' || c.State === 'paused' || c.State === 'restarting') await this.stopContainer(c.Id, 0);
+      if (c.State !== 'running' && c.State !== 'paused' && c.State !== 'restarting') continue;
+      try {
+        await this.stopContainer(c.Id, 0);
+      } catch (err) {
+        if (!isDockerNotFound(err)) throw err;
+      }
     }
     try {
       await this.client.stopContainer(id, this.sandboxStopTimeoutSeconds);
