@@ -4,7 +4,8 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import pino from 'pino';
-import { start } from './start.js';
+import { parsePortRange, parseServiceCidr } from './registry/service-allocator.js';
+import { DEFAULT_SERVICE_CLUSTER_IP_RANGE, DEFAULT_SERVICE_NODE_PORT_RANGE, start } from './start.js';
 
 const USAGE = `Usage: flotilla-apiserver [flags]
 
@@ -20,6 +21,17 @@ Flags:
                             LevelDB (several API servers can then share one cluster state)
   --etcd-compaction-interval DURATION
                             how long watch history is kept before compaction, e.g. 5m, 30s (default 5m)
+  --service-cluster-ip-range CIDR
+                            IPv4 range Service ClusterIPs are allocated from; its first address is the
+                            kubernetes Service's (default ${DEFAULT_SERVICE_CLUSTER_IP_RANGE})
+  --service-node-port-range MIN-MAX
+                            ports NodePort and LoadBalancer Services get node ports from (default ${DEFAULT_SERVICE_NODE_PORT_RANGE})
+  --default-not-ready-toleration-seconds N
+                            tolerationSeconds of the node.kubernetes.io/not-ready:NoExecute toleration added
+                            to every pod without one (default 300)
+  --default-unreachable-toleration-seconds N
+                            tolerationSeconds of the node.kubernetes.io/unreachable:NoExecute toleration added
+                            to every pod without one (default 300)
   --log-level LEVEL         trace, debug, info, warn, error (default info)
   -h, --help                show this help
 `;
@@ -50,6 +62,10 @@ export async function main(argv: string[]): Promise<void> {
         'tls-san': { type: 'string', multiple: true },
         'etcd-compaction-interval': { type: 'string', default: '5m' },
         'etcd-servers': { type: 'string' },
+        'service-cluster-ip-range': { type: 'string', default: DEFAULT_SERVICE_CLUSTER_IP_RANGE },
+        'service-node-port-range': { type: 'string', default: DEFAULT_SERVICE_NODE_PORT_RANGE },
+        'default-not-ready-toleration-seconds': { type: 'string', default: '300' },
+        'default-unreachable-toleration-seconds': { type: 'string', default: '300' },
         'log-level': { type: 'string', default: 'info' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -73,6 +89,24 @@ export async function main(argv: string[]): Promise<void> {
     process.stderr.write(`flotilla-apiserver: --etcd-compaction-interval must be a duration of at least 1s (e.g. 5m, 30s), got ${values['etcd-compaction-interval']}\n`);
     process.exit(2);
   }
+  for (const flag of ['service-cluster-ip-range', 'service-node-port-range'] as const) {
+    try {
+      if (flag === 'service-cluster-ip-range') parseServiceCidr(values[flag]!);
+      else parsePortRange(values[flag]!);
+    } catch (err) {
+      process.stderr.write(`flotilla-apiserver: --${flag}: ${(err as Error).message}\n`);
+      process.exit(2);
+    }
+  }
+  const tolerationSeconds: Record<string, number> = {};
+  for (const flag of ['default-not-ready-toleration-seconds', 'default-unreachable-toleration-seconds'] as const) {
+    const n = Number(values[flag]);
+    if (!/^\d+$/.test(values[flag]!) || !Number.isSafeInteger(n)) {
+      process.stderr.write(`flotilla-apiserver: --${flag} must be a whole number of seconds, got ${values[flag]}\n`);
+      process.exit(2);
+    }
+    tolerationSeconds[flag] = n;
+  }
   const logger = pino({ level: values['log-level'], base: { component: 'apiserver' } }, pino.destination(2));
   const controller = new AbortController();
   try {
@@ -84,6 +118,10 @@ export async function main(argv: string[]): Promise<void> {
         ...(values['advertise-address'] ? { advertiseAddress: values['advertise-address'] } : {}),
         ...(values['tls-san'] ? { tlsSans: values['tls-san'] } : {}),
         compactionRetentionMs: retention,
+        serviceClusterIPRange: values['service-cluster-ip-range']!,
+        serviceNodePortRange: values['service-node-port-range']!,
+        defaultNotReadyTolerationSeconds: tolerationSeconds['default-not-ready-toleration-seconds']!,
+        defaultUnreachableTolerationSeconds: tolerationSeconds['default-unreachable-toleration-seconds']!,
         ...(values['etcd-servers'] ? { etcdServers: values['etcd-servers'].split(',').map((u) => u.trim()).filter((u) => u !== '') } : {}),
       },
       { logger, signal: controller.signal },

@@ -7,17 +7,21 @@ import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { DEFINITIONS } from '@flotilla/api';
+import { DEFINITIONS, type KubeObject } from '@flotilla/api';
 import type { Logger } from 'pino';
 import { ClientCertAuthenticator, ensureTokenFile, TokenAuthenticator, UnionAuthenticator, type Authenticator } from './auth/authenticator.js';
 import { ensureServerPki } from './auth/pki.js';
 import { bootstrapCluster } from './bootstrap.js';
+import { ensureKubernetesService } from './kubernetes-service.js';
 import { writeKubeconfig } from './kubeconfig-file.js';
 import { ApiServerMetrics } from './metrics.js';
 import { Patcher } from './registry/patcher.js';
-import { Registry } from './registry/registry.js';
+import { storagePrefix } from './registry/object-cache.js';
+import { Registry, resourceKey } from './registry/registry.js';
 import { schemaCodecs } from './registry/schema-codecs.js';
-import { buildStrategies } from './registry/strategies/index.js';
+import { kubernetesServiceIP, parsePortRange, parseServiceCidr, ServiceAllocator } from './registry/service-allocator.js';
+import { buildStrategies, definitionNameOf } from './registry/strategies/index.js';
+import { podStrategy } from './registry/strategies/pods.js';
 import { buildServer } from './server.js';
 import { EtcdStorage } from './storage/etcd-storage.js';
 import { LevelStorage } from './storage/level-storage.js';
@@ -39,7 +43,22 @@ export interface ApiServerConfig {
   compactionRetentionMs?: number;
   /** etcd client URLs; when set, state lives in etcd (several API servers may share it) instead of LevelDB. */
   etcdServers?: string[];
+  /** IPv4 CIDR Service ClusterIPs come from (default 10.43.0.0/16, like k3s). */
+  serviceClusterIPRange?: string;
+  /** `MIN-MAX` range of Service node ports (default 30000-32767). */
+  serviceNodePortRange?: string;
+  /** tolerationSeconds of the not-ready toleration every pod gets (default 300). */
+  defaultNotReadyTolerationSeconds?: number;
+  /** tolerationSeconds of the unreachable toleration every pod gets (default 300). */
+  defaultUnreachableTolerationSeconds?: number;
+  /** How often Service allocations are repaired against the Services (default 3 minutes). */
+  serviceAllocationRepairIntervalMs?: number;
 }
+
+/** Default `--service-cluster-ip-range`. */
+export const DEFAULT_SERVICE_CLUSTER_IP_RANGE = '10.43.0.0/16';
+/** Default `--service-node-port-range`. */
+export const DEFAULT_SERVICE_NODE_PORT_RANGE = '30000-32767';
 
 /** A running API server. */
 export interface ApiServerHandle {
@@ -69,6 +88,9 @@ function formatHostPort(host: string, port: number): string {
 /** Starts an API server; resolves once it serves requests. */
 export async function start(config: ApiServerConfig, options: { logger: Logger; signal?: AbortSignal; authenticators?: Authenticator[] }): Promise<ApiServerHandle> {
   const log = options.logger;
+  const serviceCidr = parseServiceCidr(config.serviceClusterIPRange ?? DEFAULT_SERVICE_CLUSTER_IP_RANGE);
+  const nodePortRange = parsePortRange(config.serviceNodePortRange ?? DEFAULT_SERVICE_NODE_PORT_RANGE);
+  const sharedStorage = !!config.etcdServers && config.etcdServers.length > 0;
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const advertise = config.advertiseAddress ?? (isWildcard(config.bindAddress) ? '127.0.0.1' : config.bindAddress);
   const sans = [...new Set(['127.0.0.1', '::1', 'localhost', hostname(), advertise, ...(isWildcard(config.bindAddress) ? [] : [config.bindAddress]), ...(config.tlsSans ?? [])])];
@@ -81,13 +103,44 @@ export async function start(config: ApiServerConfig, options: { logger: Logger; 
       ? new EtcdStorage({ endpoints: config.etcdServers, logger: storageLog })
       : new LevelStorage({ path: join(config.dataDir, 'db'), logger: storageLog });
   await storage.open();
-  const registry = new Registry({ storage, strategies: buildStrategies(), codecs: schemaCodecs(), logger: log, defs: DEFINITIONS });
+  const strategies = buildStrategies();
+  const pods = podStrategy(definitionNameOf('', 'v1', 'Pod'), {
+    tolerationSeconds: { notReady: config.defaultNotReadyTolerationSeconds ?? 300, unreachable: config.defaultUnreachableTolerationSeconds ?? 300 },
+  });
+  strategies.set(resourceKey(pods.resource), pods);
+  const registry = new Registry({ storage, strategies, codecs: schemaCodecs(), logger: log, defs: DEFINITIONS });
   let ready = false;
   let port = config.securePort;
+  const services = () => registry.mustStore('', 'services');
+  const allocator = new ServiceAllocator({
+    storage,
+    serviceCidr,
+    nodePortRange,
+    logger: log,
+    sharedStorage,
+    listServices: () => services().cache.list({}, 0).items.map((o) => JSON.parse(o.json) as KubeObject),
+    readNamespaceServices: async (namespace) => {
+      const prefix = `${storagePrefix(services().strategy.resource)}${namespace}/`;
+      const out: KubeObject[] = [];
+      let startAfter: string | undefined;
+      for (;;) {
+        const page = await storage.list(prefix, { ...(startAfter !== undefined ? { startAfter } : {}), limit: 1000 });
+        for (const kv of page.items) out.push(JSON.parse(kv.value) as KubeObject);
+        if (!page.more || page.items.length === 0) return out;
+        startAfter = page.items[page.items.length - 1]!.key;
+      }
+    },
+    ...(config.serviceAllocationRepairIntervalMs !== undefined ? { repairIntervalMs: config.serviceAllocationRepairIntervalMs } : {}),
+  });
   try {
     await registry.start();
     await bootstrapCluster(registry, log);
+    // Allocation records are repaired before the first request can allocate.
+    await allocator.start();
+    services().hooks = allocator;
   } catch (err) {
+    allocator.stop();
+    registry.stop();
     await storage.close();
     throw err;
   }
@@ -115,6 +168,11 @@ export async function start(config: ApiServerConfig, options: { logger: Logger; 
   });
   await app.listen({ host: config.bindAddress, port: config.securePort });
   port = (app.server.address() as AddressInfo).port;
+  try {
+    await ensureKubernetesService(registry, { clusterIP: kubernetesServiceIP(serviceCidr), securePort: port, advertiseAddress: advertise, sharedStorage }, log);
+  } catch (err) {
+    log.error({ err }, 'could not reconcile the kubernetes service');
+  }
   const url = `https://${formatHostPort(advertise, port)}`;
   const adminKubeconfig = join(config.dataDir, 'admin.kubeconfig');
   await writeKubeconfig(adminKubeconfig, { server: url, caPem: pki.ca.cert, token: tokens.adminToken });
@@ -141,6 +199,7 @@ export async function start(config: ApiServerConfig, options: { logger: Logger; 
     stopping ??= (async () => {
       ready = false;
       clearInterval(compactTimer);
+      allocator.stop();
       registry.stop();
       await app.close();
       await storage.close();

@@ -73,6 +73,22 @@ export type Mutation = (current: KubeObject) => KubeObject | Promise<KubeObject>
 /** Mutating admission: adjusts (or rejects, by throwing an ApiError) an object being created. */
 export type Admission = (obj: KubeObject, ctx: RequestContext) => void;
 
+/** Ends a write begun by a WriteHooks call: `committed` says whether the object was stored. Never throws. */
+export type FinishWrite = (committed: boolean) => Promise<void>;
+
+/**
+ * Side effects of a kind's writes outside its own object (apiserver's BeginCreate, BeginUpdate and
+ * AfterDelete), e.g. Service cluster IPs and node ports. `beginCreate`/`beginUpdate` run after
+ * defaults and validation, right before the storage write; they may fill in fields of the object
+ * and reject the write by throwing an ApiError. They are not called for status writes.
+ */
+export interface WriteHooks {
+  beginCreate(obj: KubeObject, options: { dryRun: boolean }): Promise<FinishWrite>;
+  beginUpdate(obj: KubeObject, old: KubeObject, options: { dryRun: boolean }): Promise<FinishWrite>;
+  /** Called once the object is removed from storage. Never throws. */
+  afterDelete(obj: KubeObject): Promise<void>;
+}
+
 /** Dependencies of a store. */
 export interface GenericStoreDeps {
   strategy: Strategy;
@@ -141,6 +157,8 @@ export class GenericStore {
   private readonly apiVersion: string;
   /** Admission run on creates before the strategy (e.g. pod priority from its PriorityClass). */
   admission: Admission | undefined;
+  /** Write hooks of the kind (e.g. Service IP and port allocation), set once at start-up. */
+  hooks: WriteHooks | undefined;
 
   constructor(deps: GenericStoreDeps) {
     this.strategy = deps.strategy;
@@ -297,18 +315,24 @@ export class GenericStore {
     this.admission?.(obj, ctx);
     this.prepareCreate(obj, ctx);
     this.trackFields(undefined, obj, options, ctx, '');
-    if (options.dryRun) return { json: JSON.stringify(obj), code: 201, warnings, object: obj };
+    const finish = this.hooks ? await this.hooks.beginCreate(obj, { dryRun: options.dryRun }) : undefined;
+    if (options.dryRun) {
+      await finish?.(false);
+      return { json: JSON.stringify(obj), code: 201, warnings, object: obj };
+    }
     for (let attempt = 0; ; attempt++) {
       const template = serializeTemplate(obj);
       try {
         const kv = await this.storage.create(this.keyOf(obj.metadata.namespace ?? '', obj.metadata.name!), encoderFor(template));
         obj.metadata.resourceVersion = String(kv.modRevision);
+        await finish?.(true);
         return { json: kv.value, code: 201, warnings, object: obj };
       } catch (err) {
         if (generated && err instanceof StorageError && err.code === 'KeyExists' && attempt < 8) {
           obj.metadata.name = obj.metadata.generateName!.slice(0, 58) + generateNameSuffix();
           continue;
         }
+        await finish?.(false);
         this.storageFailure(err, obj.metadata.name!);
       }
     }
@@ -353,17 +377,25 @@ export class GenericStore {
       const obj = this.mergeForUpdate(desired, old, subresource, ctx);
       this.trackFields(old, obj, options, ctx, subresource);
       if (isDeepStrictEqual(obj, old)) return { json: cached.json, code: 200, warnings, object: old };
-      if (options.dryRun) return { json: JSON.stringify(obj), code: 200, warnings, object: obj };
+      const finish = subresource === '' && this.hooks ? await this.hooks.beginUpdate(obj, old, { dryRun: options.dryRun }) : undefined;
+      if (options.dryRun) {
+        await finish?.(false);
+        return { json: JSON.stringify(obj), code: 200, warnings, object: obj };
+      }
       try {
         if (this.isReadyToDelete(obj)) {
           const res = await this.storage.delete(this.keyOf(namespace, name), cached.revision);
           obj.metadata.resourceVersion = String(res.revision);
+          await finish?.(true);
+          await this.hooks?.afterDelete(obj);
           return { json: JSON.stringify(obj), code: 200, warnings, object: obj, deleted: true };
         }
         const kv = await this.storage.update(this.keyOf(namespace, name), encoderFor(serializeTemplate(obj)), cached.revision);
         obj.metadata.resourceVersion = String(kv.modRevision);
+        await finish?.(true);
         return { json: kv.value, code: 200, warnings, object: obj };
       } catch (err) {
+        await finish?.(false);
         if (err instanceof StorageError && err.code === 'Conflict') {
           if (preconditionRv) throw conflict({ qualifiedResource: this.qualified, name });
           continue;
@@ -399,6 +431,7 @@ export class GenericStore {
         if (this.isReadyToDelete(obj)) {
           const res = await this.storage.delete(this.keyOf(namespace, name), cached.revision);
           m.resourceVersion = String(res.revision);
+          await this.hooks?.afterDelete(obj);
           return { json: JSON.stringify(obj), code: 200, warnings: [], object: obj, deleted: true };
         }
         const kv = await this.storage.update(this.keyOf(namespace, name), encoderFor(serializeTemplate(obj)), cached.revision);
@@ -518,6 +551,7 @@ export class GenericStore {
         try {
           const res = await this.storage.delete(this.keyOf(namespace, name), cached.revision);
           meta.resourceVersion = String(res.revision);
+          await this.hooks?.afterDelete(obj);
           return this.deletedResult(obj, JSON.stringify(obj));
         } catch (err) {
           if (err instanceof StorageError && err.code === 'Conflict') continue;
@@ -551,6 +585,7 @@ export class GenericStore {
         if (this.isReadyToDelete(obj)) {
           const res = await this.storage.delete(this.keyOf(namespace, name), cached.revision);
           meta.resourceVersion = String(res.revision);
+          await this.hooks?.afterDelete(obj);
           return this.deletedResult(obj, JSON.stringify(obj));
         }
         const kv = await this.storage.update(this.keyOf(namespace, name), encoderFor(serializeTemplate(obj)), cached.revision);

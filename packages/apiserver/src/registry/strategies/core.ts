@@ -1,11 +1,13 @@
 /**
  * Strategies of the core/v1 kinds other than Pod.
  */
+import { isIP } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
 import { findResource, forbidden, formatLabelSelector, type FieldError, type KubeObject, type ResourceInfo } from '@flotilla/api';
 import { AGE_COLUMN, defineStrategy, humanAge, type Strategy, type TableColumn } from '../strategy.js';
 import { forbiddenField, invalidValue, notSupported, required } from '../validation.js';
 import { defaultPodSpec, validatePodSpec, type PodSpecLike } from './pod-spec.js';
+import { mayHaveNodePorts, needsClusterIP, needsHealthCheckNodePort } from '../service-allocator.js';
 
 function core(plural: string): ResourceInfo {
   const r = findResource('', 'v1', plural);
@@ -130,15 +132,115 @@ function accessModes(modes: string[] | undefined): string {
 
 const SERVICE_TYPES = ['ClusterIP', 'ExternalName', 'LoadBalancer', 'NodePort'];
 
+interface ServicePortSpec {
+  name?: string;
+  port?: number;
+  targetPort?: number | string;
+  nodePort?: number;
+  protocol?: string;
+}
+
+interface ServiceSpec {
+  type?: string;
+  ports?: ServicePortSpec[];
+  clusterIP?: string;
+  clusterIPs?: string[];
+  externalName?: string;
+  selector?: Record<string, string>;
+  sessionAffinity?: string;
+  internalTrafficPolicy?: string;
+  externalTrafficPolicy?: string;
+  ipFamilies?: string[];
+  ipFamilyPolicy?: string;
+  allocateLoadBalancerNodePorts?: boolean;
+  healthCheckNodePort?: number;
+}
+
+function serviceSpecOf(svc: KubeObject): ServiceSpec {
+  return (svc['spec'] ?? (svc['spec'] = {})) as ServiceSpec;
+}
+
+/** clusterIP and clusterIPs[0] mirror each other; "" and [] mean "allocate one". */
+function normalizeClusterIPs(spec: ServiceSpec): void {
+  if (spec.clusterIP === '') delete spec.clusterIP;
+  if (spec.clusterIPs !== undefined && spec.clusterIPs.length === 0) delete spec.clusterIPs;
+  if (spec.clusterIP === undefined && spec.clusterIPs?.[0]) spec.clusterIP = spec.clusterIPs[0];
+  if (spec.clusterIP !== undefined && spec.clusterIPs === undefined) spec.clusterIPs = [spec.clusterIP];
+}
+
+/** Defaults every Service write gets. */
+function defaultServiceSpec(spec: ServiceSpec): void {
+  spec.type ??= 'ClusterIP';
+  spec.sessionAffinity ??= 'None';
+  for (const p of spec.ports ?? []) {
+    p.protocol ??= 'TCP';
+    p.targetPort ??= p.port;
+  }
+  normalizeClusterIPs(spec);
+  if (spec.type !== 'ExternalName') {
+    spec.internalTrafficPolicy ??= 'Cluster';
+    spec.ipFamilies ??= ['IPv4'];
+    spec.ipFamilyPolicy ??= 'SingleStack';
+  }
+  if (spec.type === 'NodePort' || spec.type === 'LoadBalancer') spec.externalTrafficPolicy ??= 'Cluster';
+  if (spec.type === 'LoadBalancer') spec.allocateLoadBalancerNodePorts ??= true;
+}
+
+function nodePortSet(svc: KubeObject): number[] {
+  const spec = serviceSpecOf(svc);
+  return [...new Set((spec.ports ?? []).map((p) => p.nodePort ?? 0).filter((n) => n !== 0))].sort((a, b) => a - b);
+}
+
+/**
+ * Kubernetes' patchAllocatedValues and dropTypeDependentFields: an update that omits allocated
+ * values keeps them (kubectl apply never sends them); a type change that makes them meaningless
+ * drops them when the client left them as they were.
+ */
+function carryServiceAllocations(obj: KubeObject, old: KubeObject): void {
+  const spec = serviceSpecOf(obj);
+  const oldSpec = serviceSpecOf(structuredClone(old));
+  if (needsClusterIP(old) && needsClusterIP(obj)) {
+    if (spec.clusterIP === undefined && oldSpec.clusterIP !== undefined) spec.clusterIP = oldSpec.clusterIP;
+    if (spec.clusterIPs === undefined && oldSpec.clusterIPs !== undefined) spec.clusterIPs = oldSpec.clusterIPs;
+  }
+  if (mayHaveNodePorts(old) && mayHaveNodePorts(obj)) {
+    // Node ports by port name, unless the new spec already uses that value for another port.
+    const used = new Set(nodePortSet(obj));
+    const byName = new Map((oldSpec.ports ?? []).map((p) => [p.name ?? '', p.nodePort ?? 0]));
+    for (const p of spec.ports ?? []) {
+      if (p.nodePort) continue;
+      const n = byName.get(p.name ?? '');
+      if (n && !used.has(n)) p.nodePort = n;
+    }
+  }
+  if (needsHealthCheckNodePort(old) && needsHealthCheckNodePort(obj)) spec.healthCheckNodePort ??= oldSpec.healthCheckNodePort;
+  if (needsClusterIP(old) && !needsClusterIP(obj)) {
+    if (spec.clusterIP === oldSpec.clusterIP && isDeepStrictEqual(spec.clusterIPs, oldSpec.clusterIPs)) {
+      delete spec.clusterIP;
+      delete spec.clusterIPs;
+    }
+    if (isDeepStrictEqual(spec.ipFamilies, oldSpec.ipFamilies)) delete spec.ipFamilies;
+    if (spec.ipFamilyPolicy === oldSpec.ipFamilyPolicy) delete spec.ipFamilyPolicy;
+    if (spec.internalTrafficPolicy === oldSpec.internalTrafficPolicy) delete spec.internalTrafficPolicy;
+  }
+  if (mayHaveNodePorts(old) && !mayHaveNodePorts(obj) && isDeepStrictEqual(nodePortSet(obj), nodePortSet(old))) {
+    for (const p of spec.ports ?? []) delete p.nodePort;
+    if (spec.externalTrafficPolicy === oldSpec.externalTrafficPolicy) delete spec.externalTrafficPolicy;
+  }
+  if (needsHealthCheckNodePort(old) && !needsHealthCheckNodePort(obj) && spec.healthCheckNodePort === oldSpec.healthCheckNodePort) delete spec.healthCheckNodePort;
+  if (oldSpec.type === 'LoadBalancer' && spec.type !== 'LoadBalancer' && spec.allocateLoadBalancerNodePorts === oldSpec.allocateLoadBalancerNodePorts) delete spec.allocateLoadBalancerNodePorts;
+}
+
 function validateService(svc: KubeObject): FieldError[] {
   const errs: FieldError[] = [];
-  const spec = (svc['spec'] ?? {}) as { type?: string; ports?: { name?: string; port?: number; targetPort?: number | string; nodePort?: number; protocol?: string }[]; clusterIP?: string; externalName?: string; selector?: Record<string, string> };
+  const spec = (svc['spec'] ?? {}) as ServiceSpec;
   const type = spec.type ?? 'ClusterIP';
   if (!SERVICE_TYPES.includes(type)) errs.push(notSupported('spec.type', type, SERVICE_TYPES));
   if (type === 'ExternalName' && !spec.externalName) errs.push(required('spec.externalName'));
   const ports = spec.ports ?? [];
   if (ports.length === 0 && type !== 'ExternalName' && spec.clusterIP !== 'None') errs.push(required('spec.ports'));
   const names = new Set<string>();
+  const nodePorts = new Set<string>();
   ports.forEach((p, i) => {
     const f = `spec.ports[${i}]`;
     if (typeof p.port !== 'number' || p.port < 1 || p.port > 65535) errs.push(invalidValue(`${f}.port`, p.port ?? 0, 'must be between 1 and 65535, inclusive'));
@@ -149,8 +251,31 @@ function validateService(svc: KubeObject): FieldError[] {
     }
     if (p.protocol !== undefined && !['TCP', 'UDP', 'SCTP'].includes(p.protocol)) errs.push(notSupported(`${f}.protocol`, p.protocol, ['SCTP', 'TCP', 'UDP']));
     if (typeof p.targetPort === 'number' && (p.targetPort < 1 || p.targetPort > 65535)) errs.push(invalidValue(`${f}.targetPort`, p.targetPort, 'must be between 1 and 65535, inclusive'));
-    if (p.nodePort !== undefined && p.nodePort !== 0 && type !== 'NodePort' && type !== 'LoadBalancer') errs.push(forbiddenField(`${f}.nodePort`, 'may not be used when `type` is \'ClusterIP\''));
+    if (p.nodePort !== undefined && p.nodePort !== 0) {
+      if (type !== 'NodePort' && type !== 'LoadBalancer') errs.push(forbiddenField(`${f}.nodePort`, `may not be used when \`type\` is '${type}'`));
+      else if (p.nodePort < 1 || p.nodePort > 65535) errs.push(invalidValue(`${f}.nodePort`, p.nodePort, 'must be between 1 and 65535, inclusive'));
+      const key = `${p.protocol ?? 'TCP'}/${p.nodePort}`;
+      if (nodePorts.has(key)) errs.push({ type: 'FieldValueDuplicate', field: `${f}.nodePort`, message: String(p.nodePort) });
+      nodePorts.add(key);
+    }
   });
+  const ip = spec.clusterIP;
+  if (type === 'ExternalName') {
+    if (ip) errs.push(forbiddenField('spec.clusterIP', 'may not be set for ExternalName services'));
+  } else if (ip !== undefined && ip !== '') {
+    if (ip === 'None') {
+      if (type === 'NodePort' || type === 'LoadBalancer') errs.push(invalidValue('spec.clusterIP', ip, `may not be set to 'None' for ${type} services`));
+    } else if (isIP(ip) === 0) {
+      errs.push(invalidValue('spec.clusterIP', ip, 'must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)'));
+    }
+  }
+  const ips = spec.clusterIPs ?? [];
+  if (ips.length > 0 && ips[0] !== (ip ?? '')) errs.push(invalidValue('spec.clusterIPs[0]', ips[0], 'must match `clusterIP`'));
+  if (ips.length > 1) errs.push(invalidValue('spec.clusterIPs', ips, 'this cluster is not configured for dual-stack services'));
+  if (spec.healthCheckNodePort !== undefined && spec.healthCheckNodePort !== 0) {
+    if (type !== 'LoadBalancer' || spec.externalTrafficPolicy !== 'Local') errs.push(invalidValue('spec.healthCheckNodePort', spec.healthCheckNodePort, "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'"));
+    else if (spec.healthCheckNodePort < 1 || spec.healthCheckNodePort > 65535) errs.push(invalidValue('spec.healthCheckNodePort', spec.healthCheckNodePort, 'must be between 1 and 65535, inclusive'));
+  }
   return errs;
 }
 
@@ -323,38 +448,22 @@ export function coreStrategies(def: (kind: string) => string): Strategy[] {
       nameRule: 'dns1035',
       prepareForCreate: (o) => {
         o['status'] = { loadBalancer: {} };
-        const spec = (o['spec'] ?? (o['spec'] = {})) as { type?: string; ports?: { protocol?: string; targetPort?: number | string; port?: number }[]; sessionAffinity?: string; internalTrafficPolicy?: string; ipFamilies?: string[]; ipFamilyPolicy?: string; externalTrafficPolicy?: string };
-        spec.type ??= 'ClusterIP';
-        spec.sessionAffinity ??= 'None';
-        for (const p of spec.ports ?? []) {
-          p.protocol ??= 'TCP';
-          p.targetPort ??= p.port;
-        }
-        if (spec.type !== 'ExternalName') {
-          spec.internalTrafficPolicy ??= 'Cluster';
-          spec.ipFamilies ??= ['IPv4'];
-          spec.ipFamilyPolicy ??= 'SingleStack';
-        }
-        if (spec.type === 'NodePort' || spec.type === 'LoadBalancer') spec.externalTrafficPolicy ??= 'Cluster';
+        defaultServiceSpec(serviceSpecOf(o));
       },
       prepareForUpdate: (o, old) => {
-        const spec = (o['spec'] ?? (o['spec'] = {})) as { clusterIP?: string; clusterIPs?: string[]; ports?: { protocol?: string; targetPort?: number | string; port?: number }[]; type?: string };
+        const spec = serviceSpecOf(o);
         spec.type ??= 'ClusterIP';
-        for (const p of spec.ports ?? []) {
-          p.protocol ??= 'TCP';
-          p.targetPort ??= p.port;
-        }
-        // Allocated addresses are kept when an update omits them (kubectl apply never sends them).
-        const oldSpec = (old['spec'] ?? {}) as { clusterIP?: string; clusterIPs?: string[] };
-        if (!spec.clusterIP && oldSpec.clusterIP) spec.clusterIP = oldSpec.clusterIP;
-        if (!spec.clusterIPs && oldSpec.clusterIPs) spec.clusterIPs = oldSpec.clusterIPs;
+        normalizeClusterIPs(spec);
+        carryServiceAllocations(o, old);
+        defaultServiceSpec(spec);
       },
       validate: validateService,
       validateUpdate: (o, old) => {
         const errs = validateService(o);
         const a = at<string>(o, 'spec', 'clusterIP');
         const b = at<string>(old, 'spec', 'clusterIP');
-        if (b && a !== b && at<string>(o, 'spec', 'type') !== 'ExternalName') errs.push(invalidValue('spec.clusterIPs[0]', a ?? '', 'may not change once set'));
+        // ClusterIP is immutable (an old Service without one may get one).
+        if (b && needsClusterIP(o) && needsClusterIP(old) && a !== b) errs.push(invalidValue('spec.clusterIP', a ?? '', 'field is immutable'));
         return errs;
       },
       table: {

@@ -78,12 +78,23 @@ function defaultProbe(p: ProbeLike | undefined): void {
   }
 }
 
+/** tolerationSeconds of the not-ready/unreachable tolerations every pod gets (DefaultTolerationSeconds admission). */
+export interface DefaultTolerationSeconds {
+  /** `--default-not-ready-toleration-seconds` (default 300). */
+  notReady: number;
+  /** `--default-unreachable-toleration-seconds` (default 300). */
+  unreachable: number;
+}
+
+/** Kubernetes' defaults: five minutes each. */
+export const DEFAULT_TOLERATION_SECONDS: Readonly<DefaultTolerationSeconds> = { notReady: 300, unreachable: 300 };
+
 /**
  * Applies the defaults Kubernetes sets on pod specs and templates (those that depend on other
  * fields); with `forPod`, also what admission adds to real pods (service account, priority,
- * the not-ready/unreachable tolerations).
+ * the not-ready/unreachable tolerations with `tolerationSeconds`).
  */
-export function defaultPodSpec(spec: PodSpecLike, forPod: boolean): void {
+export function defaultPodSpec(spec: PodSpecLike, forPod: boolean, tolerationSeconds: Readonly<DefaultTolerationSeconds> = DEFAULT_TOLERATION_SECONDS): void {
   for (const list of [spec.initContainers, spec.containers]) {
     for (const c of list ?? []) {
       c.imagePullPolicy ??= defaultImagePullPolicy(c.image);
@@ -113,9 +124,13 @@ export function defaultPodSpec(spec: PodSpecLike, forPod: boolean): void {
   spec.priority ??= 0;
   spec.tolerations ??= [];
   // The taint-based eviction defaults every pod gets (DefaultTolerationSeconds admission).
-  for (const key of ['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable']) {
+  const defaults: [string, number][] = [
+    ['node.kubernetes.io/not-ready', tolerationSeconds.notReady],
+    ['node.kubernetes.io/unreachable', tolerationSeconds.unreachable],
+  ];
+  for (const [key, seconds] of defaults) {
     if (!spec.tolerations.some((t) => (t.key === key || (t.key === undefined && t.operator === 'Exists')) && (t.effect === 'NoExecute' || t.effect === undefined))) {
-      spec.tolerations.push({ key, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 });
+      spec.tolerations.push({ key, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: seconds });
     }
   }
 }

@@ -6,7 +6,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { findResource, parseQuantity, type FieldError, type KubeObject } from '@flotilla/api';
 import { AGE_COLUMN, defineStrategy, humanAge, type Strategy } from '../strategy.js';
 import { forbiddenField } from '../validation.js';
-import { defaultPodSpec, validatePodSpec, type ContainerLike, type PodSpecLike } from './pod-spec.js';
+import { DEFAULT_TOLERATION_SECONDS, defaultPodSpec, validatePodSpec, type ContainerLike, type DefaultTolerationSeconds, type PodSpecLike } from './pod-spec.js';
 
 interface ContainerState {
   waiting?: { reason?: string };
@@ -164,8 +164,15 @@ function onlyMutableFieldsChanged(a: PodSpecLike, b: PodSpecLike): boolean {
   return containersEqualIgnoringImage(a.containers, b.containers) && containersEqualIgnoringImage(a.initContainers, b.initContainers);
 }
 
+/** Options of the pods strategy. */
+export interface PodStrategyOptions {
+  /** tolerationSeconds of the default not-ready/unreachable tolerations (300 each by default). */
+  tolerationSeconds?: DefaultTolerationSeconds;
+}
+
 /** The pods strategy. */
-export function podStrategy(definitionName: string): Strategy {
+export function podStrategy(definitionName: string, options: PodStrategyOptions = {}): Strategy {
+  const tolerationSeconds = options.tolerationSeconds ?? DEFAULT_TOLERATION_SECONDS;
   return defineStrategy(findResource('', 'v1', 'pods')!, definitionName, {
     selectableFields: {
       'spec.nodeName': (o) => specOf(o).nodeName,
@@ -181,13 +188,13 @@ export function podStrategy(definitionName: string): Strategy {
     prepareForCreate: (obj) => {
       const spec = specOf(obj);
       obj['spec'] = spec;
-      defaultPodSpec(spec, true);
+      defaultPodSpec(spec, true, tolerationSeconds);
       obj['status'] = { phase: 'Pending', qosClass: qosClassOf(spec) };
     },
     prepareForUpdate: (obj, old) => {
       // Status is carried over by the store; QoS is fixed at creation.
       void old;
-      defaultPodSpec(specOf(obj), true);
+      defaultPodSpec(specOf(obj), true, tolerationSeconds);
     },
     validate: (obj) => validatePodSpec(specOf(obj), 'spec'),
     validateUpdate: (obj, old) => {
