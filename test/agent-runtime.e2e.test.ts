@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // The agent's entry point does not export the runtime yet; import the modules directly (test code only).
 import { DockerClient, DockerError } from '../packages/agent/src/runtime/docker-client.js';
 import { DockerRuntime, LABEL_NODE } from '../packages/agent/src/runtime/docker-runtime.js';
+import { createTar } from '../packages/agent/src/runtime/tar.js';
 import type { ContainerConfig, ContainerStatus, LogChunk, PodSandboxConfig } from '../packages/agent/src/runtime/runtime.js';
 import { ensurePauseImage, ensureTestImage, hasDockerSocket, TEST_IMAGE, TEST_LABEL, PAUSE_IMAGE } from './harness/test-image.js';
 import { waitFor } from './harness/wait-for.js';
@@ -260,10 +261,18 @@ describe.skipIf(!HAS_DOCKER)('agent runtime on Docker', () => {
     const slow = await runtime.exec(id, ['sleep', '30'], 500);
     expect(slow).toMatchObject({ timedOut: true, exitCode: -1 });
     expect(Date.now() - t0).toBeLessThan(3_000);
+    // Files copied in with an archive upload are visible to exec.
+    await client.putArchive(id, '/tmp', createTar([{ type: 'file', name: 'copied.txt', data: 'copied in\n' }]));
+    expect((await runtime.exec(id, ['cat', '/tmp/copied.txt'], 5_000)).stdout).toBe('copied in\n');
     const missing = await runtime.exec(id, ['/no/such/cmd'], 5_000);
     // The engine reports an exec that cannot start as 126 (OCI runtime exec failed) with its message.
     expect(missing.exitCode).toBe(126);
     expect(missing.stdout + missing.stderr).toMatch(/no such file or directory/);
+    // Kill with a signal; wait reports the exit status.
+    const waiting = client.waitContainer(id);
+    await client.killContainer(id, 'SIGKILL');
+    expect((await waiting).StatusCode).toBe(137);
+    await expect(client.killContainer(id, 'SIGTERM')).rejects.toMatchObject({ code: 'Conflict', statusCode: 409 });
     await runtime.removeSandbox(sandboxId);
   });
 

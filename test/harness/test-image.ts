@@ -6,7 +6,8 @@
  * - `flotilla-test/busybox:1`: default command `/bin/sh`.
  * - `flotilla-test/pause:1`: a pod sandbox that sleeps forever and exits 0 on SIGTERM at once.
  *
- * Idempotent: an image whose FLOTILLA_TEST_IMAGE_HASH env matches the recipe is reused.
+ * Idempotent: an image whose `io.flotilla.test.recipe` label matches the recipe is reused. Both
+ * images carry `io.flotilla.test=true` (and so do containers made from them).
  */
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -25,7 +26,9 @@ export const TEST_IMAGE = 'flotilla-test/busybox:1';
 export const PAUSE_IMAGE = 'flotilla-test/pause:1';
 
 const BUSYBOX = '/usr/bin/busybox';
-const RECIPE_VERSION = '1';
+const RECIPE_VERSION = '2';
+/** Image label holding a hash of the recipe and busybox binary: a matching image is reused. */
+const RECIPE_LABEL = 'io.flotilla.test.recipe';
 const PAUSE_COMMAND = "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait; done";
 
 /** True when a Docker engine socket exists on this machine. */
@@ -62,15 +65,18 @@ function buildRootfs(busybox: Buffer): Buffer {
 }
 
 async function ensureImage(client: DockerClient, ref: string, rootfs: () => Buffer, hash: string, changes: string[]): Promise<string> {
-  const marker = `FLOTILLA_TEST_IMAGE_HASH=${hash}`;
+  let stale: string | undefined;
   try {
     const image = await client.inspectImage(ref);
-    if (image.Config?.Env?.includes(marker)) return ref;
+    if (image.Config?.Labels?.[RECIPE_LABEL] === hash) return ref;
+    stale = image.Id;
   } catch (err) {
     if (!isDockerNotFound(err)) throw err;
   }
   const [repo, tag] = ref.split(':') as [string, string];
-  await client.importImage(rootfs(), { repo, tag, changes: ['ENV PATH=/bin:/usr/bin:/sbin:/usr/sbin', `ENV ${marker}`, ...changes], message: 'flotilla test image' });
+  await client.importImage(rootfs(), { repo, tag, changes: ['ENV PATH=/bin:/usr/bin:/sbin:/usr/sbin', `LABEL ${TEST_LABEL}=true`, `LABEL ${RECIPE_LABEL}=${hash}`, ...changes], message: 'flotilla test image' });
+  // The previous build is now untagged; drop it unless a container still uses it.
+  if (stale) await client.removeImage(stale).catch(() => undefined);
   return ref;
 }
 
