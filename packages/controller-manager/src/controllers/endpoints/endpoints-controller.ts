@@ -25,7 +25,10 @@ interface PodFull extends PodView {
 /** One resolved endpoint. */
 interface Address {
   ip: string;
+  /** Listed as ready: serving and not terminating, or the service publishes not-ready addresses. */
   ready: boolean;
+  /** The pod's Ready condition (EndpointSlice `serving`). */
+  serving: boolean;
   terminating: boolean;
   nodeName?: string;
   hostname?: string;
@@ -39,8 +42,8 @@ interface ResolvedPort {
   appProtocol?: string;
 }
 
-/** The service ports as a pod serves them (undefined when a named port is missing on the pod). */
-function resolvePorts(svc: ServiceView, pod: PodFull): ResolvedPort[] | undefined {
+/** The service ports as a pod serves them; a named port missing on the pod is left out (as Kubernetes' FindPort failing). */
+function resolvePorts(svc: ServiceView, pod: PodFull): ResolvedPort[] {
   const out: ResolvedPort[] = [];
   for (const sp of svc.spec?.ports ?? []) {
     const protocol = sp.protocol ?? 'TCP';
@@ -51,14 +54,19 @@ function resolvePorts(svc: ServiceView, pod: PodFull): ResolvedPort[] | undefine
     else {
       for (const c of pod.spec?.containers ?? []) for (const cp of c.ports ?? []) if (cp.name === target && (cp.protocol ?? 'TCP') === protocol) port = cp.containerPort;
     }
-    if (port === undefined) return undefined;
+    if (port === undefined) continue;
     out.push({ name: sp.name ?? '', port, protocol, ...(sp.appProtocol ? { appProtocol: sp.appProtocol } : {}) });
   }
   return out;
 }
 
-/** The endpoints of a service: addresses grouped by their resolved port sets. */
-export function serviceEndpoints(svc: ServiceView, pods: readonly PodFull[]): { ports: ResolvedPort[]; addresses: Address[] }[] {
+/**
+ * The endpoints of a service: addresses grouped by their resolved port sets. For Endpoints (the
+ * default) terminating pods are left out unless the service publishes not-ready addresses, and a pod
+ * serving none of the service's ports is left out; EndpointSlices (`forSlices`) keep both, as in
+ * Kubernetes.
+ */
+export function serviceEndpoints(svc: ServiceView, pods: readonly PodFull[], options: { forSlices?: boolean } = {}): { ports: ResolvedPort[]; addresses: Address[] }[] {
   const selector = svc.spec?.selector;
   if (!selector || Object.keys(selector).length === 0) return [];
   const sel = labelSelectorFromObject({ matchLabels: selector });
@@ -70,17 +78,20 @@ export function serviceEndpoints(svc: ServiceView, pods: readonly PodFull[]): { 
     const phase = pod.status?.phase;
     if (phase === 'Succeeded' || phase === 'Failed') continue;
     const ports = resolvePorts(svc, pod);
-    if (!ports) continue;
+    const svcPorts = svc.spec?.ports ?? [];
+    // Endpoints: a pod serving none of the ports is left out; without ports, only headless services list pods.
+    if (!options.forSlices && (svcPorts.length > 0 ? ports.length === 0 : svc.spec?.clusterIP !== 'None')) continue;
     const terminating = !!pod.metadata.deletionTimestamp;
-    const ready = !terminating && isPodReady(pod);
-    if (terminating && !svc.spec?.publishNotReadyAddresses) continue;
+    const serving = isPodReady(pod);
+    if (terminating && !options.forSlices && !svc.spec?.publishNotReadyAddresses) continue;
     const key = JSON.stringify(ports);
     let g = groups.get(key);
     if (!g) groups.set(key, (g = { ports, addresses: [] }));
-    const hostname = pod.spec?.subdomain && pod.spec.hostname ? pod.spec.hostname : undefined;
+    const hostname = pod.spec?.hostname && pod.spec.subdomain === svc.metadata.name && pod.metadata.namespace === svc.metadata.namespace ? pod.spec.hostname : undefined;
     g.addresses.push({
       ip,
-      ready: ready || svc.spec?.publishNotReadyAddresses === true,
+      ready: svc.spec?.publishNotReadyAddresses === true || (serving && !terminating),
+      serving,
       terminating,
       ...(pod.spec?.nodeName ? { nodeName: pod.spec.nodeName } : {}),
       ...(hostname ? { hostname } : {}),
@@ -202,10 +213,10 @@ export class EndpointSliceController extends ServiceEndpointsController {
       return;
     }
     const desired: { ports: unknown[]; endpoints: unknown[] }[] = [];
-    for (const g of serviceEndpoints(svc, this.pods.lister.list(namespace))) {
+    for (const g of serviceEndpoints(svc, this.pods.lister.list(namespace), { forSlices: true })) {
       const eps = g.addresses.map((a) => ({
         addresses: [a.ip],
-        conditions: { ready: a.ready, serving: a.ready || a.terminating, terminating: a.terminating },
+        conditions: { ready: a.ready, serving: a.serving, terminating: a.terminating },
         ...(a.hostname ? { hostname: a.hostname } : {}),
         ...(a.nodeName ? { nodeName: a.nodeName } : {}),
         targetRef: targetRef(a),
@@ -213,8 +224,8 @@ export class EndpointSliceController extends ServiceEndpointsController {
       const ports = g.ports.map((p) => ({ name: p.name, port: p.port, protocol: p.protocol, ...(p.appProtocol ? { appProtocol: p.appProtocol } : {}) }));
       for (let i = 0; i < eps.length; i += 100) desired.push({ ports, endpoints: eps.slice(i, i + 100) });
     }
-    // A service with no endpoints still has one (empty) slice, as in Kubernetes.
-    if (desired.length === 0) desired.push({ ports: (svc.spec.ports ?? []).map((p) => ({ name: p.name ?? '', port: typeof p.targetPort === 'number' ? p.targetPort : p.port, protocol: p.protocol ?? 'TCP' })), endpoints: [] });
+    // A service with no endpoints still has one placeholder slice, without ports as in Kubernetes.
+    if (desired.length === 0) desired.push({ ports: [], endpoints: [] });
     const labels = { ...(svc.metadata.labels ?? {}), 'kubernetes.io/service-name': name, 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io' };
     const ownerReferences = [{ apiVersion: 'v1', kind: 'Service', name, uid: svc.metadata.uid ?? '', controller: true, blockOwnerDeletion: true }];
     // Reuse existing slices in order; create or delete the difference.

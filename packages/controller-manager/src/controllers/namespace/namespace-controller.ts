@@ -45,20 +45,25 @@ export class NamespaceController implements Controller {
     if (!(ns.spec?.finalizers ?? []).includes('kubernetes')) return;
     let remaining = 0;
     const left: string[] = [];
+    const finalizers = new Map<string, number>();
     for (const r of NAMESPACED) {
       const list = await this.ctx.client.list(r, { namespace: name });
       if (list.items.length === 0) continue;
-      remaining += list.items.length;
-      left.push(`${r.plural} has ${list.items.length} resource instances`);
       try {
         await this.ctx.client.deleteCollection(r, { namespace: name, propagationPolicy: 'Background' });
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }
+      // What is left after the deletion (objects with finalizers, pods terminating gracefully), as Kubernetes counts it.
+      const after = (await this.ctx.client.list(r, { namespace: name })).items;
+      if (after.length === 0) continue;
+      remaining += after.length;
+      left.push(`${r.plural}.${r.group} has ${after.length} resource instances`);
+      for (const o of after) for (const f of o.metadata.finalizers ?? []) finalizers.set(f, (finalizers.get(f) ?? 0) + 1);
     }
     if (remaining > 0) {
       this.ctx.logger.debug({ namespace: name, remaining }, 'namespace not empty yet');
-      await this.setContentCondition(ns, left);
+      await this.setContentConditions(ns, left.sort(), [...finalizers].map(([f, n]) => `${f} in ${n} resource instances`).sort());
       // Pods and objects with finalizers take time: look again shortly.
       this.queue.addAfter(name, 1000);
       return;
@@ -70,12 +75,15 @@ export class NamespaceController implements Controller {
     }
   }
 
-  private async setContentCondition(ns: NamespaceView, left: string[]): Promise<void> {
-    const message = `Some resources are remaining: ${left.join(', ')}`;
-    const conditions = (ns.status?.conditions ?? []).filter((c) => c.type !== 'NamespaceContentRemaining');
-    const prev = (ns.status?.conditions ?? []).find((c) => c.type === 'NamespaceContentRemaining');
-    if (prev?.message === message) return;
-    conditions.push({ type: 'NamespaceContentRemaining', status: 'True', reason: 'SomeResourcesRemain', message, lastTransitionTime: new Date(this.ctx.clock.now()).toISOString().slice(0, 19) + 'Z' });
+  /** NamespaceContentRemaining and NamespaceFinalizersRemaining, with Kubernetes' reasons and messages. */
+  private async setContentConditions(ns: NamespaceView, left: string[], finalizers: string[]): Promise<void> {
+    const now = new Date(this.ctx.clock.now()).toISOString().slice(0, 19) + 'Z';
+    const want = [{ type: 'NamespaceContentRemaining', status: 'True', reason: 'SomeResourcesRemain', message: `Some resources are remaining: ${left.join(', ')}` }];
+    if (finalizers.length > 0) want.push({ type: 'NamespaceFinalizersRemaining', status: 'True', reason: 'SomeFinalizersRemain', message: `Some content in the namespace has finalizers remaining: ${finalizers.join(', ')}` });
+    const current = ns.status?.conditions ?? [];
+    const changed = want.filter((w) => !current.some((c) => c.type === w.type && c.status === w.status && c.reason === w.reason && c.message === w.message));
+    if (changed.length === 0) return;
+    const conditions = [...current.filter((c) => !changed.some((w) => w.type === c.type)), ...changed.map((w) => ({ ...w, lastTransitionTime: now }))];
     try {
       await this.ctx.client.patch(NAMESPACES, '', ns.metadata.name ?? '', { status: { conditions } }, 'merge', { subresource: 'status' });
     } catch (err) {

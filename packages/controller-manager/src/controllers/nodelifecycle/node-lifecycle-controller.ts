@@ -142,7 +142,28 @@ export class NodeLifecycleController implements Controller {
     }
     const status = silent ? 'Unknown' : ready?.status ?? 'Unknown';
     await this.reconcileTaints(node, status, now);
+    if (status === 'Unknown') await this.markPodsNotReady(node, now);
     await this.evictPods(node, now);
+  }
+
+  /**
+   * Kubernetes' MarkPodsNotReady: the pods of a node that stopped reporting are no longer ready (their
+   * kubelet cannot say so), which takes them out of Service endpoints at once.
+   */
+  private async markPodsNotReady(node: NodeView, now: number): Promise<void> {
+    const name = node.metadata.name ?? '';
+    for (const pod of this.pods.lister.byIndex('node', name) as PodView[]) {
+      const conditions = pod.status?.conditions ?? [];
+      if (!conditions.some((c) => c.type === 'Ready' && c.status !== 'False')) continue;
+      const next = conditions.map((c) => (c.type === 'Ready' ? { ...c, status: 'False', lastTransitionTime: formatTime(new Date(now)) } : c));
+      try {
+        await this.ctx.client.updateStatus(PODS, { ...pod, status: { ...pod.status, conditions: next } });
+        this.recorder.event(pod, 'Warning', 'NodeNotReady', 'Node is not ready');
+      } catch (err) {
+        if (!isNotFound(err) && !isConflict(err)) throw err;
+        if (isConflict(err)) this.queue.addAfter(name, 200);
+      }
+    }
   }
 
   private async markUnknown(node: NodeView, now: number): Promise<void> {

@@ -9,8 +9,17 @@ import type { PodView } from '../../pod-utils.js';
 
 const PODS = res('pods');
 const NODES = res('nodes');
-/** How long a node must be missing before its pods are collected (informers may lag). */
-const ORPHAN_QUARANTINE_MS = 20_000;
+/** How long a node must be missing before its pods are collected (informers may lag); Kubernetes' quarantineTime. */
+export const ORPHAN_QUARANTINE_MS = 40_000;
+
+/** Kubernetes' byEvictionAndCreationTimestamp: evicted pods first, then oldest, then by name. */
+function collectOrder(a: PodView, b: PodView): number {
+  const evicted = (p: PodView) => p.status?.phase === 'Failed' && (p.status as { reason?: string }).reason === 'Evicted';
+  if (evicted(a) !== evicted(b)) return evicted(a) ? -1 : 1;
+  const ta = Date.parse(a.metadata.creationTimestamp ?? '') || 0;
+  const tb = Date.parse(b.metadata.creationTimestamp ?? '') || 0;
+  return ta - tb || (a.metadata.name ?? '').localeCompare(b.metadata.name ?? '');
+}
 
 /** Periodically collects pods nobody will finish. */
 export class PodGcController implements Controller {
@@ -55,12 +64,13 @@ export class PodGcController implements Controller {
   /** One collection pass. */
   async gc(): Promise<void> {
     const pods = this.pods.lister.list() as PodView[];
-    // Terminated pods beyond the threshold, oldest first.
-    const terminated = pods.filter((p) => (p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed') && !p.metadata.deletionTimestamp);
-    const extra = terminated.length - this.ctx.options.terminatedPodGcThreshold;
-    if (extra > 0) {
-      terminated.sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? ''));
-      for (const p of terminated.slice(0, extra)) await this.deletePod(p, false);
+    // Terminated pods beyond the threshold (a threshold <= 0 disables this), evicted and oldest first, force-deleted as in Kubernetes.
+    const threshold = this.ctx.options.terminatedPodGcThreshold;
+    const terminated = pods.filter((p) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed');
+    const extra = terminated.length - threshold;
+    if (threshold > 0 && extra > 0) {
+      terminated.sort(collectOrder);
+      for (const p of terminated.slice(0, extra)) await this.deletePod(p, true);
     }
     // Pods on nodes that are gone.
     const now = this.ctx.clock.now();
