@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { loadClientConfig, RestClient } from '@flotilla/client';
 import pino from 'pino';
 import { HollowNodes } from './hollow-nodes.js';
+import { parseNodeLabels, parseTaints } from './node/node-flags.js';
 
 const USAGE = `Usage: flotilla-hollow-nodes --kubeconfig FILE --count N [flags]
 
@@ -58,23 +59,14 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   const logger = pino({ level: values['log-level'], base: { component: 'hollow-nodes' } }, pino.destination(2));
-  const labels: Record<string, string> = {};
-  for (const kv of (values['node-labels'] ?? '').split(',').filter((x) => x)) {
-    const eq = kv.indexOf('=');
-    if (eq <= 0) {
-      process.stderr.write(`flotilla-hollow-nodes: --node-labels wants key=value pairs, got ${kv}\n`);
-      process.exit(2);
-    }
-    labels[kv.slice(0, eq)] = kv.slice(eq + 1);
-  }
-  const taints: { key: string; value?: string; effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute' }[] = [];
-  for (const t of (values['register-with-taints'] ?? '').split(',').filter((x) => x)) {
-    const m = /^([^=:]+)(?:=([^:]*))?:(NoSchedule|PreferNoSchedule|NoExecute)$/.exec(t);
-    if (!m) {
-      process.stderr.write(`flotilla-hollow-nodes: --register-with-taints wants key[=value]:Effect, got ${t}\n`);
-      process.exit(2);
-    }
-    taints.push({ key: m[1]!, ...(m[2] ? { value: m[2] } : {}), effect: m[3] as 'NoSchedule' });
+  let labels: Record<string, string>;
+  let taints: ReturnType<typeof parseTaints>;
+  try {
+    labels = parseNodeLabels(values['node-labels']);
+    taints = parseTaints(values['register-with-taints']);
+  } catch (err) {
+    process.stderr.write(`flotilla-hollow-nodes: ${(err as Error).message}\n`);
+    process.exit(2);
   }
   const client = new RestClient(loadClientConfig(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}), { userAgent: 'flotilla-hollow-nodes', connections: 64 });
   const stop = new AbortController();

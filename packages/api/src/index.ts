@@ -11,3 +11,4 @@ export * from './schema/decoder.js';
 export * from './schema/openapi.js';
 export * from './patch/index.js';
 export * from './duration.js';
+export type * from './types/generated.js';

@@ -1,0 +1,345 @@
+/**
+ * `startAgent(config)`: the node agent — registers the Node, renews its Lease, reports conditions,
+ * runs one worker per pod bound to it (through the container runtime), cleans up what belongs to
+ * pods that are gone, and serves /healthz, /metrics and container logs.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readFileSync, statfsSync, mkdirSync } from 'node:fs';
+import { cpus, hostname, networkInterfaces, release, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { isNotFound, type KubeObject, type Pod } from '@flotilla/api';
+import { deletedObject, EventRecorder, res, RestClient, SharedInformer, type ClientConfig, type KubeClient } from '@flotilla/client';
+import type { Logger } from 'pino';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import type { EnvSources } from './containers/env.js';
+import { NodeLease, registerNode, reportNodeConditions } from './node/node-registration.js';
+import type { NodeFacts, NodeHealth } from './node/node-object.js';
+import { Backoff } from './pod-sync/backoff.js';
+import { PodWorker, type PodWorkerDeps } from './pod-sync/pod-worker.js';
+import { DockerClient } from './runtime/docker-client.js';
+import { DockerRuntime } from './runtime/docker-runtime.js';
+import type { ContainerRuntime } from './runtime/runtime.js';
+import { VolumeManager, type VolumeSources } from './volumes/index.js';
+
+const PODS = res('pods');
+const CONFIGMAPS = res('configmaps');
+const SECRETS = res('secrets');
+const PVCS = res('persistentvolumeclaims');
+const PVS = res('persistentvolumes');
+const SERVICES = res('services');
+
+/** Configuration of an agent. */
+export interface AgentConfig {
+  client: ClientConfig;
+  nodeName: string;
+  dataDir: string;
+  dockerSocket: string;
+  podInfraImage: string;
+  nodeIP?: string;
+  nodeLabels: Record<string, string>;
+  taints: NonNullable<NodeFacts['taints']>;
+  maxPods: number;
+  /** Lease renewal period (ms, default 10 s). */
+  leaseRenewMs?: number;
+  /** Condition report period (ms, default 60 s; sooner when they change). */
+  statusReportMs?: number;
+  /** Address and port of /healthz, /metrics and /containerLogs; port 0 picks one; undefined disables. */
+  bindAddress?: string;
+  port?: number;
+  clusterDns?: { servers: string[]; domain: string };
+  /** Labels added to every container (tests mark theirs). */
+  extraContainerLabels?: Record<string, string>;
+}
+
+/** A running agent. */
+export interface AgentHandle {
+  url: string | undefined;
+  runtime: ContainerRuntime;
+  /** Stops the agent; containers keep running (like a kubelet restart). */
+  stop(): Promise<void>;
+}
+
+/** The first non-internal IPv4 address of this machine (the node's InternalIP by default). */
+export function detectNodeIP(): string {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}
+
+function readTrimmed(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+function osImage(): string {
+  const m = /^PRETTY_NAME="?([^"\n]*)"?/m.exec(readTrimmed('/etc/os-release'));
+  return m?.[1] ?? 'Linux';
+}
+
+function goArch(): string {
+  return ({ x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x' } as Record<string, string>)[process.arch] ?? process.arch;
+}
+
+/** Kubernetes-style service environment variables (`FOO_SERVICE_HOST`, `FOO_PORT_80_TCP`, ...). */
+export function serviceEnvFor(services: readonly KubeObject[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const s of services) {
+    const spec = s['spec'] as { clusterIP?: string; ports?: { name?: string; port: number; protocol?: string }[] } | undefined;
+    const ip = spec?.clusterIP;
+    if (!ip || ip === 'None' || !spec?.ports?.length) continue;
+    const name = (s.metadata.name ?? '').toUpperCase().replace(/-/g, '_');
+    const first = spec.ports[0]!;
+    env[`${name}_SERVICE_HOST`] = ip;
+    env[`${name}_SERVICE_PORT`] = String(first.port);
+    for (const p of spec.ports) if (p.name) env[`${name}_SERVICE_PORT_${p.name.toUpperCase().replace(/-/g, '_')}`] = String(p.port);
+    const proto = (first.protocol ?? 'TCP').toLowerCase();
+    env[`${name}_PORT`] = `${proto}://${ip}:${first.port}`;
+    for (const p of spec.ports) {
+      const pr = (p.protocol ?? 'TCP').toUpperCase();
+      const prefix = `${name}_PORT_${p.port}_${pr}`;
+      env[prefix] = `${pr.toLowerCase()}://${ip}:${p.port}`;
+      env[`${prefix}_PROTO`] = pr.toLowerCase();
+      env[`${prefix}_PORT`] = String(p.port);
+      env[`${prefix}_ADDR`] = ip;
+    }
+  }
+  return env;
+}
+
+/** Reads configMaps, secrets and volumes' claims through the API (undefined on 404). */
+function apiSources(client: KubeClient): EnvSources & VolumeSources {
+  const get = async (r: ReturnType<typeof res>, ns: string, name: string) => {
+    try {
+      return await client.get<KubeObject>(r, ns, name);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  };
+  return {
+    getConfigMap: (ns, name) => get(CONFIGMAPS, ns, name),
+    getSecret: (ns, name) => get(SECRETS, ns, name),
+    getPersistentVolumeClaim: (ns, name) => get(PVCS, ns, name),
+    getPersistentVolume: (name) => get(PVS, '', name),
+  };
+}
+
+/** Starts the agent; resolves once the node is registered and pods are being synced. */
+export async function startAgent(config: AgentConfig, options: { logger: Logger }): Promise<AgentHandle> {
+  const log = options.logger;
+  const dataDir = resolve(config.dataDir);
+  mkdirSync(join(dataDir, 'pods'), { recursive: true });
+  const client = new RestClient(config.client, { userAgent: `flotilla-agent/${config.nodeName}`, connections: 16 });
+  const docker = new DockerClient({ socketPath: config.dockerSocket });
+  const runtime: ContainerRuntime = new DockerRuntime({ client: docker, nodeName: config.nodeName, podInfraImage: config.podInfraImage, ...(config.extraContainerLabels ? { extraLabels: config.extraContainerLabels } : {}) });
+  const version = await runtime.version();
+  const hostIP = config.nodeIP ?? detectNodeIP();
+
+  const fs = statfsSync(dataDir);
+  const ephemeral = String(BigInt(fs.blocks) * BigInt(fs.bsize));
+  const memKi = `${Math.floor(totalmem() / 1024)}Ki`;
+  const facts: NodeFacts = {
+    name: config.nodeName,
+    labels: { 'kubernetes.io/hostname': config.nodeName, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': goArch(), 'beta.kubernetes.io/os': 'linux', 'beta.kubernetes.io/arch': goArch(), ...config.nodeLabels },
+    taints: config.taints,
+    capacity: { cpu: String(cpus().length), memory: memKi, pods: String(config.maxPods), 'ephemeral-storage': ephemeral },
+    allocatable: { cpu: String(cpus().length), memory: memKi, pods: String(config.maxPods), 'ephemeral-storage': ephemeral },
+    addresses: [
+      { type: 'InternalIP', address: hostIP },
+      { type: 'Hostname', address: hostname() },
+    ],
+    nodeInfo: {
+      machineID: readTrimmed('/etc/machine-id'),
+      systemUUID: readTrimmed('/sys/class/dmi/id/product_uuid') || readTrimmed('/etc/machine-id'),
+      bootID: readTrimmed('/proc/sys/kernel/random/boot_id'),
+      kernelVersion: release(),
+      osImage: osImage(),
+      containerRuntimeVersion: `${version.runtimeName}://${version.runtimeVersion}`,
+      kubeletVersion: 'v1.31.0-flotilla',
+      kubeProxyVersion: 'v1.31.0-flotilla',
+      operatingSystem: 'linux',
+      architecture: goArch(),
+    },
+    ...(config.port ? { agentPort: config.port } : {}),
+  };
+  let health: NodeHealth = { ready: true, memoryPressure: false, diskPressure: false, pidPressure: false };
+  const node = await registerNode(client, facts, health, new Date());
+  let conditions = ((node['status'] as { conditions?: [] } | undefined)?.conditions ?? []) as Parameters<typeof reportNodeConditions>[4];
+  const lease = new NodeLease(client, config.nodeName, 40, node.metadata.uid);
+  const stop = new AbortController();
+  const timers: NodeJS.Timeout[] = [];
+
+  const renew = () => lease.renew(new Date()).catch((err: unknown) => log.warn({ err }, 'lease renewal failed'));
+  await renew();
+  timers.push(setInterval(renew, config.leaseRenewMs ?? 10_000));
+  let lastReport = Date.now();
+  const checkHealth = async () => {
+    let next: NodeHealth;
+    try {
+      await runtime.ping();
+      next = { ready: true, memoryPressure: false, diskPressure: false, pidPressure: false };
+    } catch (err) {
+      next = { ready: false, readyMessage: `container runtime is down: ${(err as Error).message}`, memoryPressure: false, diskPressure: false, pidPressure: false };
+    }
+    const changed = next.ready !== health.ready;
+    health = next;
+    if (changed || Date.now() - lastReport >= (config.statusReportMs ?? 60_000)) {
+      lastReport = Date.now();
+      conditions = await reportNodeConditions(client, config.nodeName, health, new Date(), conditions).catch((err: unknown) => {
+        log.warn({ err }, 'node status report failed');
+        return conditions;
+      });
+    }
+  };
+  timers.push(setInterval(() => void checkHealth(), 10_000));
+
+  const recorder = new EventRecorder({ client, component: 'kubelet', host: config.nodeName, logger: log });
+  const services = new SharedInformer<KubeObject>(client, { resource: SERVICES, logger: log });
+  void services.run(stop.signal);
+  const sources = apiSources(client);
+  const deps: PodWorkerDeps = {
+    client,
+    runtime,
+    volumes: new VolumeManager({ podsDir: join(dataDir, 'pods'), sources, nodeName: config.nodeName, logger: log }),
+    sources,
+    recorder,
+    logger: log,
+    nodeName: config.nodeName,
+    hostIP,
+    restartBackoff: new Backoff(),
+    pullBackoff: new Backoff(),
+    ...(config.clusterDns ? { clusterDns: config.clusterDns } : {}),
+    serviceEnv: (ns) => serviceEnvFor([...services.lister.list('default').filter((s) => s.metadata.name === 'kubernetes'), ...services.lister.list(ns)]),
+  };
+
+  const workers = new Map<string, PodWorker>();
+  const workerFor = (pod: Pod): PodWorker => {
+    const uid = pod.metadata.uid ?? '';
+    let w = workers.get(uid);
+    if (!w) {
+      w = new PodWorker(pod, deps);
+      workers.set(uid, w);
+      void w.done.then(() => {
+        if (workers.get(uid) === w) workers.delete(uid);
+      });
+    }
+    return w;
+  };
+  const pods = new SharedInformer<Pod>(client, { resource: PODS, fieldSelector: `spec.nodeName=${config.nodeName}`, logger: log });
+  pods.addEventHandler({
+    onAdd: (p) => workerFor(p).trigger(),
+    onUpdate: (_a, p) => workerFor(p).update(p),
+    onDelete: (p) => workers.get(deletedObject(p).metadata.uid ?? '')?.podDeleted(),
+  });
+  void pods.run(stop.signal);
+  await pods.waitForSync(stop.signal);
+
+  // Containers and volumes of pods that were deleted while the agent was away.
+  const known = new Set(pods.lister.list().map((p) => p.metadata.uid ?? ''));
+  const orphans = new Set<string>();
+  for (const s of await runtime.listPodSandboxes()) if (!known.has(s.uid)) orphans.add(s.uid);
+  for (const c of await runtime.listContainers({ all: true })) if (!known.has(c.podUid)) orphans.add(c.podUid);
+  for (const uid of await deps.volumes.podUidsOnDisk()) if (!known.has(uid)) orphans.add(uid);
+  for (const uid of orphans) {
+    log.info({ uid }, 'removing containers of a pod that no longer exists');
+    for (const c of await runtime.listContainers({ podUid: uid, all: true })) {
+      await runtime.stopContainer(c.id, 10).catch(() => undefined);
+      await runtime.removeContainer(c.id);
+    }
+    for (const s of await runtime.listPodSandboxes({ podUid: uid })) await runtime.removeSandbox(s.id);
+    await deps.volumes.tearDown(uid);
+  }
+
+  // Runtime events wake the pod's worker at once (a container died, was OOM-killed).
+  void (async () => {
+    while (!stop.signal.aborted) {
+      try {
+        for await (const ev of runtime.events({ signal: stop.signal })) {
+          if (ev.podUid && (ev.type === 'died' || ev.type === 'oom' || ev.type === 'destroyed')) workers.get(ev.podUid)?.trigger();
+        }
+      } catch (err) {
+        if (stop.signal.aborted) return;
+        log.warn({ err }, 'runtime event stream failed; reconnecting');
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  })();
+  // Periodic resync: configMap/secret contents, missed events.
+  timers.push(setInterval(() => {
+    for (const w of workers.values()) w.trigger();
+  }, 10_000));
+
+  const registry = new Registry();
+  new Gauge({ name: 'agent_running_pods', help: 'Pods this agent is syncing.', registers: [registry], collect() { this.set(workers.size); } });
+  collectDefaultMetrics({ register: registry });
+  let server: Server | undefined;
+  let url: string | undefined;
+  if (config.bindAddress !== undefined && config.port !== undefined) {
+    server = createServer((req, resp) => {
+      const u = new URL(req.url ?? '/', 'http://agent');
+      if (u.pathname === '/healthz') {
+        resp.writeHead(health.ready ? 200 : 503, { 'content-type': 'text/plain' }).end(health.ready ? 'ok' : health.readyMessage);
+        return;
+      }
+      if (u.pathname === '/metrics') {
+        registry.metrics().then((t) => resp.writeHead(200, { 'content-type': registry.contentType }).end(t), () => resp.writeHead(500).end());
+        return;
+      }
+      const m = /^\/containerLogs\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(u.pathname);
+      if (m) {
+        void serveLogs(runtime, pods, m[1]!, m[2]!, m[3]!, u.searchParams, resp);
+        return;
+      }
+      resp.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+    });
+    await new Promise<void>((r, j) => {
+      server!.once('error', j);
+      server!.listen(config.port, config.bindAddress, r);
+    });
+    const a = server.address() as AddressInfo;
+    url = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+  }
+  log.info({ node: config.nodeName, hostIP, runtime: facts.nodeInfo.containerRuntimeVersion, url }, 'agent started');
+  return {
+    url,
+    runtime,
+    stop: async () => {
+      stop.abort();
+      for (const t of timers) clearInterval(t);
+      for (const w of workers.values()) w.shutdown();
+      server?.close();
+      await recorder.flush().catch(() => undefined);
+      await client.close();
+    },
+  };
+}
+
+/** `GET /containerLogs/NS/POD/CONTAINER?tailLines=&timestamps=&follow=&previous=` (the kubelet's path). */
+async function serveLogs(runtime: ContainerRuntime, pods: SharedInformer<Pod>, ns: string, name: string, container: string, q: URLSearchParams, resp: import('node:http').ServerResponse): Promise<void> {
+  const pod = pods.lister.get(ns, name);
+  if (!pod) {
+    resp.writeHead(404, { 'content-type': 'text/plain' }).end(`pod ${ns}/${name} not found on this node`);
+    return;
+  }
+  const instances = (await runtime.listContainers({ podUid: pod.metadata.uid ?? '', all: true })).filter((c) => c.name === container).sort((a, b) => b.restartCount - a.restartCount);
+  const target = q.get('previous') === 'true' ? instances[1] : instances[0];
+  if (!target) {
+    resp.writeHead(400, { 'content-type': 'text/plain' }).end(`container ${container} in pod ${name} has no ${q.get('previous') === 'true' ? 'previous ' : ''}instance`);
+    return;
+  }
+  const abort = new AbortController();
+  resp.on('close', () => abort.abort());
+  resp.writeHead(200, { 'content-type': 'text/plain' });
+  try {
+    const tail = q.get('tailLines');
+    for await (const chunk of runtime.logs(target.id, { follow: q.get('follow') === 'true', timestamps: q.get('timestamps') === 'true', ...(tail ? { tail: Number(tail) } : {}), signal: abort.signal })) resp.write(chunk.data);
+  } catch {
+    // The client went away or the container is gone.
+  }
+  resp.end();
+}

@@ -1,0 +1,104 @@
+/**
+ * `flotilla-agent`: flags (the kubelet's names where they exist), logging, signals.
+ */
+import { parseArgs } from 'node:util';
+import { hostname } from 'node:os';
+import { loadClientConfig } from '@flotilla/client';
+import pino from 'pino';
+import { startAgent } from './agent.js';
+import { parseNodeLabels, parseTaints } from './node/node-flags.js';
+
+const USAGE = `Usage: flotilla-agent --kubeconfig FILE [flags]
+
+Registers this machine as a Node and runs the pods bound to it as Docker containers.
+
+Flags:
+  --kubeconfig FILE            kubeconfig of the cluster (default: $KUBECONFIG or ~/.kube/config)
+  --node-name NAME             name of the Node (default: the hostname)
+  --data-dir DIR               pod volumes and agent state (default ./agent-data)
+  --docker-socket PATH         Docker Engine API socket (default /var/run/docker.sock)
+  --pod-infra-image IMAGE      image of pod sandboxes (default flotilla/pause:1; must exist locally or be pullable)
+  --node-ip IP                 the node's InternalIP (default: first non-loopback IPv4 address)
+  --node-labels K=V,...        extra labels of the Node
+  --register-with-taints K=V:EFFECT,...  taints of the Node
+  --max-pods N                 pod capacity (default 110)
+  --cluster-dns IP,...         nameservers of pods with dnsPolicy ClusterFirst (default: the engine's)
+  --cluster-domain DOMAIN      cluster DNS domain (default cluster.local)
+  --bind-address ADDR          address of /healthz, /metrics and /containerLogs (default 127.0.0.1)
+  --port PORT                  their port (default 10250; 0 picks one)
+  --log-level LEVEL            (default info)
+`;
+
+/** Runs the agent until SIGTERM/SIGINT. */
+export async function main(argv: string[]): Promise<void> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        kubeconfig: { type: 'string' },
+        'node-name': { type: 'string' },
+        'data-dir': { type: 'string', default: './agent-data' },
+        'docker-socket': { type: 'string', default: '/var/run/docker.sock' },
+        'pod-infra-image': { type: 'string', default: 'flotilla/pause:1' },
+        'node-ip': { type: 'string' },
+        'node-labels': { type: 'string' },
+        'register-with-taints': { type: 'string' },
+        'max-pods': { type: 'string', default: '110' },
+        'cluster-dns': { type: 'string' },
+        'cluster-domain': { type: 'string', default: 'cluster.local' },
+        'bind-address': { type: 'string', default: '127.0.0.1' },
+        port: { type: 'string', default: '10250' },
+        'container-labels': { type: 'string' },
+        'log-level': { type: 'string', default: 'info' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    process.stderr.write(`flotilla-agent: ${(err as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  let nodeLabels: Record<string, string>;
+  let taints: ReturnType<typeof parseTaints>;
+  let extra: Record<string, string>;
+  try {
+    nodeLabels = parseNodeLabels(values['node-labels']);
+    taints = parseTaints(values['register-with-taints']);
+    extra = parseNodeLabels(values['container-labels']);
+  } catch (err) {
+    process.stderr.write(`flotilla-agent: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  const logger = pino({ level: values['log-level'], base: { component: 'agent' } }, pino.destination(2));
+  try {
+    const handle = await startAgent(
+      {
+        client: loadClientConfig(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
+        nodeName: values['node-name'] ?? hostname().toLowerCase(),
+        dataDir: values['data-dir']!,
+        dockerSocket: values['docker-socket']!,
+        podInfraImage: values['pod-infra-image']!,
+        ...(values['node-ip'] ? { nodeIP: values['node-ip'] } : {}),
+        nodeLabels,
+        taints,
+        maxPods: Number(values['max-pods']),
+        ...(values['cluster-dns'] ? { clusterDns: { servers: values['cluster-dns'].split(','), domain: values['cluster-domain']! } } : {}),
+        bindAddress: values['bind-address']!,
+        port: Number(values.port),
+        ...(Object.keys(extra).length > 0 ? { extraContainerLabels: extra } : {}),
+      },
+      { logger },
+    );
+    process.stdout.write(`Flotilla agent running${handle.url ? ` on ${handle.url}` : ''}\n`);
+    const shutdown = () => handle.stop().then(() => process.exit(0), () => process.exit(1));
+    process.once('SIGTERM', shutdown);
+    process.once('SIGINT', shutdown);
+  } catch (err) {
+    logger.fatal({ err }, 'failed to start');
+    process.exit(1);
+  }
+}
