@@ -252,7 +252,10 @@ describe.skipIf(!docker)('agent with the Docker engine', () => {
       const w = (await status(ns, 'missing')).status?.containerStatuses?.[0]?.state.waiting;
       if (w) seen.add(w.reason);
       return seen.has('ErrImagePull') && seen.has('ImagePullBackOff');
-    }, { timeoutMs: 40_000, intervalMs: 50 });
+    }, { timeoutMs: 40_000, intervalMs: 50 }).catch(async (err) => {
+      console.error([...seen], JSON.stringify((await status(ns, 'missing')).status), agent.stderr().slice(-3000));
+      throw err;
+    });
     const w = (await status(ns, 'missing')).status?.containerStatuses?.[0]?.state.waiting;
     expect(w?.message).toMatch(/127\.0\.0\.1:9/);
   }, 60_000);

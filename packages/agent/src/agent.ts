@@ -245,15 +245,20 @@ export async function startAgent(config: AgentConfig, options: { logger: Logger 
   for (const s of await runtime.listPodSandboxes()) if (!known.has(s.uid)) orphans.add(s.uid);
   for (const c of await runtime.listContainers({ all: true })) if (!known.has(c.podUid)) orphans.add(c.podUid);
   for (const uid of await deps.volumes.podUidsOnDisk()) if (!known.has(uid)) orphans.add(uid);
-  for (const uid of orphans) {
-    log.info({ uid }, 'removing containers of a pod that no longer exists');
-    for (const c of await runtime.listContainers({ podUid: uid, all: true })) {
-      await runtime.stopContainer(c.id, 10).catch(() => undefined);
-      await runtime.removeContainer(c.id);
-    }
-    for (const s of await runtime.listPodSandboxes({ podUid: uid })) await runtime.removeSandbox(s.id);
-    await deps.volumes.tearDown(uid);
-  }
+  await Promise.all(
+    [...orphans].map(async (uid) => {
+      log.info({ uid }, 'removing containers of a pod that no longer exists');
+      for (const c of await runtime.listContainers({ podUid: uid, all: true })) {
+        if (c.state === 'running') {
+          const grace = (await runtime.containerStatus(c.id).catch(() => undefined))?.terminationGracePeriodSeconds ?? 30;
+          await runtime.stopContainer(c.id, grace).catch((err: unknown) => log.warn({ err, container: c.id }, 'stopping an orphaned container failed'));
+        }
+        await runtime.removeContainer(c.id);
+      }
+      for (const s of await runtime.listPodSandboxes({ podUid: uid })) await runtime.removeSandbox(s.id);
+      await deps.volumes.tearDown(uid);
+    }),
+  );
 
   // Runtime events wake the pod's worker at once (a container died, was OOM-killed).
   void (async () => {

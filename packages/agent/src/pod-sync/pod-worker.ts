@@ -112,7 +112,11 @@ export class PodWorker {
 
   /** A new version of the pod from the API. */
   update(pod: Pod): void {
+    const prev = this.pod;
     this.pod = pod;
+    // The worker's own status writes come back here: only spec and metadata changes need a sync.
+    const meta = (p: Pod) => ({ ...p.metadata, resourceVersion: undefined, managedFields: undefined });
+    if (isDeepStrictEqual(prev.spec, pod.spec) && isDeepStrictEqual(meta(prev), meta(pod))) return;
     this.trigger();
   }
 
@@ -373,7 +377,9 @@ export class PodWorker {
       this.deps.pullBackoff.next(key);
       this.waiting.set(this.key(c.name), { reason: 'ErrImagePull', message });
       this.deps.recorder.event(this.pod, 'Warning', 'Failed', message);
-      this.scheduleRetry(this.deps.pullBackoff.remaining(key) + 50);
+      // A sync soon after reports ImagePullBackOff (as the kubelet's next sync does); the pull is
+      // retried when the back-off ends.
+      this.scheduleRetry(Math.min(1_000, this.deps.pullBackoff.remaining(key) + 50));
       return false;
     }
   }
