@@ -260,6 +260,33 @@ describe.skipIf(!docker)('agent with the Docker engine', () => {
     expect(w?.message).toMatch(/127\.0\.0\.1:9/);
   }, 60_000);
 
+  it('provisions a local-path claim on this node, keeps its data across pod recreation, deletes it with the claim', async () => {
+    const ns = await namespace('storage');
+    const PVCS = res('persistentvolumeclaims');
+    await client.create(PVCS, ns, { metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '64Mi' } } } });
+    const writer = (name: string, command: string) => pod(name, { command: ['sh', '-c', command], volumeMounts: [{ name: 'data', mountPath: '/data' }] }, { restartPolicy: 'Never', volumes: [{ name: 'data', persistentVolumeClaim: { claimName: 'data' } }] });
+    await client.create(PODS, ns, writer('first', 'echo kept > /data/file'));
+    await waitFor('first pod succeeded', async () => (await status(ns, 'first')).status?.phase === 'Succeeded', { timeoutMs: 30_000 });
+    type ClaimView = KubeObject & { spec: { volumeName?: string; storageClassName?: string }; status?: { phase?: string } };
+    const claim = await client.get<ClaimView>(PVCS, ns, 'data');
+    expect(claim.status?.phase).toBe('Bound');
+    expect(claim.spec.storageClassName).toBe('local-path');
+    const pv = await client.get<KubeObject & { spec: { hostPath: { path: string }; nodeAffinity: unknown } }>(res('persistentvolumes'), '', claim.spec.volumeName!);
+    expect(JSON.stringify(pv.spec.nodeAffinity)).toContain(NODE);
+    expect(readFileSync(join(pv.spec.hostPath.path, 'file'), 'utf8')).toBe('kept\n');
+    await client.delete(PODS, ns, 'first');
+    await client.create(PODS, ns, writer('second', 'cat /data/file'));
+    await waitFor('second pod succeeded', async () => (await status(ns, 'second')).status?.phase === 'Succeeded', { timeoutMs: 30_000 });
+    expect(await logs(ns, 'second')).toBe('kept\n');
+    await client.delete(PODS, ns, 'second');
+    await waitFor('pods gone', async () => (await client.list(PODS, { namespace: ns })).items.length === 0, { timeoutMs: 30_000 });
+    await client.delete(PVCS, ns, 'data');
+    await waitFor('volume and data deleted', async () => {
+      const left = (await client.list(res('persistentvolumes'))).items.some((v) => v.metadata.name === claim.spec.volumeName);
+      return !left && !existsSync(pv.spec.hostPath.path);
+    }, { timeoutMs: 30_000 });
+  }, 90_000);
+
   it('adopts its containers after kill -9 and a restart: one container per pod, no restarts', async () => {
     const ns = await namespace('restart');
     for (const n of ['a', 'b', 'c']) await client.create(PODS, ns, pod(n, { command: ['sleep', '3600'] }));

@@ -20,6 +20,7 @@ import { PodWorker, type PodWorkerDeps } from './pod-sync/pod-worker.js';
 import { DockerClient } from './runtime/docker-client.js';
 import { DockerRuntime } from './runtime/docker-runtime.js';
 import type { ContainerRuntime } from './runtime/runtime.js';
+import { LocalPathProvisioner } from './storage/local-path.js';
 import { VolumeManager, type VolumeSources } from './volumes/index.js';
 
 const PODS = res('pods');
@@ -48,6 +49,8 @@ export interface AgentConfig {
   bindAddress?: string;
   port?: number;
   clusterDns?: { servers: string[]; domain: string };
+  /** Where local-path volumes are created (default DATA_DIR/storage). */
+  localPathDir?: string;
   /** Labels added to every container (tests mark theirs). */
   extraContainerLabels?: Record<string, string>;
 }
@@ -202,7 +205,11 @@ export async function startAgent(config: AgentConfig, options: { logger: Logger 
   const services = new SharedInformer<KubeObject>(client, { resource: SERVICES, logger: log });
   void services.run(stop.signal);
   const sources = apiSources(client);
+  const provisioner = new LocalPathProvisioner({ client, nodeName: config.nodeName, rootDir: config.localPathDir ?? join(dataDir, 'storage'), logger: log });
+  void provisioner.run(stop.signal).catch((err: unknown) => log.warn({ err }, 'local-path provisioner stopped'));
+  timers.push(setInterval(() => void provisioner.reclaimNow(), 10_000));
   const deps: PodWorkerDeps = {
+    provisioner,
     client,
     runtime,
     volumes: new VolumeManager({ podsDir: join(dataDir, 'pods'), sources, nodeName: config.nodeName, logger: log }),

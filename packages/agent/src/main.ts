@@ -21,6 +21,7 @@ Flags:
   --node-ip IP                 the node's InternalIP (default: first non-loopback IPv4 address)
   --node-labels K=V,...        extra labels of the Node
   --register-with-taints K=V:EFFECT,...  taints of the Node
+  --local-path-dir DIR         where local-path volumes are created (default DATA_DIR/storage)
   --max-pods N                 pod capacity (default 110)
   --cluster-dns IP,...         nameservers of pods with dnsPolicy ClusterFirst (default: the engine's)
   --cluster-domain DOMAIN      cluster DNS domain (default cluster.local)
@@ -45,6 +46,7 @@ export async function main(argv: string[]): Promise<void> {
         'node-labels': { type: 'string' },
         'register-with-taints': { type: 'string' },
         'max-pods': { type: 'string', default: '110' },
+        'local-path-dir': { type: 'string' },
         'cluster-dns': { type: 'string' },
         'cluster-domain': { type: 'string', default: 'cluster.local' },
         'bind-address': { type: 'string', default: '127.0.0.1' },
@@ -86,6 +88,7 @@ export async function main(argv: string[]): Promise<void> {
         nodeLabels,
         taints,
         maxPods: Number(values['max-pods']),
+        ...(values['local-path-dir'] ? { localPathDir: values['local-path-dir'] } : {}),
         ...(values['cluster-dns'] ? { clusterDns: { servers: values['cluster-dns'].split(','), domain: values['cluster-domain']! } } : {}),
         bindAddress: values['bind-address']!,
         port: Number(values.port),

@@ -14,6 +14,7 @@ import { containerEnv, EnvError, expandCommand, type EnvSources } from '../conta
 import { Prober, runProbe } from '../containers/probes.js';
 import type { ContainerConfig, ContainerInfo, ContainerRuntime, ContainerStatus, PodSandboxConfig } from '../runtime/runtime.js';
 import { containerMounts, VolumeError, type VolumeManager } from '../volumes/index.js';
+import { ProvisioningError } from '../storage/local-path.js';
 import { Backoff } from './backoff.js';
 import { computePodStatus, type ContainerObservation } from './pod-status.js';
 
@@ -36,6 +37,8 @@ export interface PodWorkerDeps {
   pullBackoff: Backoff;
   /** DNS settings of pods with dnsPolicy ClusterFirst (nameservers, searches). */
   clusterDns?: { servers: string[]; domain: string };
+  /** Provisions local-path claims of a pod before its volumes are set up. */
+  provisioner?: { provisionFor(pod: Pod): Promise<void> };
   /** Environment variables describing Services, for enableServiceLinks (by namespace). */
   serviceEnv?: (namespace: string) => Record<string, string>;
 }
@@ -223,10 +226,11 @@ export class PodWorker {
     // 1. Volumes (every sync, so configMap and secret contents follow their objects).
     let volumes;
     try {
+      await this.deps.provisioner?.provisionFor(this.pod);
       volumes = await this.deps.volumes.setUp(this.pod);
     } catch (err) {
-      if (!(err instanceof VolumeError)) throw err;
-      this.deps.recorder.event(this.pod, 'Warning', 'FailedMount', err.message);
+      if (!(err instanceof VolumeError) && !(err instanceof ProvisioningError)) throw err;
+      this.deps.recorder.event(this.pod, 'Warning', err instanceof ProvisioningError ? err.reason : 'FailedMount', err.message);
       for (const c of spec.containers) this.waiting.set(this.key(c.name), { reason: 'ContainerCreating' });
       await this.report(all);
       this.scheduleRetry(2_000);
