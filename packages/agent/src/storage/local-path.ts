@@ -65,6 +65,7 @@ export class LocalPathProvisioner {
   private readonly claims: SharedInformer<Claim>;
   private readonly volumes: SharedInformer<Volume>;
   private reclaiming = false;
+  private reclaimAgain = false;
 
   constructor(
     private readonly o: { client: KubeClient; nodeName: string; rootDir: string; logger: Logger },
@@ -164,8 +165,13 @@ export class LocalPathProvisioner {
 
   /** Deletes (or releases) this node's volumes whose claims are gone. */
   private async reclaim(): Promise<void> {
-    if (this.reclaiming || !this.claims.hasSynced() || !this.volumes.hasSynced()) return;
+    if (!this.claims.hasSynced() || !this.volumes.hasSynced()) return;
+    if (this.reclaiming) {
+      this.reclaimAgain = true;
+      return;
+    }
     this.reclaiming = true;
+    this.reclaimAgain = false;
     try {
       for (const pv of this.volumes.lister.list()) {
         const ref = pv.spec.claimRef;
@@ -189,5 +195,6 @@ export class LocalPathProvisioner {
     } finally {
       this.reclaiming = false;
     }
+    if (this.reclaimAgain) await this.reclaim();
   }
 }
