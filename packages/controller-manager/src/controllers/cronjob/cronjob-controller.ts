@@ -37,8 +37,8 @@ function finished(j: JobView): 'Complete' | 'Failed' | undefined {
   return c?.type as 'Complete' | 'Failed' | undefined;
 }
 
-/** The scheduled times in (from, to], at most `limit` (plus whether there were more). */
-export function scheduledTimes(schedule: string, timeZone: string | undefined, from: number, to: number, limit = 100): { times: number[]; more: boolean } {
+/** Parses a schedule (a `CRON_TZ=`/`TZ=` prefix overrides `timeZone`) iterating from `from`. */
+function parseSchedule(schedule: string, timeZone: string | undefined, from: number) {
   let expr = schedule.trim();
   let tz = timeZone;
   const m = /^(?:CRON_)?TZ=(\S+)\s+(.*)$/.exec(expr);
@@ -46,7 +46,12 @@ export function scheduledTimes(schedule: string, timeZone: string | undefined, f
     tz = m[1];
     expr = m[2]!;
   }
-  const it = CronExpressionParser.parse(expr, { currentDate: new Date(from), ...(tz ? { tz } : {}) });
+  return CronExpressionParser.parse(expr, { currentDate: new Date(from), ...(tz ? { tz } : {}) });
+}
+
+/** The scheduled times in (from, to], at most `limit` (plus whether there were more). */
+export function scheduledTimes(schedule: string, timeZone: string | undefined, from: number, to: number, limit = 100): { times: number[]; more: boolean } {
+  const it = parseSchedule(schedule, timeZone, from);
   const times: number[] = [];
   for (;;) {
     const next = it.next().getTime();
@@ -58,14 +63,35 @@ export function scheduledTimes(schedule: string, timeZone: string | undefined, f
 
 /** The next scheduled time after `from`. */
 export function nextScheduledTime(schedule: string, timeZone: string | undefined, from: number): number {
-  let expr = schedule.trim();
-  let tz = timeZone;
-  const m = /^(?:CRON_)?TZ=(\S+)\s+(.*)$/.exec(expr);
-  if (m) {
-    tz = m[1];
-    expr = m[2]!;
+  return parseSchedule(schedule, timeZone, from).next().getTime();
+}
+
+/**
+ * The most recent scheduled time in (earliest, now] (Kubernetes' `mostRecentScheduleTime`), and
+ * whether more than `limit` runs were missed: then the most recent one is still the one to run.
+ */
+export function mostRecentScheduleTime(schedule: string, timeZone: string | undefined, earliest: number, now: number, limit = 100): { time: number | undefined; tooMany: boolean } {
+  const { times, more } = scheduledTimes(schedule, timeZone, earliest, now, limit);
+  if (!more) return { time: times[times.length - 1], tooMany: false };
+  return { time: parseSchedule(schedule, timeZone, now + 1).prev().getTime(), tooMany: true };
+}
+
+/** A time as RFC 3339 in a time zone, seconds precision (Go's `t.In(loc).Format(time.RFC3339)`). */
+export function formatRfc3339In(ms: number, timeZone: string | undefined): string {
+  const secs = Math.floor(ms / 1000) * 1000;
+  const pad = (n: number) => String(n).padStart(2, '0');
+  let local = secs;
+  if (timeZone) {
+    const parts = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' }).formatToParts(new Date(secs));
+    const get = (type: string) => Number(parts.find((p) => p.type === type)?.value ?? 0);
+    local = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'));
   }
-  return CronExpressionParser.parse(expr, { currentDate: new Date(from), ...(tz ? { tz } : {}) }).next().getTime();
+  const offset = Math.round((local - secs) / 60_000);
+  const d = new Date(local);
+  const stamp = `${String(d.getUTCFullYear()).padStart(4, '0')}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}T${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
+  if (offset === 0) return `${stamp}Z`;
+  const abs = Math.abs(offset);
+  return `${stamp}${offset < 0 ? '-' : '+'}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
 }
 
 /** Runs Jobs on schedules. */
@@ -119,12 +145,15 @@ export class CronJobController implements Controller {
     await this.cleanupHistory(cj, owned);
     let nextRun: number | undefined;
     if (!cj.spec.suspend) {
-      const since = Date.parse(status.lastScheduleTime ?? cj.metadata.creationTimestamp ?? formatTime(new Date(now)));
+      let since = Date.parse(status.lastScheduleTime ?? cj.metadata.creationTimestamp ?? formatTime(new Date(now)));
+      // Nothing is scheduled before the starting deadline (Kubernetes looks no further back).
+      if (cj.spec.startingDeadlineSeconds !== undefined) since = Math.max(since, now - cj.spec.startingDeadlineSeconds * 1000);
       let scheduled: number | undefined;
       try {
-        const { times, more } = scheduledTimes(cj.spec.schedule, cj.spec.timeZone, since, now);
-        if (more) this.recorder.event(cj, 'Warning', 'TooManyMissedTimes', 'too many missed start times (> 100). Set or decrease .spec.startingDeadlineSeconds or check clock skew');
-        scheduled = times[times.length - 1];
+        // More than 100 missed runs: only the most recent runs, with a warning (as Kubernetes does).
+        const { time, tooMany } = mostRecentScheduleTime(cj.spec.schedule, cj.spec.timeZone, since, now);
+        if (tooMany) this.recorder.event(cj, 'Warning', 'TooManyMissedTimes', 'too many missed start times (> 100). Set or decrease .spec.startingDeadlineSeconds or check clock skew');
+        scheduled = time;
         nextRun = nextScheduledTime(cj.spec.schedule, cj.spec.timeZone, now);
       } catch (err) {
         this.recorder.event(cj, 'Warning', 'UnparseableSchedule', `unparseable schedule: ${cj.spec.schedule}: ${(err as Error).message}`);
@@ -157,7 +186,7 @@ export class CronJobController implements Controller {
             name: jobName,
             namespace,
             labels: { ...(cj.spec.jobTemplate.metadata?.labels ?? {}) },
-            annotations: { ...(cj.spec.jobTemplate.metadata?.annotations ?? {}), 'batch.kubernetes.io/cronjob-scheduled-timestamp': new Date(scheduled).toISOString() },
+            annotations: { ...(cj.spec.jobTemplate.metadata?.annotations ?? {}), 'batch.kubernetes.io/cronjob-scheduled-timestamp': formatRfc3339In(scheduled, cj.spec.timeZone) },
             ownerReferences: [controllerRef(cj, 'batch/v1', 'CronJob')],
           },
           spec: structuredClone(cj.spec.jobTemplate.spec ?? {}),

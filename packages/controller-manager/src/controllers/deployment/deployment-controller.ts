@@ -13,6 +13,7 @@ import {
   actualReplicas,
   availableReplicas,
   byCreation,
+  bySize,
   computeTemplateHash,
   DESIRED_REPLICAS_ANNOTATION,
   equalIgnoreHash,
@@ -26,6 +27,7 @@ import {
   newRsNewReplicas,
   POD_TEMPLATE_HASH_LABEL,
   readyReplicas,
+  replicaSetProportion,
   REVISION_ANNOTATION,
   revisionOf,
   scaleDownOld,
@@ -48,6 +50,8 @@ export class DeploymentController implements Controller {
   private readonly replicaSets: SharedInformer<ReplicaSet>;
   private readonly pods: SharedInformer<PodView>;
   private readonly recorder: EventRecorder;
+  /** Deployments (this sync's copies) for which this sync created the new ReplicaSet. */
+  private readonly createdNewRs = new WeakSet<Deployment>();
 
   constructor(private readonly ctx: ControllerContext) {
     this.queue = new WorkQueue<string>({ clock: ctx.clock });
@@ -168,6 +172,7 @@ export class DeploymentController implements Controller {
       const created = await this.ctx.client.create(REPLICA_SETS, d.metadata.namespace ?? '', newRs);
       this.recorder.event(d, 'Normal', 'ScalingReplicaSet', `Scaled up replica set ${created.metadata.name} from 0 to ${created.spec.replicas}`);
       await this.setDeploymentRevision(d, revision);
+      this.createdNewRs.add(d);
       rss.push(created);
       return created;
     } catch (err) {
@@ -204,37 +209,40 @@ export class DeploymentController implements Controller {
   }
 
   /**
-   * Scaling without a template change: the new ReplicaSet takes the change when it is the only one
-   * active; otherwise active ReplicaSets change in proportion to their size (Kubernetes' proportional
-   * scaling), leftovers going to the newest.
+   * Scaling without a template change (Kubernetes' `scale`): when at most one ReplicaSet is active,
+   * it (or the newest) takes the whole size; a saturated new ReplicaSet scales the old ones to zero;
+   * otherwise active ReplicaSets change in proportion to the size they were last scaled for (the
+   * max-replicas annotation), leftovers going to the largest.
    */
   private async scale(d: Deployment, newRs: ReplicaSet | undefined, rss: ReplicaSet[]): Promise<boolean> {
-    const active = rss.filter((rs) => (rs.spec.replicas ?? 0) > 0);
     const replicas = d.spec.replicas ?? 1;
-    if (active.length === 0 && newRs) return this.scaleRs(d, newRs, replicas);
-    if (active.length === 1) {
-      const only = active[0]!;
-      if (newRs && only.metadata.uid === newRs.metadata.uid) return this.scaleRs(d, only, replicas);
-      if (!newRs) return this.scaleRs(d, only, replicas);
-      return false;
+    const old = this.oldRss(rss, newRs);
+    const active = rss.filter((rs) => (rs.spec.replicas ?? 0) > 0);
+    const activeOrLatest = active.length === 1 ? active[0] : active.length === 0 ? (newRs ?? [...old].sort(byCreation).at(-1)) : undefined;
+    if (activeOrLatest) {
+      if ((activeOrLatest.spec.replicas ?? 0) === replicas) return false;
+      return this.scaleRs(d, activeOrLatest, replicas);
     }
-    const allowed = replicas + maxSurge(d);
-    const current = specReplicas(active);
-    const toAdd = allowed - current;
-    if (toAdd === 0 || !rss.some((rs) => rs.metadata.annotations?.[DESIRED_REPLICAS_ANNOTATION] !== String(replicas))) return false;
-    const sorted = [...active].sort((a, b) => (toAdd > 0 ? (b.spec.replicas ?? 0) - (a.spec.replicas ?? 0) : (a.spec.replicas ?? 0) - (b.spec.replicas ?? 0)));
+    if (newRs && (newRs.spec.replicas ?? 0) === replicas && newRs.metadata.annotations?.[DESIRED_REPLICAS_ANNOTATION] === String(replicas) && (newRs.status?.availableReplicas ?? 0) === replicas) {
+      let changed = false;
+      for (const rs of old) if ((rs.spec.replicas ?? 0) > 0) changed = (await this.scaleRs(d, rs, 0)) || changed;
+      return changed;
+    }
+    if ((d.spec.strategy?.type ?? 'RollingUpdate') !== 'RollingUpdate') return false;
+    const allowed = replicas > 0 ? replicas + maxSurge(d) : 0;
+    const toAdd = allowed - specReplicas(active);
+    const sorted = [...active].sort(bySize(toAdd > 0));
     let added = 0;
     const sizes = new Map<string, number>();
     for (const rs of sorted) {
-      const share = current > 0 ? Math.trunc(((rs.spec.replicas ?? 0) * toAdd) / current) : 0;
-      sizes.set(rs.metadata.uid!, Math.max(0, (rs.spec.replicas ?? 0) + share));
+      const share = replicaSetProportion(d, rs, toAdd, added);
+      sizes.set(rs.metadata.uid!, (rs.spec.replicas ?? 0) + share);
       added += share;
     }
-    const leftover = toAdd - added;
-    const target = newRs ?? sorted[0]!;
-    sizes.set(target.metadata.uid!, Math.max(0, (sizes.get(target.metadata.uid!) ?? target.spec.replicas ?? 0) + leftover));
+    const largest = sorted[0]!;
+    sizes.set(largest.metadata.uid!, Math.max(0, sizes.get(largest.metadata.uid!)! + toAdd - added));
     let changed = false;
-    for (const rs of active) changed = (await this.scaleRs(d, rs, sizes.get(rs.metadata.uid!)!)) || changed;
+    for (const rs of sorted) changed = (await this.scaleRs(d, rs, sizes.get(rs.metadata.uid!)!)) || changed;
     return changed;
   }
 
@@ -285,7 +293,8 @@ export class DeploymentController implements Controller {
       const ref = getControllerOf(p);
       return ref !== undefined && oldUids.has(ref.uid) && (isPodActive(p as PodView) || (p as PodView).metadata.deletionTimestamp !== undefined);
     });
-    if (oldPods.length > 0) {
+    // Kubernetes' oldPodsRunning: old ReplicaSets still reporting pods, or old pods still there.
+    if (oldPods.length > 0 || actualReplicas(old) > 0) {
       await this.syncStatus(d, rss, existingNew);
       return;
     }
@@ -355,8 +364,9 @@ export class DeploymentController implements Controller {
       const rsName = newRs?.metadata.name ?? '';
       if (isComplete(d, status)) {
         cond = { type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable', message: `ReplicaSet "${rsName}" has successfully progressed.`, lastUpdateTime: now, lastTransitionTime: now };
-      } else if (isProgressing(d, status) || !progressing || progressing.reason === 'DeploymentPaused' || progressing.reason === 'DeploymentResumed') {
-        const created = newRs && !progressing;
+      } else if (this.createdNewRs.has(d) || isProgressing(d, status) || !progressing || progressing.reason === 'DeploymentPaused' || progressing.reason === 'DeploymentResumed') {
+        // A new rollout (a ReplicaSet created now) restarts the progress deadline, whatever came before.
+        const created = newRs && (this.createdNewRs.has(d) || !progressing);
         cond = { type: 'Progressing', status: 'True', reason: created ? 'NewReplicaSetCreated' : 'ReplicaSetUpdated', message: created ? `Created new replica set "${rsName}"` : `ReplicaSet "${rsName}" is progressing.`, lastUpdateTime: now, lastTransitionTime: now };
       } else if (progressing.status === 'True' && progressing.reason !== 'NewReplicaSetAvailable' && d.spec.progressDeadlineSeconds !== undefined) {
         const last = Date.parse(progressing.lastUpdateTime ?? progressing.lastTransitionTime ?? now);

@@ -279,3 +279,33 @@ export function setCondition(conditions: Condition[], c: Condition): Condition[]
 export function getCondition(status: DeploymentStatus | undefined, type: string): Condition | undefined {
   return status?.conditions?.find((c) => c.type === type);
 }
+
+/**
+ * How much a ReplicaSet's size changes in a proportional scaling step (`GetProportion`): its size
+ * scaled by the Deployment's new maximum over the maximum it was last sized for (the max-replicas
+ * annotation), within what is left to add (`toAdd - added`, either sign).
+ */
+export function replicaSetProportion(d: Deployment, rs: ReplicaSet, toAdd: number, added: number): number {
+  const size = rs.spec.replicas ?? 0;
+  if (size === 0 || toAdd === 0 || toAdd === added) return 0;
+  const replicas = d.spec.replicas ?? 1;
+  let fraction: number;
+  if (replicas === 0) fraction = -size;
+  else {
+    const annotated = rs.metadata.annotations?.[MAX_REPLICAS_ANNOTATION];
+    const before = annotated === undefined ? NaN : Number(annotated);
+    // Without the annotation there is nothing to scale from: leftovers go to the largest.
+    fraction = !Number.isInteger(before) || before <= 0 ? 0 : Math.floor((size * (replicas + maxSurge(d))) / before + 0.5) - size;
+  }
+  const allowed = toAdd - added;
+  return toAdd > 0 ? Math.min(fraction, allowed) : Math.max(fraction, allowed);
+}
+
+/** Largest first; ties newest first when scaling up (`ReplicaSetsBySizeNewer`), oldest first when down (`ReplicaSetsBySizeOlder`). */
+export function bySize(newerFirst: boolean): (a: ReplicaSet, b: ReplicaSet) => number {
+  return (a, b) => {
+    const d = (b.spec.replicas ?? 0) - (a.spec.replicas ?? 0);
+    if (d !== 0) return d;
+    return newerFirst ? byCreation(b, a) : byCreation(a, b);
+  };
+}

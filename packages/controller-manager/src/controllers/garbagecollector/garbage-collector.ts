@@ -193,13 +193,28 @@ export class GarbageCollector implements Controller {
       const dep = this.nodes.get(d);
       if (!dep) continue;
       const ref = dep.owners.find((r) => r.uid === owner.uid);
-      if (ref?.blockOwnerDeletion) blocking++;
-      if (dep.deleting) continue;
-      try {
-        await this.ctx.client.delete(dep.resource, dep.namespace, dep.name, { propagationPolicy: 'Foreground', preconditions: { uid: dep.uid } });
-      } catch (err) {
-        if (!isNotFound(err) && (err as { code?: number }).code !== 409) throw err;
+      if (!dep.deleting) {
+        // Kubernetes' attemptToDeleteItem: a dependent with another solid owner (live, not itself
+        // deleting its dependents) is kept; only its references to this owner (and to gone owners) go.
+        const others = dep.owners.filter((r) => r.uid !== owner.uid);
+        const solid: OwnerReference[] = [];
+        for (const r of others) {
+          const o = this.nodes.get(r.uid);
+          if (o ? !(o.deleting && o.finalizers.includes('foregroundDeletion')) : !(await this.ownerGone(dep, r))) solid.push(r);
+        }
+        if (solid.length > 0) {
+          await this.patchOwners(dep, others.filter((r) => solid.includes(r) || this.nodes.has(r.uid)));
+          continue;
+        }
+        // Dependents with dependents of their own go in the foreground too; others in the background.
+        const propagationPolicy = dep.dependents.size > 0 ? 'Foreground' : 'Background';
+        try {
+          await this.ctx.client.delete(dep.resource, dep.namespace, dep.name, { propagationPolicy, preconditions: { uid: dep.uid } });
+        } catch (err) {
+          if (!isNotFound(err) && (err as { code?: number }).code !== 409) throw err;
+        }
       }
+      if (ref?.blockOwnerDeletion) blocking++;
     }
     if (blocking === 0) await this.removeFinalizer(owner, 'foregroundDeletion');
     else this.queue.addAfter(`foreground|${owner.uid}`, 1000);

@@ -55,6 +55,27 @@ function finishedCondition(job: JobView): JobCondition | undefined {
   return job.status?.conditions?.find((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
 }
 
+/**
+ * When a pod finished (Kubernetes' `getFinishedTime`): its containers' latest termination, else
+ * when Ready turned False, else its deletion, else its creation.
+ */
+function finishedTime(p: PodView): number {
+  const status = p.status as { containerStatuses?: { state?: { terminated?: { finishedAt?: string } } }[]; conditions?: { type: string; status: string; lastTransitionTime?: string }[] } | undefined;
+  const ends = (status?.containerStatuses ?? []).map((c) => c.state?.terminated?.finishedAt).filter((x): x is string => !!x).map((x) => Date.parse(x));
+  if (ends.length > 0) return Math.max(...ends);
+  const notReady = status?.conditions?.find((c) => c.type === 'Ready' && c.status === 'False')?.lastTransitionTime;
+  if (notReady) return Date.parse(notReady);
+  return Date.parse(p.metadata.deletionTimestamp ?? p.metadata.creationTimestamp ?? '0');
+}
+
+/**
+ * A failed pod: phase Failed, or deleted before it succeeded (Kubernetes' `isPodFailed`: deleted pods
+ * count as failures, as they may never reach the Failed phase).
+ */
+function isPodFailed(p: PodView): boolean {
+  return p.status?.phase === 'Failed' || (p.metadata.deletionTimestamp !== undefined && p.status?.phase !== 'Succeeded');
+}
+
 /** Runs Jobs to completion. */
 export class JobController implements Controller {
   readonly name = 'job-controller';
@@ -158,10 +179,10 @@ export class JobController implements Controller {
     }
     const recorded = new Set([...(status.uncountedTerminatedPods?.succeeded ?? []), ...(status.uncountedTerminatedPods?.failed ?? [])]);
     for (const p of pods) {
-      const phase = p.status?.phase;
       const uid = p.metadata.uid ?? '';
-      if ((phase !== 'Succeeded' && phase !== 'Failed') || !holds(uid) || recorded.has(uid)) continue;
-      (phase === 'Succeeded' ? uncounted.succeeded : uncounted.failed).push(uid);
+      const succeededPod = p.status?.phase === 'Succeeded';
+      if ((!succeededPod && !isPodFailed(p)) || !holds(uid) || recorded.has(uid)) continue;
+      (succeededPod ? uncounted.succeeded : uncounted.failed).push(uid);
     }
     const pendingSucceeded = uncounted.succeeded.length;
     const pendingFailed = uncounted.failed.length;
@@ -173,9 +194,12 @@ export class JobController implements Controller {
     const settled = pendingSucceeded === 0 && pendingFailed === 0;
     const active = pods.filter(isPodActive);
     const now = this.ctx.clock.now();
+    const conditions = [...(status.conditions ?? [])];
+    // A resumed job starts its activeDeadlineSeconds afresh (Kubernetes resets startTime on resume).
+    const resuming = !job.spec.suspend && conditions.some((c) => c.type === 'Suspended' && c.status === 'True');
+    if (resuming) status.startTime = this.now();
     status.startTime ??= job.spec.suspend ? undefined : this.now();
     if (status.startTime === undefined) delete status.startTime;
-    const conditions = [...(status.conditions ?? [])];
     const setCond = (c: JobCondition) => {
       const i = conditions.findIndex((x) => x.type === c.type);
       const prev = i >= 0 ? conditions[i] : undefined;
@@ -188,10 +212,12 @@ export class JobController implements Controller {
         await this.ctx.client.delete(PODS, namespace, p.metadata.name ?? '').catch((err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err)));
       }
     };
+    // Pods created or deleted in this sync count at once (as Kubernetes' manageJob reports them).
+    let activeCount = active.length;
     let failure: { reason: string; message: string } | undefined;
     const backoffLimit = job.spec.backoffLimit ?? 6;
     if (totalFailed > backoffLimit) failure = { reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' };
-    else if (job.spec.activeDeadlineSeconds !== undefined && status.startTime && now - Date.parse(status.startTime) >= job.spec.activeDeadlineSeconds * 1000) failure = { reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline' };
+    else if (job.spec.activeDeadlineSeconds !== undefined && !job.spec.suspend && status.startTime && now - Date.parse(status.startTime) >= job.spec.activeDeadlineSeconds * 1000) failure = { reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline' };
     const completions = job.spec.completions;
     const complete = completions !== undefined ? totalSucceeded >= completions : totalSucceeded > 0 && active.length === 0;
     if (failure) {
@@ -213,13 +239,13 @@ export class JobController implements Controller {
       await deleteActive();
       setCond({ type: 'Suspended', status: 'True', reason: 'JobSuspended', message: 'Job suspended' });
     } else {
-      if (conditions.some((c) => c.type === 'Suspended' && c.status === 'True')) setCond({ type: 'Suspended', status: 'False', reason: 'JobResumed', message: 'Job resumed' });
-      if (this.expectations.satisfied(key)) await this.manage(key, job, ref, active, totalSucceeded, totalFailed, pods);
+      if (resuming) setCond({ type: 'Suspended', status: 'False', reason: 'JobResumed', message: 'Job resumed' });
+      if (this.expectations.satisfied(key)) activeCount = await this.manage(key, job, ref, active, totalSucceeded, totalFailed, pods);
     }
     const next: NonNullable<JobView['status']> = {
       ...status,
       conditions,
-      active: failure || (complete && completions !== undefined) || job.spec.suspend ? 0 : active.length,
+      active: failure || (complete && completions !== undefined) || job.spec.suspend ? 0 : activeCount,
       succeeded,
       failed,
       ready: active.filter(isPodReady).length,
@@ -237,12 +263,13 @@ export class JobController implements Controller {
     // Only now that the status records them may the finished pods' finalizers go.
     await this.removeTracking(release);
     if (failure || (complete && completions !== undefined)) await this.removeTracking(active.filter((p) => p.metadata.deletionTimestamp === undefined));
-    if (job.spec.activeDeadlineSeconds !== undefined && status.startTime && !failure && !complete) {
+    if (job.spec.activeDeadlineSeconds !== undefined && !job.spec.suspend && status.startTime && !failure && !complete) {
       this.queue.addAfter(key, Math.max(0, Date.parse(status.startTime) + job.spec.activeDeadlineSeconds * 1000 - now) + 50);
     }
   }
 
-  private async manage(key: string, job: JobView, ref: ReturnType<typeof controllerRef>, active: PodView[], succeeded: number, failed: number, pods: PodView[]): Promise<void> {
+  /** Creates or deletes pods towards the wanted parallelism; returns the active count after it. */
+  private async manage(key: string, job: JobView, ref: ReturnType<typeof controllerRef>, active: PodView[], succeeded: number, failed: number, pods: PodView[]): Promise<number> {
     const parallelism = job.spec.parallelism ?? 1;
     const completions = job.spec.completions;
     const want = completions !== undefined ? Math.max(0, Math.min(parallelism, completions - succeeded)) : succeeded > 0 ? 0 : parallelism;
@@ -250,12 +277,12 @@ export class JobController implements Controller {
     if (diff > 0) {
       // After failures, wait base * 2^(failures-1) (capped) since the last failure before creating more.
       if (failed > 0) {
-        const lastFailure = Math.max(0, ...pods.filter((p) => p.status?.phase === 'Failed').map((p) => Date.parse((p.status as { conditions?: { lastTransitionTime?: string }[] } | undefined)?.conditions?.find((c) => c.lastTransitionTime)?.lastTransitionTime ?? p.metadata.creationTimestamp ?? '0')));
+        const lastFailure = Math.max(0, ...pods.filter(isPodFailed).map(finishedTime));
         const delay = Math.min(MAX_BACKOFF_MS, this.ctx.options.jobBackoffBaseMs * 2 ** (failed - 1));
         const wait = lastFailure + delay - this.ctx.clock.now();
         if (wait > 0) {
           this.queue.addAfter(key, wait + 10);
-          return;
+          return active.length;
         }
       }
       this.expectations.expectCreations(key, diff);
@@ -272,6 +299,7 @@ export class JobController implements Controller {
       } finally {
         for (let i = created; i < diff; i++) this.expectations.creationObserved(key);
       }
+      return active.length + created;
     } else if (diff < 0) {
       const victims = [...active].sort(deletionOrder).slice(0, -diff);
       this.expectations.expectDeletions(key, victims.map((p) => objectKey(p)));
@@ -283,7 +311,9 @@ export class JobController implements Controller {
           if (!isNotFound(err)) throw err;
         }
       }
+      return active.length - victims.length;
     }
+    return active.length;
   }
 
   /** Deletes a finished job once ttlSecondsAfterFinished passed (the TTL-after-finished controller). */
