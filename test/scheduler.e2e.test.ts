@@ -1,7 +1,8 @@
 /**
  * The scheduler as a real process with hollow nodes, through a real API server: fit by resources,
  * node selectors and affinity, taints and tolerations, pod (anti-)affinity, topology spread, host
- * ports; unschedulable pods get their reason and are bound when a fitting node appears; identical
+ * ports, volumes (bound PVs' node affinity, WaitForFirstConsumer claims get the selected node, missing
+ * claims); unschedulable pods get their reason and are bound when a fitting node appears; identical
  * pods spread evenly; a standby scheduler takes over when the leader is killed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +15,8 @@ import { waitFor } from './harness/wait-for.js';
 
 const PODS = res('pods');
 const NODES = res('nodes');
+const PVCS = res('persistentvolumeclaims');
+const PVS = res('persistentvolumes');
 let server: ApiServerProcess;
 let dir: ReturnType<typeof tempDir>;
 let client: RestClient;
@@ -133,6 +136,47 @@ describe('scheduling decisions', () => {
     expect(await nodeOf(ns, 'first')).toBe('big-0');
     await client.create(PODS, ns, pod('second', withPort));
     expect(await unschedulableMessage(ns, 'second')).toContain("didn't have free ports for the requested pod ports");
+  });
+
+  it('places pods by their volumes: bound PV node affinity, WaitForFirstConsumer claims, missing claims', async () => {
+    const ns = await namespace('volumes');
+    await client.create(res('storageclasses.storage.k8s.io'), '', { metadata: { name: 'wffc' }, provisioner: 'flotilla.io/local-path', volumeBindingMode: 'WaitForFirstConsumer' } as KubeObject);
+    const claimSpec = { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } }, storageClassName: 'wffc' };
+    const withClaim = (name: string, claimName: string) => pod(name, { volumes: [{ name: 'data', persistentVolumeClaim: { claimName } }] });
+
+    // A claim bound to a volume that lives on small-1 (the API server does not bind; statuses set by hand).
+    await client.create(PVS, '', {
+      metadata: { name: 'pv-small-1' },
+      spec: {
+        capacity: { storage: '1Gi' },
+        accessModes: ['ReadWriteOnce'],
+        storageClassName: 'wffc',
+        hostPath: { path: '/tmp/pv-small-1' },
+        claimRef: { namespace: ns, name: 'pinned' },
+        nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: ['small-1'] }] }] } },
+      },
+    });
+    await client.create(PVCS, ns, { metadata: { name: 'pinned' }, spec: { ...claimSpec, volumeName: 'pv-small-1' } });
+    await client.patch(PVS, '', 'pv-small-1', { status: { phase: 'Bound' } }, 'merge', { subresource: 'status' });
+    await client.patch(PVCS, ns, 'pinned', { status: { phase: 'Bound', accessModes: ['ReadWriteOnce'], capacity: { storage: '1Gi' } } }, 'merge', { subresource: 'status' });
+    for (let i = 0; i < 3; i++) {
+      await client.create(PODS, ns, withClaim(`pinned-${i}`, 'pinned'));
+      expect(await nodeOf(ns, `pinned-${i}`)).toBe('small-1');
+    }
+
+    // An unbound WaitForFirstConsumer claim: the pod goes anywhere, the claim learns where.
+    await client.create(PVCS, ns, { metadata: { name: 'fresh' }, spec: claimSpec });
+    await client.create(PODS, ns, withClaim('fresh-user', 'fresh'));
+    const node = await nodeOf(ns, 'fresh-user');
+    const fresh = await client.get(PVCS, ns, 'fresh');
+    expect(fresh.metadata.annotations?.['volume.kubernetes.io/selected-node']).toBe(node);
+
+    // A missing claim: unschedulable until it is created.
+    await client.create(PODS, ns, withClaim('late-user', 'late'));
+    expect(await unschedulableMessage(ns, 'late-user')).toMatch(/^0\/\d+ nodes are available: persistentvolumeclaim "late" not found\.$/);
+    await client.create(PVCS, ns, { metadata: { name: 'late' }, spec: claimSpec });
+    const lateNode = await nodeOf(ns, 'late-user', 20_000);
+    expect((await client.get(PVCS, ns, 'late')).metadata.annotations?.['volume.kubernetes.io/selected-node']).toBe(lateNode);
   });
 
   it('binds a waiting pod once a node that fits appears', async () => {

@@ -48,9 +48,22 @@ export interface ScorePlugin {
   normalize?(state: CycleState, scores: number[]): void;
 }
 
+/**
+ * A plugin that acts once a node is chosen (kube-scheduler's Reserve and PreBind extension points):
+ * `reserve` runs synchronously in the scheduling cycle so the next cycles see its decision,
+ * `unreserve` undoes it when binding fails, `preBind` runs (asynchronously) before the Binding call.
+ */
+export interface BindPlugin {
+  readonly name: string;
+  reserve?(state: CycleState, nodeName: string): void;
+  unreserve?(state: CycleState, nodeName: string): void;
+  /** A rejection fails the binding; the pod is retried with back-off. */
+  preBind?(state: CycleState, nodeName: string): Promise<void>;
+}
+
 /** The result of one scheduling cycle. */
 export type ScheduleResult =
-  | { kind: 'scheduled'; node: NodeInfo; evaluated: number; feasible: number }
+  | { kind: 'scheduled'; node: NodeInfo; evaluated: number; feasible: number; state: CycleState }
   | { kind: 'unschedulable'; message: string; reasons: Map<string, number> };
 
 /** How many feasible nodes to look for before scoring (adaptive, like kube-scheduler). */
@@ -75,6 +88,8 @@ export function fitErrorMessage(total: number, reasons: ReadonlyMap<string, numb
 export interface Profile {
   filters: readonly FilterPlugin[];
   scores: readonly ScorePlugin[];
+  /** Reserve/PreBind plugins, in order. */
+  binds?: readonly BindPlugin[];
   percentageOfNodesToScore?: number;
 }
 
@@ -115,7 +130,7 @@ export class Framework {
     }
     if (total > 0) this.nextStart = (start + evaluated) % total;
     if (feasible.length === 0) return { kind: 'unschedulable', message: fitErrorMessage(total, reasons), reasons };
-    if (feasible.length === 1) return { kind: 'scheduled', node: feasible[0]!, evaluated, feasible: 1 };
+    if (feasible.length === 1) return { kind: 'scheduled', node: feasible[0]!, evaluated, feasible: 1, state };
     const totals = new Array<number>(feasible.length).fill(0);
     for (const s of this.profile.scores) {
       if (s.isRelevant && !s.isRelevant(state)) continue;
@@ -137,7 +152,23 @@ export class Framework {
         if (this.random() * ties < 1) best = i;
       }
     }
-    return { kind: 'scheduled', node: feasible[best]!, evaluated, feasible: feasible.length };
+    return { kind: 'scheduled', node: feasible[best]!, evaluated, feasible: feasible.length, state };
+  }
+
+  /** Runs the Reserve plugins for the chosen node (before the next cycle starts). */
+  reserve(state: CycleState, nodeName: string): void {
+    for (const p of this.profile.binds ?? []) p.reserve?.(state, nodeName);
+  }
+
+  /** Undoes `reserve` (in reverse order) after a failed binding. */
+  unreserve(state: CycleState, nodeName: string): void {
+    const binds = this.profile.binds ?? [];
+    for (let i = binds.length - 1; i >= 0; i--) binds[i]!.unreserve?.(state, nodeName);
+  }
+
+  /** Runs the PreBind plugins one after another. */
+  async preBind(state: CycleState, nodeName: string): Promise<void> {
+    for (const p of this.profile.binds ?? []) await p.preBind?.(state, nodeName);
   }
 }
 

@@ -107,6 +107,12 @@ export class Scheduler {
     this.queue.moveAllToActiveOrBackoff();
   }
 
+  /** Informer: a PersistentVolumeClaim, PersistentVolume or StorageClass was added or changed. */
+  onVolumeObject(): void {
+    // A claim created or bound, a PV or class appearing may let pods waiting on volumes fit.
+    this.queue.moveAllToActiveOrBackoff();
+  }
+
   /** Informer: a node was deleted. */
   onNodeDeleted(node: Node): void {
     this.cache.removeNode(node.metadata.name ?? '');
@@ -159,10 +165,17 @@ export class Scheduler {
       return;
     }
     const nodeName = result.node.name;
+    const state = result.state;
     this.cache.assume(pod, nodeName, info);
+    this.framework.reserve(state, nodeName);
     this.bindsInFlight++;
-    this.options.actions
-      .bind(pod, nodeName)
+    let preBound = false;
+    this.framework
+      .preBind(state, nodeName)
+      .then(() => {
+        preBound = true;
+        return this.options.actions.bind(pod, nodeName);
+      })
       .then(
         () => {
           this.cache.finishBinding(info.uid);
@@ -172,14 +185,15 @@ export class Scheduler {
           this.options.actions.event(pod, 'Normal', 'Scheduled', `Successfully assigned ${key} to ${nodeName}`);
         },
         (err: unknown) => {
+          this.framework.unreserve(state, nodeName);
           this.cache.forget(info.uid);
           this.options.observer?.attempt('error', seconds());
           const status = (err as { code?: number }).code;
-          if (status === 404 || status === 409) {
+          if (preBound && (status === 404 || status === 409)) {
             // Deleted or already bound meanwhile: the informer will tell us what happened.
             this.queue.done(key);
           } else {
-            this.log.warn({ err, pod: key, node: nodeName }, 'binding failed');
+            this.log.warn({ err, pod: key, node: nodeName }, preBound ? 'binding failed' : 'pre-binding failed');
             this.queue.requeueError(key);
           }
         },

@@ -1,5 +1,6 @@
 /**
- * `start(config)`: the scheduler process — informers on pods and nodes, leader election on a Lease,
+ * `start(config)`: the scheduler process — informers on pods, nodes and the volume objects (claims,
+ * volumes, storage classes), leader election on a Lease,
  * the scheduling loop while leading, and an HTTP endpoint with /healthz and /metrics.
  */
 import { createServer, type Server } from 'node:http';
@@ -11,7 +12,8 @@ import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { defaultProfile } from './plugins/index.js';
 import { Scheduler } from './scheduler.js';
-import type { Node, Pod } from './types.js';
+import { SELECTED_NODE_ANNOTATION, type VolumeLister } from './plugins/volume-binding.js';
+import type { Node, PersistentVolume, PersistentVolumeClaim, Pod, StorageClass } from './types.js';
 
 /** Configuration of the scheduler. */
 export interface SchedulerConfig {
@@ -40,6 +42,9 @@ export interface SchedulerHandle {
 
 const PODS = res('pods');
 const NODES = res('nodes');
+const PVCS = res('persistentvolumeclaims');
+const PVS = res('persistentvolumes');
+const STORAGE_CLASSES = res('storageclasses.storage.k8s.io');
 
 /** Starts the scheduler; resolves once informers are started (and the metrics endpoint listens). */
 export async function start(config: SchedulerConfig, options: { logger: Logger; signal?: AbortSignal }): Promise<SchedulerHandle> {
@@ -68,9 +73,32 @@ export async function start(config: SchedulerConfig, options: { logger: Logger; 
   const leaderGauge = new Gauge({ name: 'scheduler_is_leader', help: '1 while this instance schedules.', registers: [registry] });
   collectDefaultMetrics({ register: registry });
 
+  const stopAll = new AbortController();
+  options.signal?.addEventListener('abort', () => stopAll.abort(), { once: true });
+  const factory = new SharedInformerFactory(client, log);
+  const pods = factory.informerFor<Pod>(PODS);
+  const nodes = factory.informerFor<Node>(NODES);
+  const claims = factory.informerFor<PersistentVolumeClaim>(PVCS);
+  const volumes = factory.informerFor<PersistentVolume>(PVS);
+  const classes = factory.informerFor<StorageClass>(STORAGE_CLASSES);
+  const volumeLister: VolumeLister = {
+    claim: (namespace, name) => claims.lister.get(namespace, name),
+    volume: (name) => volumes.lister.get('', name),
+    storageClass: (name) => classes.lister.get('', name),
+    storageClasses: () => classes.lister.list(),
+  };
+
   const scheduler = new Scheduler({
     schedulerName: config.schedulerName,
-    profile: defaultProfile(config.percentageOfNodesToScore !== undefined ? { percentageOfNodesToScore: config.percentageOfNodesToScore } : {}),
+    profile: defaultProfile({
+      ...(config.percentageOfNodesToScore !== undefined ? { percentageOfNodesToScore: config.percentageOfNodesToScore } : {}),
+      volumes: {
+        lister: volumeLister,
+        selectNode: async (claim, nodeName) => {
+          await client.patch(PVCS, claim.metadata.namespace ?? '', claim.metadata.name ?? '', { metadata: { annotations: { [SELECTED_NODE_ANNOTATION]: nodeName } } }, 'merge');
+        },
+      },
+    }),
     logger: log,
     observer: {
       attempt: (result, seconds) => {
@@ -106,11 +134,6 @@ export async function start(config: SchedulerConfig, options: { logger: Logger; 
   queueLengths = () => scheduler.queue.lengths();
   void pending;
 
-  const stopAll = new AbortController();
-  options.signal?.addEventListener('abort', () => stopAll.abort(), { once: true });
-  const factory = new SharedInformerFactory(client, log);
-  const pods = factory.informerFor<Pod>(PODS);
-  const nodes = factory.informerFor<Node>(NODES);
   pods.addEventHandler({
     onAdd: (p) => scheduler.onPod(p),
     onUpdate: (_old, p) => scheduler.onPod(p),
@@ -121,6 +144,10 @@ export async function start(config: SchedulerConfig, options: { logger: Logger; 
     onUpdate: (_old, n) => scheduler.onNode(n),
     onDelete: (n) => scheduler.onNodeDeleted(deletedObject(n)),
   });
+  const onVolumeObject = { onAdd: () => scheduler.onVolumeObject(), onUpdate: () => scheduler.onVolumeObject() };
+  claims.addEventHandler(onVolumeObject);
+  volumes.addEventHandler(onVolumeObject);
+  classes.addEventHandler(onVolumeObject);
   factory.start(stopAll.signal);
 
   let leading = false;
@@ -129,7 +156,7 @@ export async function start(config: SchedulerConfig, options: { logger: Logger; 
     leaderGauge.set(1);
     try {
       await factory.waitForSync(signal);
-      log.info({ nodes: nodes.store.size, pods: pods.store.size }, 'informers synced; scheduling');
+      log.info({ nodes: nodes.store.size, pods: pods.store.size, claims: claims.store.size }, 'informers synced; scheduling');
       await scheduler.run(signal);
     } finally {
       leading = false;

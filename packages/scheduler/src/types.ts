@@ -101,6 +101,41 @@ export interface PodSpec extends PodResourceSpec {
   hostNetwork?: boolean;
   containers?: Container[];
   schedulingGates?: { name: string }[];
+  volumes?: Volume[];
+}
+
+/** A pod volume (only the claim-backed kinds matter to the scheduler). */
+export interface Volume {
+  name: string;
+  persistentVolumeClaim?: { claimName: string; readOnly?: boolean };
+  /** A generic ephemeral volume: its claim is `<pod>-<volume>`, created by the ephemeral volume controller. */
+  ephemeral?: { volumeClaimTemplate?: unknown };
+}
+
+/** A PersistentVolumeClaim as the scheduler sees it. */
+export interface PersistentVolumeClaim extends KubeObject {
+  metadata: ObjectMeta;
+  spec?: { storageClassName?: string | null; volumeName?: string; accessModes?: string[] };
+  status?: { phase?: string };
+}
+
+/** A PersistentVolume as the scheduler sees it. */
+export interface PersistentVolume extends KubeObject {
+  metadata: ObjectMeta;
+  spec?: {
+    nodeAffinity?: { required?: { nodeSelectorTerms: NodeSelectorTerm[] } };
+    claimRef?: { namespace?: string; name?: string; uid?: string };
+    storageClassName?: string;
+  };
+  status?: { phase?: string };
+}
+
+/** A storage.k8s.io/v1 StorageClass as the scheduler sees it. */
+export interface StorageClass extends KubeObject {
+  metadata: ObjectMeta;
+  provisioner?: string;
+  volumeBindingMode?: 'Immediate' | 'WaitForFirstConsumer';
+  allowedTopologies?: { matchLabelExpressions?: { key: string; values: string[] }[] }[];
 }
 
 /** A pod as the scheduler sees it. */
