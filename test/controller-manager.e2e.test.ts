@@ -99,6 +99,8 @@ describe('Deployments', () => {
     await rolledOut(ns, 'web', 10);
 
     // Sample readiness from a watch for the whole rollout.
+    // uid -> ready; terminating pods are dropped (they count neither as ready nor against the surge,
+    // as in Kubernetes).
     const ready = new Map<string, boolean>();
     for (const p of await pods(ns)) ready.set(p.metadata.uid!, isReady(p));
     let minReady = [...ready.values()].filter(Boolean).length;
@@ -108,7 +110,7 @@ describe('Deployments', () => {
     const watching = (async () => {
       try {
         for await (const ev of client.watch<PodView>(PODS, { namespace: ns, resourceVersion: list.metadata.resourceVersion, signal: abort.signal })) {
-          if (ev.type === 'DELETED') ready.delete(ev.object.metadata.uid!);
+          if (ev.type === 'DELETED' || ev.object.metadata.deletionTimestamp) ready.delete(ev.object.metadata.uid!);
           else if (ev.type === 'ADDED' || ev.type === 'MODIFIED') ready.set(ev.object.metadata.uid!, isReady(ev.object));
           else continue;
           minReady = Math.min(minReady, [...ready.values()].filter(Boolean).length);

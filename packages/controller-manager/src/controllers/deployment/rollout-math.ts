@@ -117,9 +117,17 @@ export function readyReplicas(rss: readonly ReplicaSet[]): number {
   return rss.reduce((n, rs) => n + (rs.status?.readyReplicas ?? 0), 0);
 }
 
-/** Sum of status.availableReplicas. */
+/**
+ * A ReplicaSet's available replicas as far as a rollout may rely on them: never more than its
+ * spec (a ReplicaSet just scaled down still reports the pods it is about to delete).
+ */
+export function availableOf(rs: ReplicaSet): number {
+  return Math.min(rs.status?.availableReplicas ?? 0, rs.spec.replicas ?? 0);
+}
+
+/** Sum of available replicas (availableOf). */
 export function availableReplicas(rss: readonly ReplicaSet[]): number {
-  return rss.reduce((n, rs) => n + (rs.status?.availableReplicas ?? 0), 0);
+  return rss.reduce((n, rs) => n + availableOf(rs), 0);
 }
 
 /** The new ReplicaSet's target size this step (`NewRSNewReplicas`). */
@@ -154,7 +162,7 @@ export function scaleDownOld(d: Deployment, oldRss: readonly ReplicaSet[], newRs
   const sizes = new Map(oldRss.map((rs) => [rs.metadata.name!, rs.spec.replicas ?? 0]));
   const allCount = oldCount + (newRs.spec.replicas ?? 0);
   const minAvailable = (d.spec.replicas ?? 1) - maxUnavailable(d);
-  const newUnavailable = (newRs.spec.replicas ?? 0) - (newRs.status?.availableReplicas ?? 0);
+  const newUnavailable = (newRs.spec.replicas ?? 0) - availableOf(newRs);
   const maxScaledDown = allCount - minAvailable - newUnavailable;
   if (maxScaledDown <= 0) return result;
   const sorted = [...oldRss].sort(byCreation);
@@ -163,7 +171,7 @@ export function scaleDownOld(d: Deployment, oldRss: readonly ReplicaSet[], newRs
   for (const rs of sorted) {
     if (cleaned >= maxScaledDown) break;
     const replicas = sizes.get(rs.metadata.name!)!;
-    const available = rs.status?.availableReplicas ?? 0;
+    const available = availableOf(rs);
     if (replicas === 0 || replicas <= available) continue;
     const down = Math.min(maxScaledDown - cleaned, replicas - available);
     sizes.set(rs.metadata.name!, replicas - down);

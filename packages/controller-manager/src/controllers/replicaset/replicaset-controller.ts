@@ -137,11 +137,15 @@ export class ReplicaSetController implements Controller {
     const ref = controllerRef(rs, apiVersion, this.kind.resource.kind);
     const candidates = this.pods.lister.list(namespace).filter((p) => isPodActive(p as PodView)) as PodView[];
     const pods = await claimObjects(this.ctx.client, PODS, rs, ref, selectorObject(rs), candidates);
-    if (this.expectations.satisfied(key) && !rs.metadata.deletionTimestamp) await this.manageReplicas(key, rs, pods, ref);
-    await this.updateStatus(rs, pods);
+    const deleted = this.expectations.satisfied(key) && !rs.metadata.deletionTimestamp ? await this.manageReplicas(key, rs, pods, ref) : new Set<string>();
+    // Pods deleted just now no longer count: a status that still counted them would let the
+    // Deployment controller believe more replicas are available than will be.
+    await this.updateStatus(rs, pods.filter((p) => !deleted.has(p.metadata.uid ?? '')));
   }
 
-  private async manageReplicas(key: string, rs: ReplicaSetView, pods: PodView[], ref: ReturnType<typeof controllerRef>): Promise<void> {
+  /** Creates or deletes pods towards spec.replicas; returns the uids of the pods it deleted. */
+  private async manageReplicas(key: string, rs: ReplicaSetView, pods: PodView[], ref: ReturnType<typeof controllerRef>): Promise<Set<string>> {
+    const deleted = new Set<string>();
     const want = rs.spec.replicas ?? 1;
     const diff = pods.length - want;
     if (diff < 0) {
@@ -167,6 +171,7 @@ export class ReplicaSetController implements Controller {
         victims.map(async (p) => {
           try {
             await this.ctx.client.delete(PODS, p.metadata.namespace ?? '', p.metadata.name ?? '', { preconditions: { uid: p.metadata.uid ?? '' } });
+            deleted.add(p.metadata.uid ?? '');
             this.recorder.event(rs, 'Normal', 'SuccessfulDelete', `Deleted pod: ${p.metadata.name}`);
           } catch (err) {
             this.expectations.deletionObserved(key, objectKey(p));
@@ -177,6 +182,7 @@ export class ReplicaSetController implements Controller {
       const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
       if (failed) throw failed.reason;
     }
+    return deleted;
   }
 
   private async updateStatus(rs: ReplicaSetView, pods: PodView[]): Promise<void> {
