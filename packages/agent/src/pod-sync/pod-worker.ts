@@ -14,6 +14,7 @@ import { containerEnv, EnvError, expandCommand, type EnvSources } from '../conta
 import { Prober, runProbe } from '../containers/probes.js';
 import type { ContainerConfig, ContainerInfo, ContainerRuntime, ContainerStatus, PodSandboxConfig } from '../runtime/runtime.js';
 import { containerMounts, VolumeError, type VolumeManager } from '../volumes/index.js';
+import { authForImage } from '../images/pull-secrets.js';
 import { ProvisioningError } from '../storage/local-path.js';
 import { Backoff } from './backoff.js';
 import { computePodStatus, type ContainerObservation } from './pod-status.js';
@@ -372,7 +373,12 @@ export class PodWorker {
     this.deps.recorder.event(this.pod, 'Normal', 'Pulling', `Pulling image "${image}"`);
     try {
       const t0 = Date.now();
-      await this.deps.runtime.pullImage(image, undefined);
+      const secrets = [];
+      for (const ref of this.pod.spec?.imagePullSecrets ?? []) {
+        const secret = ref.name ? await this.deps.sources.getSecret(this.pod.metadata.namespace ?? '', ref.name) : undefined;
+        if (secret) secrets.push(secret);
+      }
+      await this.deps.runtime.pullImage(image, authForImage(image, secrets));
       this.deps.pullBackoff.reset(key);
       this.deps.recorder.event(this.pod, 'Normal', 'Pulled', `Successfully pulled image "${image}" in ${Date.now() - t0}ms`);
       return true;
