@@ -185,6 +185,70 @@ describe('Deployments', () => {
   }, 120_000);
 });
 
+describe('StatefulSets and DaemonSets', () => {
+  it('creates StatefulSet pods in order with stable names and one claim each, and scales down from the top', async () => {
+    const ns = await namespace('stateful');
+    await client.create(res('statefulsets.apps'), ns, {
+      metadata: { name: 'web' },
+      spec: {
+        replicas: 3,
+        serviceName: 'web',
+        selector: { matchLabels: { app: 'web' } },
+        template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'c', image: 'app:A', volumeMounts: [{ name: 'data', mountPath: '/data' }] }] } },
+        volumeClaimTemplates: [{ metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: 'manual', resources: { requests: { storage: '1Gi' } } } }],
+      },
+    });
+    // Claims of class "manual" stay unbound and would block scheduling: bind them to throwaway PVs.
+    await waitFor('three ready pods', async () => {
+      const claims = (await client.list<KubeObject & { spec: { volumeName?: string } }>(res('persistentvolumeclaims'), { namespace: ns })).items;
+      for (const c of claims.filter((x) => !x.spec.volumeName)) {
+        const pvName = `pv-${c.metadata.uid}`;
+        await client.create(res('persistentvolumes'), '', { metadata: { name: pvName }, spec: { capacity: { storage: '1Gi' }, accessModes: ['ReadWriteOnce'], storageClassName: 'manual', hostPath: { path: `/tmp/${pvName}` }, claimRef: { namespace: ns, name: c.metadata.name, uid: c.metadata.uid } } }).catch(() => undefined);
+        await client.patch(res('persistentvolumeclaims'), ns, c.metadata.name!, { spec: { volumeName: pvName } }, 'merge');
+        await client.patch(res('persistentvolumeclaims'), ns, c.metadata.name!, { status: { phase: 'Bound' } }, 'merge', { subresource: 'status' });
+      }
+      return (await pods(ns)).filter(isReady).length === 3;
+    }, { timeoutMs: 30_000 });
+    const ps = await pods(ns);
+    expect(ps.map((p) => p.metadata.name).sort()).toEqual(['web-0', 'web-1', 'web-2']);
+    // Ordered: each pod was created after its predecessor was ready.
+    const created = (n: string) => Date.parse(ps.find((p) => p.metadata.name === n)!.metadata.creationTimestamp!);
+    expect(created('web-0')).toBeLessThanOrEqual(created('web-1'));
+    expect(created('web-1')).toBeLessThanOrEqual(created('web-2'));
+    const claims = (await client.list(res('persistentvolumeclaims'), { namespace: ns })).items.map((c) => c.metadata.name).sort();
+    expect(claims).toEqual(['data-web-0', 'data-web-1', 'data-web-2']);
+    await client.patch(res('statefulsets.apps'), ns, 'web', { spec: { replicas: 1 } }, 'merge');
+    await waitFor('scaled down to web-0', async () => {
+      const names = (await pods(ns)).filter((p) => !p.metadata.deletionTimestamp).map((p) => p.metadata.name);
+      return names.length === 1 && names[0] === 'web-0';
+    }, { timeoutMs: 30_000 });
+    // Claims are kept.
+    expect((await client.list(res('persistentvolumeclaims'), { namespace: ns })).items).toHaveLength(3);
+  }, 60_000);
+
+  it('runs one DaemonSet pod on every node that tolerates it', async () => {
+    const ns = await namespace('daemons');
+    await client.create(res('daemonsets.apps'), ns, {
+      metadata: { name: 'agent' },
+      spec: { selector: { matchLabels: { app: 'agent' } }, template: { metadata: { labels: { app: 'agent' } }, spec: { containers: [{ name: 'c', image: 'app:A' }] } } },
+    });
+    const nodes = (await client.list<KubeObject & { status?: { conditions?: { type: string; status: string }[] } }>(NODES)).items.filter((n) => n.metadata.name!.startsWith('worker-'));
+    await waitFor('a ready daemon pod per worker node', async () => {
+      const ps = (await pods(ns)).filter(isReady);
+      const onWorkers = new Set(ps.map((p) => p.spec.nodeName).filter((n) => n?.startsWith('worker-')));
+      return onWorkers.size === nodes.length;
+    }, { timeoutMs: 30_000 });
+    const ds = await waitFor('daemonset status', async () => {
+      const d = await client.get<KubeObject & { status?: { desiredNumberScheduled?: number; numberReady?: number } }>(res('daemonsets.apps'), ns, 'agent');
+      return d.status?.numberReady === d.status?.desiredNumberScheduled && (d.status?.desiredNumberScheduled ?? 0) >= nodes.length ? d : undefined;
+    });
+    const perNode = new Map<string, number>();
+    for (const p of (await pods(ns)).filter((x) => !x.metadata.deletionTimestamp)) perNode.set(p.spec.nodeName ?? '', (perNode.get(p.spec.nodeName ?? '') ?? 0) + 1);
+    expect([...perNode.values()].every((n) => n === 1)).toBe(true);
+    expect(ds.status?.desiredNumberScheduled).toBe(perNode.size);
+  }, 60_000);
+});
+
 describe('Namespaces and garbage collection', () => {
   it('deleting a namespace deletes everything in it, then the namespace', async () => {
     const ns = await namespace('doomed');

@@ -47,7 +47,10 @@ function validateSelectorAndTemplate(spec: WorkloadSpec, opts: { restartPolicies
   if (opts.needsReplicas && spec.replicas !== undefined && spec.replicas < 0) errs.push(invalidValue('spec.replicas', spec.replicas, 'must be greater than or equal to 0'));
   if (!spec.template) errs.push(required('spec.template'));
   else {
-    errs.push(...validatePodSpec(spec.template.spec, 'spec.template.spec'));
+    // A StatefulSet's claim templates are volumes of its pods (the controller adds them).
+    const claims = ((spec as { volumeClaimTemplates?: { metadata?: { name?: string } }[] }).volumeClaimTemplates ?? []).map((t) => t.metadata?.name).filter((n): n is string => !!n);
+    const podSpec = spec.template.spec && claims.length > 0 ? { ...spec.template.spec, volumes: [...(spec.template.spec.volumes ?? []), ...claims.filter((n) => !(spec.template!.spec!.volumes ?? []).some((v) => v.name === n)).map((n) => ({ name: n, persistentVolumeClaim: { claimName: n } }))] } : spec.template.spec;
+    errs.push(...validatePodSpec(podSpec, 'spec.template.spec'));
     const rp = spec.template.spec?.restartPolicy ?? 'Always';
     if (!opts.restartPolicies.includes(rp)) errs.push(notSupported('spec.template.spec.restartPolicy', rp, opts.restartPolicies));
   }
