@@ -1,20 +1,20 @@
 /**
- * Local test images, built once per machine without a registry or the docker CLI: a root
- * filesystem holding the static /usr/bin/busybox plus a symlink per applet, /tmp and an
- * /etc/passwd with root and nobody, imported through the engine API (`fromSrc=-`).
+ * Local test images, built once per machine without a registry or the docker CLI, imported through
+ * the engine API (`fromSrc=-`).
  *
- * - `flotilla-test/busybox:1`: default command `/bin/sh`.
- * - `flotilla-test/pause:1`: a pod sandbox that sleeps forever and exits 0 on SIGTERM at once.
+ * - `flotilla-test/busybox:1`: a root filesystem holding the static /usr/bin/busybox plus a
+ *   symlink per applet, /tmp and an /etc/passwd with root and nobody; default command `/bin/sh`.
+ * - `flotilla-test/pause:1`: a pod sandbox that sleeps forever and exits 0 on SIGTERM at once,
+ *   built by the agent's own pause-image recipe (`ensurePauseImage` of `@flotilla/agent`, the one
+ *   `flotilla server` uses for `flotilla/pause:1`).
  *
- * Idempotent: an image whose `io.flotilla.test.recipe` label matches the recipe is reused. Both
- * images carry `io.flotilla.test=true` (and so do containers made from them).
+ * Idempotent: an image whose recipe label matches the recipe is reused. Both images carry
+ * `io.flotilla.test=true` (and so do containers made from them).
  */
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-// The agent's entry point does not export the runtime yet; import the module directly (test code only).
-import { DockerClient, isDockerNotFound } from '../../packages/agent/src/runtime/docker-client.js';
-import { createTar, type TarEntry } from '../../packages/agent/src/runtime/tar.js';
+import { createTar, DockerClient, ensurePauseImage as ensurePauseImageWith, isDockerNotFound, type TarEntry } from '@flotilla/agent';
 
 /** The label every object a test creates carries. */
 export const TEST_LABEL = 'io.flotilla.test';
@@ -29,7 +29,6 @@ const BUSYBOX = '/usr/bin/busybox';
 const RECIPE_VERSION = '2';
 /** Image label holding a hash of the recipe and busybox binary: a matching image is reused. */
 const RECIPE_LABEL = 'io.flotilla.test.recipe';
-const PAUSE_COMMAND = "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait; done";
 
 /** True when a Docker engine socket exists on this machine. */
 export function hasDockerSocket(socketPath = '/var/run/docker.sock'): boolean {
@@ -86,11 +85,11 @@ async function ensureBoth(): Promise<{ test: string; pause: string }> {
   const client = new DockerClient();
   try {
     const busybox = readFileSync(BUSYBOX);
-    const hash = createHash('sha256').update(RECIPE_VERSION).update(busybox).update(PAUSE_COMMAND).digest('hex').slice(0, 16);
+    const hash = createHash('sha256').update(RECIPE_VERSION).update(busybox).digest('hex').slice(0, 16);
     let tar: Buffer | undefined;
     const rootfs = (): Buffer => (tar ??= buildRootfs(busybox));
     const test = await ensureImage(client, TEST_IMAGE, rootfs, hash, ['CMD ["/bin/sh"]']);
-    const pause = await ensureImage(client, PAUSE_IMAGE, rootfs, hash, [`CMD ${JSON.stringify(['/bin/sh', '-c', PAUSE_COMMAND])}`]);
+    const pause = await ensurePauseImageWith(client, PAUSE_IMAGE, { busyboxPath: BUSYBOX, labels: { [TEST_LABEL]: 'true' } });
     return { test, pause };
   } finally {
     await client.close();

@@ -1,0 +1,138 @@
+/**
+ * `flotilla`: the launcher. `flotilla server` runs a single-machine cluster; `flotilla agent` runs
+ * a node agent; `flotilla version`.
+ */
+import { spawn } from 'node:child_process';
+import { constants, hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { componentBin, launcherVersion } from './components.js';
+import { runServer } from './server.js';
+
+const USAGE = `Usage: flotilla COMMAND [flags]
+
+Commands:
+  server     run a single-machine cluster: API server, scheduler, controller manager and a local
+             node agent, as supervised child processes
+  agent      run a node agent against a cluster (flotilla-agent's flags)
+  version    print the version
+
+Run 'flotilla COMMAND --help' for a command's flags.
+`;
+
+const SERVER_USAGE = `Usage: flotilla server [flags]
+
+Runs a single-machine cluster: starts flotilla-apiserver, then flotilla-scheduler and
+flotilla-controller-manager with DATA_DIR/admin.kubeconfig, then (unless --disable-agent, and if
+Docker is available) flotilla-agent registering this machine as a node. Each runs as a child process
+whose output is passed through to stderr prefixed with its name; a component that exits is restarted
+with back-off (1s doubling to 30s). SIGTERM or Ctrl-C stops them in reverse order.
+
+Flags:
+  --data-dir DIR           state of the cluster (default ./data): database, certificates,
+                           admin.kubeconfig, the join token (token), agent state (agent/), PID files (run/)
+  --secure-port PORT       HTTPS port of the API server (default 6443; 0 picks a free port)
+  --bind-address ADDR      address the API server listens on (default 127.0.0.1; 0.0.0.0 for every interface)
+  --node-name NAME         name of the local node (default: the hostname)
+  --disable-agent          run the control plane only
+  --pod-infra-image IMAGE  the local agent's pod sandbox image (default: build ${'flotilla/pause:1'} from a
+                           static busybox through the Docker Engine API)
+  --docker-socket PATH     Docker Engine API socket (default /var/run/docker.sock)
+  --agent-port PORT        port of the agent's /healthz, /metrics and logs (default 10250; 0 picks one)
+  --agent-arg ARG          extra argument for the agent, repeatable; use the = form for flags, e.g.
+                           --agent-arg=--node-labels=zone=a
+  --log-level LEVEL        trace, debug, info, warn, error (default info), for every component
+  -h, --help               show this help
+`;
+
+function fail(message: string, usage: string): never {
+  process.stderr.write(`flotilla: ${message}\n\n${usage}`);
+  process.exit(2);
+}
+
+async function server(argv: string[]): Promise<void> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        'data-dir': { type: 'string', default: './data' },
+        'secure-port': { type: 'string', default: '6443' },
+        'bind-address': { type: 'string' },
+        'node-name': { type: 'string' },
+        'disable-agent': { type: 'boolean', default: false },
+        'pod-infra-image': { type: 'string' },
+        'docker-socket': { type: 'string', default: '/var/run/docker.sock' },
+        'agent-port': { type: 'string', default: '10250' },
+        'agent-arg': { type: 'string', multiple: true },
+        'log-level': { type: 'string', default: 'info' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    fail((err as Error).message, SERVER_USAGE);
+  }
+  if (values.help) {
+    process.stdout.write(SERVER_USAGE);
+    return;
+  }
+  const port = (flag: 'secure-port' | 'agent-port'): number => {
+    const n = Number(values[flag]);
+    if (!/^\d+$/.test(values[flag]!) || n > 65535) fail(`--${flag} must be a port number, got ${values[flag]}`, SERVER_USAGE);
+    return n;
+  };
+  if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(values['log-level']!)) {
+    fail(`--log-level must be one of trace, debug, info, warn, error, got ${values['log-level']}`, SERVER_USAGE);
+  }
+  await runServer({
+    dataDir: values['data-dir']!,
+    securePort: port('secure-port'),
+    ...(values['bind-address'] ? { bindAddress: values['bind-address'] } : {}),
+    nodeName: values['node-name'] ?? hostname().toLowerCase(),
+    disableAgent: values['disable-agent']!,
+    ...(values['pod-infra-image'] ? { podInfraImage: values['pod-infra-image'] } : {}),
+    logLevel: values['log-level']!,
+    agentPort: port('agent-port'),
+    agentArgs: values['agent-arg'] ?? [],
+    dockerSocket: values['docker-socket']!,
+  });
+}
+
+/** `flotilla agent`: flotilla-agent with the same flags, in a child process. */
+function agent(argv: string[]): void {
+  const join = argv.find((a) => /^--(server|token)(=|$)/.test(a));
+  if (join) {
+    process.stderr.write(
+      `flotilla agent: joining with --server/--token is not implemented yet.\n` +
+        `For now copy the cluster's admin kubeconfig (DATA_DIR/admin.kubeconfig on the server) to this\n` +
+        `machine and run: flotilla agent --kubeconfig FILE [flags]\n`,
+    );
+    process.exit(2);
+  }
+  const child = spawn(process.execPath, [componentBin('agent', 'flotilla-agent'), ...argv], { stdio: 'inherit' });
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));
+  child.on('exit', (code, signal) => process.exit(code ?? 128 + (signal ? constants.signals[signal] : 0)));
+}
+
+/** Runs the launcher with command-line arguments. */
+export async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'server':
+      return server(rest);
+    case 'agent':
+      return agent(rest);
+    case 'version':
+    case '--version':
+      process.stdout.write(`flotilla ${launcherVersion()} (node ${process.version})\n`);
+      return;
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return;
+    default:
+      fail(`unknown command "${command}"`, USAGE);
+  }
+}
