@@ -135,6 +135,19 @@ describe('ServiceAllocator', () => {
     expect(failed[0]!.message).toMatch(/range is full/);
   });
 
+  it('allocates automatically from the dynamic band first, then from the static band', async () => {
+    const a = await newAllocator(await newStorage(), [], { nodePortRange: parsePortRange('30000-30099') });
+    // 100 ports: a static band of 16 (30000-30015), as Kubernetes computes it.
+    const created = await Promise.all(Array.from({ length: 84 }, (_, i) => create(a, svc(`s${i}`, { type: 'NodePort' }))));
+    for (const o of created) {
+      expect(specOf(o).ports[0]!.nodePort).toBeGreaterThanOrEqual(30016);
+      // A /16 has a static band of 256 addresses after the network address.
+      expect(parseIPv4(specOf(o).clusterIP!)).toBeGreaterThan(parseIPv4('10.43.1.0')!);
+    }
+    const next = await create(a, svc('static', { type: 'NodePort' }));
+    expect(specOf(next).ports[0]!.nodePort).toBeLessThan(30016);
+  });
+
   it('checks explicit IPs: in range and free', async () => {
     const a = await newAllocator(await newStorage());
     await create(a, svc('one', { clusterIP: '10.43.7.7' }));

@@ -107,6 +107,15 @@ export function kubernetesServiceIP(cidr: ServiceCidr): string {
   return formatIPv4(cidr.network + 1);
 }
 
+/**
+ * Size of the static band at the bottom of a range of `size` values: size/step, within
+ * [min, max], and none for ranges of at most `min` values (Kubernetes' calculateRangeOffset).
+ */
+export function staticBandSize(size: number, min: number, max: number, step: number): number {
+  if (size <= min) return 0;
+  return Math.min(max, Math.max(min, Math.floor(size / step)));
+}
+
 /** Who holds an allocated value. */
 export interface AllocationOwner {
   namespace: string;
@@ -139,6 +148,12 @@ interface RangeShape {
   max: number;
   /** Lowest value handed out automatically (values below are only given on request). */
   autoMin: number;
+  /**
+   * First value of the upper ("dynamic") band, which automatic allocation uses first; the values
+   * below it are the static band, left to explicit requests until the dynamic band is full
+   * (Kubernetes' ServiceIPStaticSubrange and ServiceNodePortStaticSubrange).
+   */
+  dynamicMin: number;
   format(n: number): string;
   parse(text: string): number | undefined;
   /** Error messages, Kubernetes' wording. */
@@ -237,14 +252,21 @@ export class AllocationRange {
     return this.used.size;
   }
 
-  /** A value that looks free for automatic allocation, starting at a random offset; undefined when full. */
+  /**
+   * A value that looks free for automatic allocation, from a random offset in the dynamic band,
+   * then in the static band; undefined when full.
+   */
   pickFree(): number | undefined {
-    const { autoMin, max } = this.shape;
-    const span = max - autoMin + 1;
+    const { autoMin, dynamicMin, max } = this.shape;
+    return this.pickIn(Math.max(autoMin, dynamicMin), max) ?? this.pickIn(autoMin, Math.min(max, dynamicMin - 1));
+  }
+
+  private pickIn(low: number, high: number): number | undefined {
+    const span = high - low + 1;
     if (span <= 0) return undefined;
     const start = Math.floor(Math.random() * span);
     for (let i = 0; i < span; i++) {
-      const n = autoMin + ((start + i) % span);
+      const n = low + ((start + i) % span);
       if (!this.used.has(n) && !this.pending.has(n)) return n;
     }
     return undefined;
@@ -398,10 +420,9 @@ function nodePortsOf(svc: KubeObject): Set<number> {
 }
 
 /** The allocated ClusterIP of a Service as a number, if it has one ("None" and "" are not). */
-function clusterIPOf(svc: KubeObject, cidr: ServiceCidr): number | undefined {
+function clusterIPOf(svc: KubeObject): number | undefined {
   if (!needsClusterIP(svc)) return undefined;
   const ip = specOf(svc).clusterIP;
-  void cidr;
   return ip ? parseIPv4(ip) : undefined;
 }
 
@@ -450,6 +471,7 @@ export class ServiceAllocator implements WriteHooks {
       max: cidr.broadcast - 1,
       // network + 1 is the kubernetes Service's, given only on request.
       autoMin: cidr.network + 2,
+      dynamicMin: cidr.network + 1 + staticBandSize(cidr.broadcast - cidr.network + 1, 16, 256, 16),
       format: formatIPv4,
       parse: parseIPv4,
       allocatedMessage: 'provided IP is already allocated',
@@ -461,6 +483,7 @@ export class ServiceAllocator implements WriteHooks {
       min: ports.min,
       max: ports.max,
       autoMin: ports.min,
+      dynamicMin: ports.min + staticBandSize(ports.max - ports.min + 1, 16, 128, 32),
       format: String,
       parse: (t) => (/^\d{1,5}$/.test(t) ? Number(t) : undefined),
       allocatedMessage: 'provided port is already allocated',
@@ -512,7 +535,7 @@ export class ServiceAllocator implements WriteHooks {
   /** See WriteHooks.afterDelete: releases everything the Service held. */
   async afterDelete(svc: KubeObject): Promise<void> {
     const uid = svc.metadata.uid ?? '';
-    const ip = clusterIPOf(svc, this.options.serviceCidr);
+    const ip = clusterIPOf(svc);
     const work: Promise<void>[] = [];
     if (ip !== undefined) work.push(this.ips.release(ip, uid));
     for (const p of nodePortsOf(svc)) work.push(this.nodePorts.release(p, uid));
@@ -575,8 +598,7 @@ export class ServiceAllocator implements WriteHooks {
 
   private async allocateClusterIP(svc: KubeObject, old: KubeObject | undefined, txn: AllocationTxn, dryRun: boolean): Promise<void> {
     const spec = specOf(svc);
-    const cidr = this.options.serviceCidr;
-    const oldIP = old ? clusterIPOf(old, cidr) : undefined;
+    const oldIP = old ? clusterIPOf(old) : undefined;
     if (!needsClusterIP(svc)) {
       if (oldIP !== undefined) txn.releasedOnCommit.push({ range: this.ips, n: oldIP });
       return;
@@ -684,15 +706,16 @@ export class ServiceAllocator implements WriteHooks {
   }
 
   private async repairOnce(): Promise<void> {
-    const cidr = this.options.serviceCidr;
-    // Records first, then Services: a Service written after the records were listed had its
-    // record written before it, so it can only make a record look missing, never orphaned.
+    // Records first, then Services. A record whose Service is not written yet looks orphaned: it
+    // is pending on this server, or (shared storage) must stay orphaned for a whole repair
+    // interval, and a direct storage read must confirm it. A Service written after the listing
+    // may look like it misses its record; adopting then finds the record and changes nothing.
     const ipRecords = await this.ips.listRecords();
     const portRecords = await this.nodePorts.listRecords();
     const services = this.options.listServices();
     const holders = new Map<string, KubeObject>();
     for (const svc of services) {
-      const ip = clusterIPOf(svc, cidr);
+      const ip = clusterIPOf(svc);
       if (ip !== undefined) holders.set(this.ips.keyOf(ip), svc);
       for (const p of nodePortsOf(svc)) holders.set(this.nodePorts.keyOf(p), svc);
     }
@@ -737,7 +760,7 @@ export class ServiceAllocator implements WriteHooks {
     const services = await this.options.readNamespaceServices(owner.namespace);
     const svc = services.find((s) => s.metadata.uid === owner.uid);
     if (!svc) return false;
-    if (range === this.ips) return clusterIPOf(svc, this.options.serviceCidr) === n;
+    if (range === this.ips) return clusterIPOf(svc) === n;
     return nodePortsOf(svc).has(n);
   }
 }
