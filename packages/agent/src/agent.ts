@@ -21,6 +21,7 @@ import { DockerClient } from './runtime/docker-client.js';
 import { DockerRuntime } from './runtime/docker-runtime.js';
 import type { ContainerRuntime } from './runtime/runtime.js';
 import { LocalPathProvisioner } from './storage/local-path.js';
+import { ResourceMetrics, serveResourceMetrics } from './metrics/resource-metrics.js';
 import { VolumeManager, type VolumeSources } from './volumes/index.js';
 
 const PODS = res('pods');
@@ -53,6 +54,8 @@ export interface AgentConfig {
   localPathDir?: string;
   /** Labels added to every container (tests mark theirs). */
   extraContainerLabels?: Record<string, string>;
+  /** Resource metrics collection period (ms, default 10 s). */
+  metricsIntervalMs?: number;
 }
 
 /** A running agent. */
@@ -289,6 +292,8 @@ export async function startAgent(config: AgentConfig, options: { logger: Logger 
   const registry = new Registry();
   new Gauge({ name: 'agent_running_pods', help: 'Pods this agent is syncing.', registers: [registry], collect() { this.set(workers.size); } });
   collectDefaultMetrics({ register: registry });
+  const resourceMetrics = new ResourceMetrics({ nodeName: config.nodeName, runtime, logger: log, ...(config.metricsIntervalMs ? { intervalMs: config.metricsIntervalMs } : {}) });
+  resourceMetrics.start();
   let server: Server | undefined;
   let url: string | undefined;
   if (config.bindAddress !== undefined && config.port !== undefined) {
@@ -302,6 +307,7 @@ export async function startAgent(config: AgentConfig, options: { logger: Logger 
         registry.metrics().then((t) => resp.writeHead(200, { 'content-type': registry.contentType }).end(t), () => resp.writeHead(500).end());
         return;
       }
+      if (serveResourceMetrics(req, u.pathname, resp, resourceMetrics)) return;
       const m = /^\/containerLogs\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(u.pathname);
       if (m) {
         void serveLogs(runtime, pods, m[1]!, m[2]!, m[3]!, u.searchParams, resp);
@@ -323,6 +329,7 @@ export async function startAgent(config: AgentConfig, options: { logger: Logger 
     stop: async () => {
       stop.abort();
       for (const t of timers) clearInterval(t);
+      resourceMetrics.stop();
       for (const w of workers.values()) w.shutdown();
       server?.close();
       await recorder.flush().catch(() => undefined);

@@ -121,6 +121,8 @@ export class HollowNodes {
         operatingSystem: 'linux',
         architecture: 'amd64',
       },
+      // No agent endpoint (logs, metrics): Port 0, as a kubelet without a server reports it.
+      agentPort: 0,
     };
   }
 

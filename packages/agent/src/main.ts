@@ -27,6 +27,7 @@ Flags:
   --cluster-domain DOMAIN      cluster DNS domain (default cluster.local)
   --bind-address ADDR          address of /healthz, /metrics and /containerLogs (default 127.0.0.1)
   --port PORT                  their port (default 10250; 0 picks one)
+  --metrics-interval DURATION  resource metrics resolution for /stats/summary, e.g. 10s, 500ms (default 10s)
   --log-level LEVEL            (default info)
 `;
 
@@ -52,6 +53,7 @@ export async function main(argv: string[]): Promise<void> {
         'bind-address': { type: 'string', default: '127.0.0.1' },
         port: { type: 'string', default: '10250' },
         'container-labels': { type: 'string' },
+        'metrics-interval': { type: 'string', default: '10s' },
         'log-level': { type: 'string', default: 'info' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -75,6 +77,11 @@ export async function main(argv: string[]): Promise<void> {
     process.stderr.write(`flotilla-agent: ${(err as Error).message}\n`);
     process.exit(2);
   }
+  const metricsInterval = /^(\d+)(ms|s)$/.exec(values['metrics-interval']!);
+  if (!metricsInterval || Number(metricsInterval[1]) === 0) {
+    process.stderr.write(`flotilla-agent: --metrics-interval must be a duration like 10s or 500ms\n`);
+    process.exit(2);
+  }
   const logger = pino({ level: values['log-level'], base: { component: 'agent' } }, pino.destination(2));
   try {
     const handle = await startAgent(
@@ -93,6 +100,7 @@ export async function main(argv: string[]): Promise<void> {
         bindAddress: values['bind-address']!,
         port: Number(values.port),
         ...(Object.keys(extra).length > 0 ? { extraContainerLabels: extra } : {}),
+        metricsIntervalMs: Number(metricsInterval[1]) * (metricsInterval[2] === 's' ? 1000 : 1),
       },
       { logger },
     );

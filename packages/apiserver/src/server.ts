@@ -15,6 +15,8 @@ import { OpenApiDocuments } from './http/openapi-routes.js';
 import { createResourceHandler, type ResourceHandlerDeps, type WebSocketLike } from './http/resource-handler.js';
 import { parseResourcePath, isRequestInfo } from './http/request-info.js';
 import type { ApiServerMetrics } from './metrics.js';
+import type { SummarySource } from './resource-metrics/agent-summary-client.js';
+import { METRICS_API_GROUP, registerMetricsApi } from './resource-metrics/metrics-api.js';
 import type { Registry } from './registry/registry.js';
 import type { Patcher } from './registry/patcher.js';
 import type { Storage } from './storage/storage.js';
@@ -45,6 +47,8 @@ export interface ServerDeps {
   /** Extra streaming subresource handlers (logs, exec...), added by later components. */
   connectHandlers?: ResourceHandlerDeps['connectHandlers'];
   webSocketHandlers?: ResourceHandlerDeps['webSocketHandlers'];
+  /** Agents' usage summaries; when set, metrics.k8s.io/v1beta1 is served. */
+  resourceMetrics?: SummarySource;
 }
 
 function statusReply(reply: FastifyReply, err: ApiError): FastifyReply {
@@ -143,7 +147,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.get('/readyz', health);
   app.get('/version', async (_req, reply) => reply.type('application/json').send(JSON.stringify(versionInfo())));
   app.get('/api', async (_req, reply) => reply.type('application/json').send(JSON.stringify(apiVersions(deps.advertiseAddress()))));
-  app.get('/apis', async (_req, reply) => reply.type('application/json').send(JSON.stringify(apiGroupList())));
+  app.get('/apis', async (_req, reply) => reply.type('application/json').send(JSON.stringify(apiGroupList(deps.resourceMetrics ? [METRICS_API_GROUP] : []))));
+  if (deps.resourceMetrics) registerMetricsApi(app, { registry: deps.registry, summaries: deps.resourceMetrics });
   app.get('/metrics', async (_req, reply) => reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()));
 
   const openapi = new OpenApiDocuments();

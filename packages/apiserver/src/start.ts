@@ -22,6 +22,7 @@ import { schemaCodecs } from './registry/schema-codecs.js';
 import { kubernetesServiceIP, parsePortRange, parseServiceCidr, ServiceAllocator } from './registry/service-allocator.js';
 import { buildStrategies, definitionNameOf } from './registry/strategies/index.js';
 import { podStrategy } from './registry/strategies/pods.js';
+import { AgentSummaryClient, loadKubeletClientCert } from './resource-metrics/agent-summary-client.js';
 import { buildServer } from './server.js';
 import { EtcdStorage } from './storage/etcd-storage.js';
 import { LevelStorage } from './storage/level-storage.js';
@@ -154,6 +155,8 @@ export async function start(config: ApiServerConfig, options: { logger: Logger; 
       return m;
     },
   });
+  const kubeletClientCert = await loadKubeletClientCert(join(config.dataDir, 'pki'));
+  const resourceMetrics = new AgentSummaryClient({ ...(kubeletClientCert ? { clientCert: kubeletClientCert } : {}), logger: log.child({ subsystem: 'resource-metrics' }) });
   const authenticator = new UnionAuthenticator([new TokenAuthenticator(tokens.entries), new ClientCertAuthenticator(), ...(options.authenticators ?? [])]);
   const app = await buildServer({
     registry,
@@ -165,6 +168,7 @@ export async function start(config: ApiServerConfig, options: { logger: Logger; 
     https: { key: pki.serving.key, cert: pki.serving.cert, ca: pki.ca.cert, requestCert: true, rejectUnauthorized: false },
     advertiseAddress: () => formatHostPort(advertise, port),
     isReady: () => ready,
+    resourceMetrics,
   });
   await app.listen({ host: config.bindAddress, port: config.securePort });
   port = (app.server.address() as AddressInfo).port;
@@ -202,6 +206,7 @@ export async function start(config: ApiServerConfig, options: { logger: Logger; 
       allocator.stop();
       registry.stop();
       await app.close();
+      resourceMetrics.close();
       await storage.close();
       log.info('stopped');
     })();
