@@ -10,6 +10,7 @@
  * the suite removes exactly those.
  */
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -55,13 +56,15 @@ async function startAgent(): Promise<RunningProcess> {
   const p = startProcess(binPath('agent', 'flotilla-agent'), [
     '--kubeconfig', server.kubeconfig,
     '--node-name', NODE,
+    // The API server reaches the agent (pods/log) at the node's InternalIP; keep it on loopback.
+    '--node-ip', '127.0.0.1',
     '--data-dir', join(dir.path, 'agent'),
     '--pod-infra-image', PAUSE_IMAGE,
     '--container-labels', `${TEST_LABEL}=true`,
     '--port', '0',
     '--log-level', 'warn',
   ]);
-  const m = await p.waitForOutput(/agent running on (http:\/\/\S+)/, 60_000);
+  const m = await p.waitForOutput(/agent running on (https:\/\/\S+)/, 60_000);
   agentUrl = m[1]!;
   return p;
 }
@@ -87,9 +90,17 @@ async function namespace(name: string): Promise<string> {
   return name;
 }
 
+/** Container logs through the API server's pods/log (the agent only serves the API server). */
 async function logs(ns: string, name: string, container = 'main'): Promise<string> {
-  const r = await fetch(`${agentUrl}/containerLogs/${ns}/${name}/${container}`);
-  return r.text();
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(new URL(`/api/v1/namespaces/${ns}/pods/${name}/log?container=${container}`, server.url), { ca: server.caPem, headers: { Authorization: `Bearer ${server.token}` } }, (r) => {
+      let body = '';
+      r.on('data', (c: Buffer) => (body += c.toString()));
+      r.on('end', () => resolve(body));
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 describe.skipIf(!docker)('agent with the Docker engine', () => {

@@ -3,8 +3,7 @@
  * runs one worker per pod bound to it (through the container runtime), cleans up what belongs to
  * pods that are gone, and serves /healthz, /metrics and container logs.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { RequestListener } from 'node:http';
 import { readFileSync, statfsSync, mkdirSync } from 'node:fs';
 import { cpus, hostname, networkInterfaces, release, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -21,6 +20,8 @@ import { DockerClient } from './runtime/docker-client.js';
 import { DockerRuntime } from './runtime/docker-runtime.js';
 import type { ContainerRuntime } from './runtime/runtime.js';
 import { LocalPathProvisioner } from './storage/local-path.js';
+import { handleStreamingRequest, listenAgentServer, type AgentServer, type StreamingDeps } from './server/agent-server.js';
+import { ensureServingCertificate } from './server/serving-certificate.js';
 import { ResourceMetrics, serveResourceMetrics } from './metrics/resource-metrics.js';
 import { VolumeManager, type VolumeSources } from './volumes/index.js';
 
@@ -294,10 +295,11 @@ export async function startAgent(config: AgentConfig, options: { logger: Logger 
   collectDefaultMetrics({ register: registry });
   const resourceMetrics = new ResourceMetrics({ nodeName: config.nodeName, runtime, logger: log, ...(config.metricsIntervalMs ? { intervalMs: config.metricsIntervalMs } : {}) });
   resourceMetrics.start();
-  let server: Server | undefined;
+  let server: AgentServer | undefined;
   let url: string | undefined;
   if (config.bindAddress !== undefined && config.port !== undefined) {
-    server = createServer((req, resp) => {
+    const streaming: StreamingDeps = { runtime, getPod: (ns, name) => pods.lister.get(ns, name), logger: log };
+    const listener: RequestListener = (req, resp) => {
       const u = new URL(req.url ?? '/', 'http://agent');
       if (u.pathname === '/healthz') {
         resp.writeHead(health.ready ? 200 : 503, { 'content-type': 'text/plain' }).end(health.ready ? 'ok' : health.readyMessage);
@@ -308,19 +310,17 @@ export async function startAgent(config: AgentConfig, options: { logger: Logger 
         return;
       }
       if (serveResourceMetrics(req, u.pathname, resp, resourceMetrics)) return;
-      const m = /^\/containerLogs\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(u.pathname);
-      if (m) {
-        void serveLogs(runtime, pods, m[1]!, m[2]!, m[3]!, u.searchParams, resp);
-        return;
-      }
+      if (handleStreamingRequest(streaming, req, resp, u)) return;
       resp.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
-    });
-    await new Promise<void>((r, j) => {
-      server!.once('error', j);
-      server!.listen(config.port, config.bindAddress, r);
-    });
-    const a = server.address() as AddressInfo;
-    url = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+    };
+    const tls = await ensureServingCertificate(dataDir, config.nodeName, [...new Set([hostIP, '127.0.0.1', 'localhost', hostname(), config.nodeName, ...(config.bindAddress && config.bindAddress !== '0.0.0.0' && config.bindAddress !== '::' ? [config.bindAddress] : [])])]);
+    server = await listenAgentServer(listener, streaming, { ...tls, ...(config.client.ca ? { ca: config.client.ca } : {}) }, config.bindAddress, config.port);
+    url = server.url;
+    if (facts.agentPort !== server.port) {
+      // Port 0 picked a port: the API server finds the agent through daemonEndpoints.
+      facts.agentPort = server.port;
+      await client.patch(res('nodes'), '', config.nodeName, { status: { daemonEndpoints: { kubeletEndpoint: { Port: server.port } } } }, 'merge', { subresource: 'status' });
+    }
   }
   log.info({ node: config.nodeName, hostIP, runtime: facts.nodeInfo.containerRuntimeVersion, url }, 'agent started');
   return {
@@ -336,29 +336,4 @@ export async function startAgent(config: AgentConfig, options: { logger: Logger 
       await client.close();
     },
   };
-}
-
-/** `GET /containerLogs/NS/POD/CONTAINER?tailLines=&timestamps=&follow=&previous=` (the kubelet's path). */
-async function serveLogs(runtime: ContainerRuntime, pods: SharedInformer<Pod>, ns: string, name: string, container: string, q: URLSearchParams, resp: import('node:http').ServerResponse): Promise<void> {
-  const pod = pods.lister.get(ns, name);
-  if (!pod) {
-    resp.writeHead(404, { 'content-type': 'text/plain' }).end(`pod ${ns}/${name} not found on this node`);
-    return;
-  }
-  const instances = (await runtime.listContainers({ podUid: pod.metadata.uid ?? '', all: true })).filter((c) => c.name === container).sort((a, b) => b.restartCount - a.restartCount);
-  const target = q.get('previous') === 'true' ? instances[1] : instances[0];
-  if (!target) {
-    resp.writeHead(400, { 'content-type': 'text/plain' }).end(`container ${container} in pod ${name} has no ${q.get('previous') === 'true' ? 'previous ' : ''}instance`);
-    return;
-  }
-  const abort = new AbortController();
-  resp.on('close', () => abort.abort());
-  resp.writeHead(200, { 'content-type': 'text/plain' });
-  try {
-    const tail = q.get('tailLines');
-    for await (const chunk of runtime.logs(target.id, { follow: q.get('follow') === 'true', timestamps: q.get('timestamps') === 'true', ...(tail ? { tail: Number(tail) } : {}), signal: abort.signal })) resp.write(chunk.data);
-  } catch {
-    // The client went away or the container is gone.
-  }
-  resp.end();
 }

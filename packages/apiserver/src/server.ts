@@ -14,6 +14,7 @@ import { apiGroupList, apiVersions, versionInfo } from './http/discovery.js';
 import { OpenApiDocuments } from './http/openapi-routes.js';
 import { createResourceHandler, type ResourceHandlerDeps, type WebSocketLike } from './http/resource-handler.js';
 import { parseResourcePath, isRequestInfo } from './http/request-info.js';
+import { routeSpdyUpgrades, unaliasProtocol } from './http/spdy-upgrade-routing.js';
 import type { ApiServerMetrics } from './metrics.js';
 import type { SummarySource } from './resource-metrics/agent-summary-client.js';
 import { METRICS_API_GROUP, registerMetricsApi } from './resource-metrics/metrics-api.js';
@@ -97,11 +98,13 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       maxPayload: 16 * 1024 * 1024,
       // Offer the first protocol the client lists that a handler understands (channel.k8s.io variants).
       handleProtocols: (protocols: Set<string>) => {
-        for (const p of protocols) return p;
+        for (const p of protocols) return unaliasProtocol(p);
         return false;
       },
     },
   });
+
+  routeSpdyUpgrades(app);
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: MAX_REQUEST_BODY_BYTES }, (_req, body, done) => done(null, body));

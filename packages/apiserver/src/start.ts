@@ -14,6 +14,7 @@ import { ensureServerPki } from './auth/pki.js';
 import { bootstrapCluster } from './bootstrap.js';
 import { ensureKubernetesService } from './kubernetes-service.js';
 import { writeKubeconfig } from './kubeconfig-file.js';
+import { podStreamHandlers } from './http/pod-streams.js';
 import { ApiServerMetrics } from './metrics.js';
 import { Patcher } from './registry/patcher.js';
 import { storagePrefix } from './registry/object-cache.js';
@@ -158,6 +159,7 @@ export async function start(config: ApiServerConfig, options: { logger: Logger; 
   const kubeletClientCert = await loadKubeletClientCert(join(config.dataDir, 'pki'));
   const resourceMetrics = new AgentSummaryClient({ ...(kubeletClientCert ? { clientCert: kubeletClientCert } : {}), logger: log.child({ subsystem: 'resource-metrics' }) });
   const authenticator = new UnionAuthenticator([new TokenAuthenticator(tokens.entries), new ClientCertAuthenticator(), ...(options.authenticators ?? [])]);
+  const podStreams = podStreamHandlers({ registry, kubeletClient: pki.kubeletClient, logger: log });
   const app = await buildServer({
     registry,
     storage,
@@ -168,6 +170,8 @@ export async function start(config: ApiServerConfig, options: { logger: Logger; 
     https: { key: pki.serving.key, cert: pki.serving.cert, ca: pki.ca.cert, requestCert: true, rejectUnauthorized: false },
     advertiseAddress: () => formatHostPort(advertise, port),
     isReady: () => ready,
+    connectHandlers: podStreams.connectHandlers,
+    webSocketHandlers: podStreams.webSocketHandlers,
     resourceMetrics,
   });
   await app.listen({ host: config.bindAddress, port: config.securePort });
@@ -206,6 +210,7 @@ export async function start(config: ApiServerConfig, options: { logger: Logger; 
       allocator.stop();
       registry.stop();
       await app.close();
+      podStreams.close();
       resourceMetrics.close();
       await storage.close();
       log.info('stopped');

@@ -7,6 +7,8 @@
  * wait, exec output) only have a timeout for the response headers and run until they end or the
  * caller's signal aborts them. Failures are `DockerError`s carrying the engine's status and message.
  */
+import { request as httpRequest } from 'node:http';
+import type { Socket } from 'node:net';
 import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
 import { RuntimeError, type ExecResult, type LogChunk, type RuntimeErrorCode } from './runtime.js';
 
@@ -701,11 +703,72 @@ export class DockerClient {
   // ---- exec ----
 
   /** `POST /containers/{id}/exec`: creates an exec instance with stdout and stderr attached. */
-  async execCreate(containerId: string, cmd: string[], options: { user?: string; env?: string[]; workingDir?: string; tty?: boolean } = {}): Promise<string> {
+  async execCreate(containerId: string, cmd: string[], options: { user?: string; env?: string[]; workingDir?: string; tty?: boolean; stdin?: boolean; stdout?: boolean; stderr?: boolean } = {}): Promise<string> {
     const res = await this.json<{ Id: string }>('POST', `/containers/${encodeURIComponent(containerId)}/exec`, {
-      body: { Cmd: cmd, AttachStdin: false, AttachStdout: true, AttachStderr: true, Tty: options.tty ?? false, User: options.user, Env: options.env, WorkingDir: options.workingDir },
+      body: { Cmd: cmd, AttachStdin: options.stdin ?? false, AttachStdout: options.stdout ?? true, AttachStderr: options.stderr ?? true, Tty: options.tty ?? false, User: options.user, Env: options.env, WorkingDir: options.workingDir },
     });
     return res.Id;
+  }
+
+  /**
+   * `POST /exec/{id}/start` with the connection hijacked (`Upgrade: tcp`): the returned socket
+   * carries stdin one way and the output (multiplexed unless `tty`) the other; ending the socket's
+   * writable side closes the command's stdin; the engine closes the socket when the command exits.
+   */
+  execStartHijacked(execId: string, options: { tty?: boolean } = {}): Promise<Socket> {
+    return this.hijack(`/exec/${encodeURIComponent(execId)}/start`, JSON.stringify({ Detach: false, Tty: options.tty ?? false }));
+  }
+
+  /** `POST /exec/{id}/resize`. */
+  async execResize(execId: string, width: number, height: number): Promise<void> {
+    await this.empty('POST', `/exec/${encodeURIComponent(execId)}/resize`, { query: { h: height, w: width } });
+  }
+
+  /** `POST /containers/{id}/attach` hijacked: the container's stdio as a socket (see `execStartHijacked`). */
+  attachHijacked(id: string, options: { stdin: boolean; stdout: boolean; stderr: boolean }): Promise<Socket> {
+    const q = new URLSearchParams({ stream: '1', stdin: options.stdin ? '1' : '0', stdout: options.stdout ? '1' : '0', stderr: options.stderr ? '1' : '0' });
+    return this.hijack(`/containers/${encodeURIComponent(id)}/attach?${q}`, undefined);
+  }
+
+  /** `POST /containers/{id}/resize` (the TTY of the container's main process). */
+  async resizeContainer(id: string, width: number, height: number): Promise<void> {
+    await this.empty('POST', `/containers/${encodeURIComponent(id)}/resize`, { query: { h: height, w: width } });
+  }
+
+  /** A POST the engine answers with `101 UPGRADED`, after which the socket is the raw stream. */
+  private hijack(path: string, body: string | undefined): Promise<Socket> {
+    return new Promise((resolve, reject) => {
+      const req = httpRequest({
+        socketPath: this.socketPath,
+        method: 'POST',
+        path: `/v${this.apiVersion}${path}`,
+        headers: { Connection: 'Upgrade', Upgrade: 'tcp', 'Content-Type': 'application/json', ...(body !== undefined ? { 'Content-Length': String(Buffer.byteLength(body)) } : { 'Content-Length': '0' }) },
+        timeout: this.requestTimeoutMs,
+      });
+      req.on('upgrade', (_res, socket, head) => {
+        socket.setTimeout(0);
+        if (head.length > 0) socket.unshift(head);
+        resolve(socket);
+      });
+      req.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let message = text;
+          try {
+            message = (JSON.parse(text) as { message?: string }).message ?? text;
+          } catch {
+            // not JSON
+          }
+          const code: RuntimeErrorCode = res.statusCode === 404 ? 'NotFound' : res.statusCode === 409 ? 'Conflict' : 'Unknown';
+          reject(new RuntimeError(`POST ${path}: ${res.statusCode} ${message}`, code));
+        });
+      });
+      req.on('timeout', () => req.destroy(new Error(`POST ${path}: no answer from the engine`)));
+      req.on('error', reject);
+      req.end(body);
+    });
   }
 
   /**

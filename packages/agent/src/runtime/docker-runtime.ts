@@ -18,6 +18,7 @@ import {
   type HostConfig,
   type ImageInspect,
 } from './docker-client.js';
+import { processStreamsOf } from './hijacked-streams.js';
 import { readTar } from './tar.js';
 import {
   milliCpuToNanoCpus,
@@ -36,6 +37,8 @@ import {
   type PodSandbox,
   type PodSandboxConfig,
   type PodSandboxStatus,
+  type ProcessStreams,
+  type StreamOptions,
   type RuntimeEvent,
   type RuntimeVersion,
 } from './runtime.js';
@@ -473,6 +476,33 @@ export class DockerRuntime implements ContainerRuntime {
 
   exec(id: string, cmd: string[], timeoutMs: number): Promise<ExecResult> {
     return this.client.exec(id, cmd, { timeoutMs });
+  }
+
+  async execStream(id: string, cmd: string[], options: StreamOptions): Promise<ProcessStreams> {
+    const execId = await this.client.execCreate(id, cmd, { tty: options.tty, stdin: options.stdin, stdout: options.stdout, stderr: options.stderr && !options.tty });
+    const socket = await this.client.execStartHijacked(execId, { tty: options.tty });
+    const ended = new Promise<void>((r) => socket.once('close', () => r()));
+    return processStreamsOf(socket, options, {
+      resize: (w, h) => this.client.execResize(execId, w, h),
+      exitCode: async () => {
+        await ended;
+        // The engine may report Running for a moment after closing the stream.
+        for (let i = 0; i < 50; i++) {
+          const inspect = await this.client.execInspect(execId);
+          if (!inspect.Running && inspect.ExitCode !== null) return inspect.ExitCode;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        return undefined;
+      },
+    });
+  }
+
+  async attach(id: string, options: StreamOptions): Promise<ProcessStreams> {
+    const socket = await this.client.attachHijacked(id, { stdin: options.stdin, stdout: options.stdout, stderr: options.stderr });
+    return processStreamsOf(socket, options, {
+      resize: (w, h) => this.client.resizeContainer(id, w, h),
+      exitCode: async () => undefined,
+    });
   }
 
   logs(id: string, options: ContainerLogsOptions = {}): AsyncIterable<LogChunk> {

@@ -217,6 +217,31 @@ export interface ContainerLogsOptions {
   signal?: AbortSignal;
 }
 
+/** Which standard streams of a process to connect, and whether it gets a terminal. */
+export interface StreamOptions {
+  stdin: boolean;
+  stdout: boolean;
+  stderr: boolean;
+  tty: boolean;
+}
+
+/**
+ * A process in a container with its standard streams connected: `stdin` (when asked for; ending it
+ * closes the process' stdin), `stdout` and `stderr` (with a TTY everything arrives on stdout), both
+ * ending when the process exits or the connection is closed.
+ */
+export interface ProcessStreams {
+  stdin: import('node:stream').Writable | undefined;
+  stdout: import('node:stream').Readable;
+  stderr: import('node:stream').Readable;
+  /** Resizes the terminal (TTY only). */
+  resize(width: number, height: number): Promise<void>;
+  /** Exit code once the process has exited (exec), or undefined when it is unknown (attach). */
+  exitCode(): Promise<number | undefined>;
+  /** Drops the connection; the process keeps running. */
+  close(): void;
+}
+
 /** Registry credentials for a pull. */
 export interface ImageAuth {
   username?: string;
@@ -308,6 +333,10 @@ export interface ContainerRuntime {
   /** Runs a command in a running container (probes, `kubectl exec` without a TTY). */
   exec(id: string, cmd: string[], timeoutMs: number): Promise<ExecResult>;
   logs(id: string, options?: ContainerLogsOptions): AsyncIterable<LogChunk>;
+  /** Starts `cmd` in a running container with its streams connected (kubectl exec). */
+  execStream(id: string, cmd: string[], options: StreamOptions): Promise<ProcessStreams>;
+  /** Connects to the streams of the container's main process (kubectl attach). */
+  attach(id: string, options: StreamOptions): Promise<ProcessStreams>;
   /** Reads a file from a container (running or exited), at most `maxBytes`; undefined if absent. */
   readFile(id: string, path: string, maxBytes: number): Promise<Buffer | undefined>;
   stats(id: string): Promise<ContainerStats>;

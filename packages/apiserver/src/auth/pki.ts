@@ -1,143 +1,27 @@
 /**
- * The cluster's certificate authority and the API server's serving certificate, generated on the
- * first start into the data directory and reused afterwards (so kubeconfigs stay valid across
- * restarts). ECDSA P-256 keys, signed with @peculiar/x509 on Node's WebCrypto.
+ * The cluster's certificate authority, the API server's serving certificate and its client
+ * certificate for agents (`apiserver-kubelet-client`), generated on the first start into the data
+ * directory and reused afterwards (so kubeconfigs stay valid across restarts). The X.509 work is in
+ * `@flotilla/api/pki`.
  */
-import { webcrypto, X509Certificate as NodeX509Certificate, randomBytes, createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isIP } from 'node:net';
-// @peculiar/x509 needs the Reflect metadata polyfill loaded first.
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
+import { createCa, isExpiringSoon, issueCertificate, publicKeyHash, subjectAltNames, type KeyPairPem, type LeafOptions } from '@flotilla/api/pki';
 
-type CryptoKey = webcrypto.CryptoKey;
-type CryptoKeyPair = webcrypto.CryptoKeyPair;
+export { createCa, issueCertificate, publicKeyHash, signPublicKey, subjectAltNames, userFromCertificate, type KeyPairPem, type LeafOptions } from '@flotilla/api/pki';
 
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+/** Common name of the API server's client certificate towards agents (what agents authorize). */
+export const KUBELET_CLIENT_COMMON_NAME = 'flotilla-apiserver';
+const MASTERS_GROUP = 'system:masters';
 
-const ALG: webcrypto.EcKeyGenParams & webcrypto.EcdsaParams = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-const TEN_YEARS_MS = 10 * 365 * 24 * 3600 * 1000;
-const ONE_YEAR_MS = 365 * 24 * 3600 * 1000;
-
-/** A certificate and its private key, both PEM. */
-export interface KeyPairPem {
-  cert: string;
-  key: string;
-}
-
-/** The cluster CA plus the API server's serving certificate. */
+/** The cluster CA, the API server's serving certificate and its client certificate for agents. */
 export interface ServerPki {
   ca: KeyPairPem;
   serving: KeyPairPem;
+  /** Presented to agents for logs, exec, attach and port-forward. */
+  kubeletClient: KeyPairPem;
   /** `sha256:<hex>` of the CA certificate's SubjectPublicKeyInfo, as kubeadm join tokens pin it. */
   caHash: string;
-}
-
-async function exportKeyPem(key: CryptoKey): Promise<string> {
-  const der = await webcrypto.subtle.exportKey('pkcs8', key);
-  return x509.PemConverter.encode(der, 'PRIVATE KEY');
-}
-
-async function importKeyPem(pem: string): Promise<CryptoKey> {
-  const der = x509.PemConverter.decode(pem)[0]!;
-  return webcrypto.subtle.importKey('pkcs8', der, ALG, true, ['sign']);
-}
-
-function serial(): string {
-  const b = randomBytes(16);
-  b[0] = b[0]! & 0x7f; // positive
-  return b.toString('hex');
-}
-
-async function generateKeys(): Promise<CryptoKeyPair> {
-  return webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']);
-}
-
-/** Creates a self-signed CA valid for ten years. */
-export async function createCa(commonName = 'flotilla-ca'): Promise<KeyPairPem> {
-  const keys = await generateKeys();
-  const now = new Date();
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: serial(),
-    name: `CN=${commonName}`,
-    notBefore: new Date(now.getTime() - 3600_000),
-    notAfter: new Date(now.getTime() + TEN_YEARS_MS),
-    keys,
-    signingAlgorithm: ALG,
-    extensions: [
-      new x509.BasicConstraintsExtension(true, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-    ],
-  });
-  return { cert: cert.toString('pem'), key: await exportKeyPem(keys.privateKey) };
-}
-
-/** What a leaf certificate is for. */
-export interface LeafOptions {
-  commonName: string;
-  /** Subject O= entries (Kubernetes groups for client certificates). */
-  organizations?: string[];
-  /** DNS names and IP addresses for serving certificates. */
-  hosts?: string[];
-  usage: 'server' | 'client' | 'both';
-  validityMs?: number;
-}
-
-/** Issues a leaf certificate signed by the CA, with a fresh key. */
-export async function issueCertificate(ca: KeyPairPem, options: LeafOptions): Promise<KeyPairPem> {
-  const keys = await generateKeys();
-  return { cert: await signPublicKey(ca, keys.publicKey, options), key: await exportKeyPem(keys.privateKey) };
-}
-
-/** Signs a given public key (e.g. from a node's CSR) with the CA. Returns the certificate PEM. */
-export async function signPublicKey(ca: KeyPairPem, publicKey: CryptoKey, options: LeafOptions): Promise<string> {
-  const caCert = new x509.X509Certificate(ca.cert);
-  const caKey = await importKeyPem(ca.key);
-  const now = new Date();
-  const subject = [`CN=${escapeDn(options.commonName)}`, ...(options.organizations ?? []).map((o) => `O=${escapeDn(o)}`)].join(', ');
-  const usages: string[] = [];
-  if (options.usage !== 'client') usages.push(x509.ExtendedKeyUsage.serverAuth);
-  if (options.usage !== 'server') usages.push(x509.ExtendedKeyUsage.clientAuth);
-  const extensions: x509.Extension[] = [
-    new x509.BasicConstraintsExtension(false, undefined, true),
-    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-    new x509.ExtendedKeyUsageExtension(usages, false),
-    await x509.AuthorityKeyIdentifierExtension.create(caCert, false),
-  ];
-  if (options.hosts && options.hosts.length > 0) {
-    extensions.push(new x509.SubjectAlternativeNameExtension(options.hosts.map((h) => (isIP(h) ? { type: 'ip' as const, value: h } : { type: 'dns' as const, value: h }))));
-  }
-  const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: serial(),
-    subject,
-    issuer: caCert.subject,
-    notBefore: new Date(now.getTime() - 3600_000),
-    notAfter: new Date(now.getTime() + (options.validityMs ?? ONE_YEAR_MS)),
-    publicKey,
-    signingKey: caKey,
-    signingAlgorithm: ALG,
-    extensions,
-  });
-  return cert.toString('pem');
-}
-
-function escapeDn(v: string): string {
-  return v.replace(/([,+"\\<>;=])/g, '\\$1');
-}
-
-/** `sha256:<hex>` of the certificate's SubjectPublicKeyInfo (what `--discovery-token-ca-cert-hash` pins). */
-export function publicKeyHash(certPem: string): string {
-  const c = new NodeX509Certificate(certPem);
-  const spki = c.publicKey.export({ type: 'spki', format: 'der' });
-  return `sha256:${createHash('sha256').update(spki).digest('hex')}`;
-}
-
-/** The DNS names and IPs in a certificate's SAN. */
-export function subjectAltNames(certPem: string): string[] {
-  const c = new NodeX509Certificate(certPem);
-  return (c.subjectAltName ?? '').split(',').map((s) => s.trim().replace(/^(DNS|IP Address):/, '')).filter((s) => s !== '');
 }
 
 async function readIfExists(path: string): Promise<string | undefined> {
@@ -187,20 +71,18 @@ export async function ensureServerPki(dir: string, hosts: string[]): Promise<Ser
     await writeFileAtomic(servingKeyPath, key);
     await writeFileAtomic(servingCertPath, cert, 0o644);
   }
-  return { ca, serving: { cert, key }, caHash: publicKeyHash(ca.cert) };
+  const kubeletClient = await ensureLeaf(join(dir, 'apiserver-kubelet-client'), ca, { commonName: KUBELET_CLIENT_COMMON_NAME, organizations: [MASTERS_GROUP], usage: 'client' });
+  return { ca, serving: { cert, key }, kubeletClient, caHash: publicKeyHash(ca.cert) };
 }
 
-function isExpiringSoon(certPem: string): boolean {
-  const c = new NodeX509Certificate(certPem);
-  return new Date(c.validTo).getTime() - Date.now() < 30 * 24 * 3600 * 1000;
-}
-
-/** Subject fields of a verified client certificate, as Kubernetes maps them to a user. */
-export function userFromCertificate(subject: Record<string, string | string[] | undefined>): { name: string; groups: string[] } | undefined {
-  const cn = subject['CN'];
-  const name = Array.isArray(cn) ? cn[0] : cn;
-  if (!name) return undefined;
-  const o = subject['O'];
-  const groups = o === undefined ? [] : Array.isArray(o) ? o : [o];
-  return { name, groups };
+/** Loads `BASE.crt`/`BASE.key`, issuing a fresh pair when missing or expiring. */
+async function ensureLeaf(base: string, ca: KeyPairPem, options: LeafOptions): Promise<KeyPairPem> {
+  let cert = await readIfExists(`${base}.crt`);
+  let key = await readIfExists(`${base}.key`);
+  if (!cert || !key || isExpiringSoon(cert)) {
+    ({ cert, key } = await issueCertificate(ca, options));
+    await writeFileAtomic(`${base}.key`, key);
+    await writeFileAtomic(`${base}.crt`, cert, 0o644);
+  }
+  return { cert, key };
 }
