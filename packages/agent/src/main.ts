@@ -25,7 +25,8 @@ Flags:
   --max-pods N                 pod capacity (default 110)
   --cluster-dns IP,...         nameservers of pods with dnsPolicy ClusterFirst (default: the engine's)
   --cluster-domain DOMAIN      cluster DNS domain (default cluster.local)
-  --bind-address ADDR          address of /healthz, /metrics and /containerLogs (default 127.0.0.1)
+  --bind-address ADDR          address of the agent's endpoint (logs, exec, port-forward for the API server;
+                               /healthz, /metrics) (default 0.0.0.0, like the kubelet)
   --port PORT                  their port (default 10250; 0 picks one)
   --metrics-interval DURATION  resource metrics resolution for /stats/summary, e.g. 10s, 500ms (default 10s)
   --log-level LEVEL            (default info)
@@ -50,7 +51,7 @@ export async function main(argv: string[]): Promise<void> {
         'local-path-dir': { type: 'string' },
         'cluster-dns': { type: 'string' },
         'cluster-domain': { type: 'string', default: 'cluster.local' },
-        'bind-address': { type: 'string', default: '127.0.0.1' },
+        'bind-address': { type: 'string', default: '0.0.0.0' },
         port: { type: 'string', default: '10250' },
         'container-labels': { type: 'string' },
         'metrics-interval': { type: 'string', default: '10s' },
