@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import pino from 'pino';
+import { parseDuration } from '@flotilla/api';
 import { parsePortRange, parseServiceCidr } from './registry/service-allocator.js';
 import { DEFAULT_SERVICE_CLUSTER_IP_RANGE, DEFAULT_SERVICE_NODE_PORT_RANGE, start } from './start.js';
 
@@ -35,18 +36,6 @@ Flags:
   --log-level LEVEL         trace, debug, info, warn, error (default info)
   -h, --help                show this help
 `;
-
-/** Parses `90s`, `5m`, `1h`, `1h30m`, `500ms` into milliseconds. */
-export function parseDuration(text: string): number | undefined {
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
-  let total = 0;
-  let matched = 0;
-  for (let m = re.exec(text); m; m = re.exec(text)) {
-    total += Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
-    matched = re.lastIndex;
-  }
-  return matched === text.length && matched > 0 ? total : undefined;
-}
 
 /** Runs the API server with command-line flags until SIGTERM/SIGINT. */
 export async function main(argv: string[]): Promise<void> {
