@@ -12,3 +12,4 @@ export * from './schema/openapi.js';
 export * from './patch/index.js';
 export * from './duration.js';
 export type * from './types/generated.js';
+export * from './node-selection.js';

@@ -4,21 +4,9 @@
  */
 import type { FilterPlugin, ScorePlugin } from '../framework.js';
 import { normalizeScores } from '../framework.js';
-import type { Taint, Toleration } from '../types.js';
+import { isTolerated, tolerates } from '@flotilla/api';
 
-/** True when the toleration covers the taint (Kubernetes' ToleratesTaint). */
-export function tolerates(t: Toleration, taint: Taint): boolean {
-  if (t.effect && t.effect !== taint.effect) return false;
-  if (t.key && t.key !== taint.key) return false;
-  if (!t.key && t.operator !== 'Exists') return false;
-  if (t.operator === 'Exists') return true;
-  return (t.value ?? '') === (taint.value ?? '');
-}
-
-/** True when some toleration covers the taint. */
-export function isTolerated(tolerations: readonly Toleration[] | undefined, taint: Taint): boolean {
-  return (tolerations ?? []).some((t) => tolerates(t, taint));
-}
+export { isTolerated, tolerates };
 
 /** The TaintToleration filter. */
 export const taintTolerationFilter: FilterPlugin = {

@@ -4,7 +4,7 @@
  * tolerations every daemon pod gets — must tolerate the node's NoSchedule and NoExecute taints. Also
  * the node affinity that pins a daemon pod to its node, and how to read that node back.
  */
-import type { KubeObject } from '@flotilla/api';
+import { NODE_NAME_FIELD, nodeSelectorTermMatches, tolerates, type KubeObject } from '@flotilla/api';
 
 /** A node taint. */
 export interface Taint {
@@ -59,8 +59,8 @@ export interface NodeView extends KubeObject {
   spec?: { taints?: Taint[]; unschedulable?: boolean; [k: string]: unknown };
 }
 
-/** The field key of a node's name in node selector terms. */
-export const NODE_NAME_FIELD = 'metadata.name';
+export { NODE_NAME_FIELD, tolerates };
+
 
 /** The tolerations Kubernetes adds to every daemon pod (and network-unavailable for host-network pods). */
 export function daemonPodTolerations(spec: PlacementSpec): Toleration[] {
@@ -79,54 +79,12 @@ export function daemonPodTolerations(spec: PlacementSpec): Toleration[] {
   return out;
 }
 
-/** True when the toleration covers the taint (Kubernetes' ToleratesTaint). */
-export function tolerates(t: Toleration, taint: Taint): boolean {
-  if (t.effect && t.effect !== taint.effect) return false;
-  if (t.key && t.key !== taint.key) return false;
-  if (!t.key && t.operator !== 'Exists') return false;
-  if (t.operator === 'Exists') return true;
-  return (t.value ?? '') === (taint.value ?? '');
-}
-
-function matchRequirement(r: NodeSelectorRequirement, value: string | undefined): boolean {
-  switch (r.operator) {
-    case 'In':
-      return value !== undefined && (r.values ?? []).includes(value);
-    case 'NotIn':
-      return value === undefined || !(r.values ?? []).includes(value);
-    case 'Exists':
-      return value !== undefined;
-    case 'DoesNotExist':
-      return value === undefined;
-    case 'Gt':
-    case 'Lt': {
-      if (value === undefined) return false;
-      const v = Number(value);
-      const bound = Number((r.values ?? [])[0]);
-      if (!Number.isInteger(v) || !Number.isInteger(bound)) return false;
-      return r.operator === 'Gt' ? v > bound : v < bound;
-    }
-    default:
-      return false;
-  }
-}
-
-function matchesTerm(term: NodeSelectorTerm, node: NodeView): boolean {
-  const exprs = term.matchExpressions ?? [];
-  const fields = term.matchFields ?? [];
-  if (exprs.length === 0 && fields.length === 0) return false;
-  const labels = node.metadata.labels ?? {};
-  for (const e of exprs) if (!matchRequirement(e, Object.prototype.hasOwnProperty.call(labels, e.key) ? labels[e.key] : undefined)) return false;
-  for (const f of fields) if (!matchRequirement(f, f.key === NODE_NAME_FIELD ? node.metadata.name : undefined)) return false;
-  return true;
-}
-
 /** True when the node matches the pod's nodeSelector and required node affinity (terms are ORed). */
 export function matchesNodeSelection(spec: PlacementSpec, node: NodeView): boolean {
   const labels = node.metadata.labels ?? {};
   for (const [k, v] of Object.entries(spec.nodeSelector ?? {})) if (labels[k] !== v) return false;
   const terms = spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
-  if (terms && !terms.some((t) => matchesTerm(t, node))) return false;
+  if (terms && !terms.some((t) => nodeSelectorTermMatches(t, node.metadata.labels ?? {}, node.metadata.name))) return false;
   return true;
 }
 
