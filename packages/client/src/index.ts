@@ -10,3 +10,4 @@ export * from './workqueue/work-queue.js';
 export * from './controller/run-workers.js';
 export * from './leader-election.js';
 export * from './event-recorder.js';
+export * from './health-server.js';

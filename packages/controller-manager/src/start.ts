@@ -2,10 +2,8 @@
  * `start(config)`: the controller manager process — shared informers, the enabled controllers,
  * leader election on a Lease (controllers run only while leading), and /healthz and /metrics.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
-import { acceleratedClock, LeaderElector, realClock, RestClient, SharedInformerFactory, type ClientConfig } from '@flotilla/client';
+import { acceleratedClock, LeaderElector, serveHealthAndMetrics, realClock, RestClient, SharedInformerFactory, type ClientConfig } from '@flotilla/client';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { recorderFactory, type Controller, type ControllerContext, type ControllerOptions } from './controller-context.js';
@@ -127,26 +125,8 @@ export async function start(config: ControllerManagerConfig, options: { logger: 
       }).run(stopAll.signal)
     : lead(stopAll.signal);
 
-  let server: Server | undefined;
-  let metricsUrl: string | undefined;
-  if (config.bindAddress !== undefined && config.port !== undefined) {
-    server = createServer((req, resp) => {
-      if (req.url === '/healthz' || req.url === '/livez' || req.url === '/readyz') {
-        resp.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
-      } else if (req.url === '/metrics') {
-        registry.metrics().then(
-          (text) => resp.writeHead(200, { 'content-type': registry.contentType }).end(text),
-          () => resp.writeHead(500).end(),
-        );
-      } else resp.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
-    });
-    await new Promise<void>((resolve, reject) => {
-      server!.once('error', reject);
-      server!.listen(config.port, config.bindAddress, resolve);
-    });
-    const a = server.address() as AddressInfo;
-    metricsUrl = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
-  }
+  const server = config.bindAddress !== undefined && config.port !== undefined ? await serveHealthAndMetrics({ bindAddress: config.bindAddress, port: config.port, registry }) : undefined;
+  const metricsUrl = server?.url;
   log.info({ identity, controllers: names, leaderElect: config.leaderElect, metricsUrl }, 'controller manager started');
   return {
     metricsUrl,
@@ -157,7 +137,7 @@ export async function start(config: ControllerManagerConfig, options: { logger: 
       await running.catch(() => undefined);
       await factory.stopped();
       await recorders.flush().catch(() => undefined);
-      server?.close();
+      await server?.close();
       await client.close();
     },
   };

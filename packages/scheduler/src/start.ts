@@ -3,11 +3,9 @@
  * volumes, storage classes), leader election on a Lease,
  * the scheduling loop while leading, and an HTTP endpoint with /healthz and /metrics.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { formatTime, type KubeObject } from '@flotilla/api';
-import { deletedObject, EventRecorder, LeaderElector, res, RestClient, SharedInformerFactory, type ClientConfig } from '@flotilla/client';
+import { deletedObject, EventRecorder, LeaderElector, serveHealthAndMetrics, res, RestClient, SharedInformerFactory, type ClientConfig } from '@flotilla/client';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { defaultProfile } from './plugins/index.js';
@@ -179,23 +177,8 @@ export async function start(config: SchedulerConfig, options: { logger: Logger; 
       }).run(stopAll.signal)
     : lead(stopAll.signal);
 
-  let server: Server | undefined;
-  let metricsUrl: string | undefined;
-  if (config.bindAddress !== undefined && config.port !== undefined) {
-    server = createServer((req, resp) => {
-      if (req.url === '/healthz' || req.url === '/livez' || req.url === '/readyz') {
-        resp.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
-      } else if (req.url === '/metrics') {
-        registry.metrics().then(
-          (text) => resp.writeHead(200, { 'content-type': registry.contentType }).end(text),
-          () => resp.writeHead(500).end(),
-        );
-      } else resp.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
-    });
-    await new Promise<void>((resolve) => server!.listen(config.port, config.bindAddress, resolve));
-    const a = server.address() as AddressInfo;
-    metricsUrl = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
-  }
+  const server = config.bindAddress !== undefined && config.port !== undefined ? await serveHealthAndMetrics({ bindAddress: config.bindAddress, port: config.port, registry }) : undefined;
+  const metricsUrl = server?.url;
   log.info({ identity, schedulerName: config.schedulerName, leaderElect: config.leaderElect, metricsUrl }, 'scheduler started');
   return {
     metricsUrl,
@@ -205,7 +188,7 @@ export async function start(config: SchedulerConfig, options: { logger: Logger; 
       await running.catch(() => undefined);
       await factory.stopped();
       await recorder.flush().catch(() => undefined);
-      server?.close();
+      await server?.close();
       await client.close();
     },
   };
