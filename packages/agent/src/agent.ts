@@ -23,6 +23,7 @@ import { LocalPathProvisioner } from './storage/local-path.js';
 import { handleStreamingRequest, listenAgentServer, type AgentServer, type StreamingDeps } from './server/agent-server.js';
 import { ensureServingCertificate } from './server/serving-certificate.js';
 import { ResourceMetrics, serveResourceMetrics } from './metrics/resource-metrics.js';
+import { startNodeDns, type NodeDnsConfig } from './dns/node-dns.js';
 import { VolumeManager, type VolumeSources } from './volumes/index.js';
 
 const PODS = res('pods');
@@ -51,6 +52,8 @@ export interface AgentConfig {
   bindAddress?: string;
   port?: number;
   clusterDns?: { servers: string[]; domain: string };
+  /** Serve cluster DNS (dns/); its address is pods' nameserver unless clusterDns is set. */
+  dnsServer?: NodeDnsConfig;
   /** Where local-path volumes are created (default DATA_DIR/storage). */
   localPathDir?: string;
   /** Labels added to every container (tests mark theirs). */
@@ -180,6 +183,8 @@ export async function startAgent(config: AgentConfig, options: { logger: Logger 
   const lease = new NodeLease(client, config.nodeName, 40, node.metadata.uid);
   const stop = new AbortController();
   const timers: NodeJS.Timeout[] = [];
+  const dns = config.dnsServer ? await startNodeDns({ docker, client, config: config.dnsServer, logger: log, signal: stop.signal }) : undefined;
+  const clusterDns = config.clusterDns ?? dns?.clusterDns;
 
   const renew = () => lease.renew(new Date()).catch((err: unknown) => log.warn({ err }, 'lease renewal failed'));
   await renew();
@@ -224,7 +229,7 @@ export async function startAgent(config: AgentConfig, options: { logger: Logger 
     hostIP,
     restartBackoff: new Backoff(),
     pullBackoff: new Backoff(),
-    ...(config.clusterDns ? { clusterDns: config.clusterDns } : {}),
+    ...(clusterDns ? { clusterDns } : {}),
     serviceEnv: (ns) => serviceEnvFor([...services.lister.list('default').filter((s) => s.metadata.name === 'kubernetes'), ...services.lister.list(ns)]),
   };
 
@@ -332,6 +337,7 @@ export async function startAgent(config: AgentConfig, options: { logger: Logger 
       resourceMetrics.stop();
       for (const w of workers.values()) w.shutdown();
       server?.close();
+      await dns?.handle.stop();
       await recorder.flush().catch(() => undefined);
       await client.close();
     },

@@ -25,6 +25,9 @@ Flags:
   --max-pods N                 pod capacity (default 110)
   --cluster-dns IP,...         nameservers of pods with dnsPolicy ClusterFirst (default: the engine's)
   --cluster-domain DOMAIN      cluster DNS domain (default cluster.local)
+  --enable-dns true|false      serve cluster DNS from the agent; pods use it unless --cluster-dns is given (default: true as root)
+  --dns-bind-address ADDR      its address, port 53 (default: the Docker bridge gateway)
+  --dns-upstreams IP[:PORT],...  resolvers of other names (default: those of /etc/resolv.conf)
   --bind-address ADDR          address of the agent's endpoint (logs, exec, port-forward for the API server;
                                /healthz, /metrics) (default 0.0.0.0, like the kubelet)
   --port PORT                  their port (default 10250; 0 picks one)
@@ -51,6 +54,9 @@ export async function main(argv: string[]): Promise<void> {
         'local-path-dir': { type: 'string' },
         'cluster-dns': { type: 'string' },
         'cluster-domain': { type: 'string', default: 'cluster.local' },
+        'enable-dns': { type: 'string' },
+        'dns-bind-address': { type: 'string' },
+        'dns-upstreams': { type: 'string' },
         'bind-address': { type: 'string', default: '0.0.0.0' },
         port: { type: 'string', default: '10250' },
         'container-labels': { type: 'string' },
@@ -98,6 +104,9 @@ export async function main(argv: string[]): Promise<void> {
         maxPods: Number(values['max-pods']),
         ...(values['local-path-dir'] ? { localPathDir: values['local-path-dir'] } : {}),
         ...(values['cluster-dns'] ? { clusterDns: { servers: values['cluster-dns'].split(','), domain: values['cluster-domain']! } } : {}),
+        ...((values['enable-dns'] ?? String(process.getuid?.() === 0)) === 'true'
+          ? { dnsServer: { domain: values['cluster-domain']!, ...(values['dns-bind-address'] ? { bindAddress: values['dns-bind-address'] } : {}), ...(values['dns-upstreams'] ? { upstreams: values['dns-upstreams'].split(',') } : {}) } }
+          : {}),
         bindAddress: values['bind-address']!,
         port: Number(values.port),
         ...(Object.keys(extra).length > 0 ? { extraContainerLabels: extra } : {}),

@@ -111,6 +111,16 @@ export interface ImageInspect {
   [key: string]: unknown;
 }
 
+/** `GET /networks/{id}` (subset). */
+export interface NetworkInspect {
+  Name: string;
+  Id: string;
+  Driver: string;
+  IPAM?: { Config?: { Subnet?: string; Gateway?: string }[] | null };
+  Options?: Record<string, string> | null;
+  [key: string]: unknown;
+}
+
 /** A mount in HostConfig.Mounts. */
 export interface DockerMount {
   Type: 'bind' | 'volume' | 'tmpfs';
@@ -538,6 +548,11 @@ export class DockerClient {
   /** `GET /info`. */
   info(): Promise<DockerInfo> {
     return this.json('GET', '/info');
+  }
+
+  /** `GET /networks/{id}`; throws NotFound if absent. */
+  inspectNetwork(id: string): Promise<NetworkInspect> {
+    return this.json('GET', `/networks/${encodeURIComponent(id)}`);
   }
 
   // ---- images ----
