@@ -11,3 +11,4 @@ export * from './controller/run-workers.js';
 export * from './leader-election.js';
 export * from './event-recorder.js';
 export * from './health-server.js';
+export * from './command-line.js';
