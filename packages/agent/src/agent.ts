@@ -20,6 +20,7 @@ import { DockerClient } from './runtime/docker-client.js';
 import { DockerRuntime } from './runtime/docker-runtime.js';
 import type { ContainerRuntime } from './runtime/runtime.js';
 import { LocalPathProvisioner } from './storage/local-path.js';
+import { startIngressController, type IngressControllerHandle } from './ingress/ingress-controller.js';
 import { handleStreamingRequest, listenAgentServer, type AgentServer, type StreamingDeps } from './server/agent-server.js';
 import { ensureServingCertificate } from './server/serving-certificate.js';
 import { ResourceMetrics, serveResourceMetrics } from './metrics/resource-metrics.js';
@@ -58,6 +59,8 @@ export interface AgentConfig {
   localPathDir?: string;
   /** Labels added to every container (tests mark theirs). */
   extraContainerLabels?: Record<string, string>;
+  /** Ingress proxy listeners: a port left undefined stays closed (both undefined: no Ingress controller), 0 picks one. */
+  ingress?: { httpPort?: number; httpsPort?: number; bindAddress: string };
   /** Resource metrics collection period (ms, default 10 s). */
   metricsIntervalMs?: number;
 }
@@ -66,6 +69,8 @@ export interface AgentConfig {
 export interface AgentHandle {
   url: string | undefined;
   runtime: ContainerRuntime;
+  /** URLs of the Ingress proxy's listeners, when running. */
+  ingress?: { httpUrl: string | undefined; httpsUrl: string | undefined };
   /** Stops the agent; containers keep running (like a kubelet restart). */
   stop(): Promise<void>;
 }
@@ -327,12 +332,18 @@ export async function startAgent(config: AgentConfig, options: { logger: Logger 
       await client.patch(res('nodes'), '', config.nodeName, { status: { daemonEndpoints: { kubeletEndpoint: { Port: server.port } } } }, 'merge', { subresource: 'status' });
     }
   }
+  let ingress: IngressControllerHandle | undefined;
+  if (config.ingress && (config.ingress.httpPort !== undefined || config.ingress.httpsPort !== undefined)) {
+    ingress = await startIngressController({ client, nodeName: config.nodeName, nodeIPs: [hostIP], ...config.ingress, logger: log, signal: stop.signal });
+  }
   log.info({ node: config.nodeName, hostIP, runtime: facts.nodeInfo.containerRuntimeVersion, url }, 'agent started');
   return {
     url,
     runtime,
+    ...(ingress ? { ingress: { httpUrl: ingress.httpUrl, httpsUrl: ingress.httpsUrl } } : {}),
     stop: async () => {
       stop.abort();
+      await ingress?.stop();
       for (const t of timers) clearInterval(t);
       resourceMetrics.stop();
       for (const w of workers.values()) w.shutdown();

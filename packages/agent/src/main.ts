@@ -32,6 +32,9 @@ Flags:
                                /healthz, /metrics) (default 0.0.0.0, like the kubelet)
   --port PORT                  their port (default 10250; 0 picks one)
   --metrics-interval DURATION  resource metrics resolution for /stats/summary, e.g. 10s, 500ms (default 10s)
+  --ingress-http-port PORT     HTTP port of the Ingress proxy (default 80; 0 disables; auto picks a free one)
+  --ingress-https-port PORT    HTTPS port of the Ingress proxy (default 443; 0 disables; auto picks a free one)
+  --ingress-bind-address ADDR  address of the Ingress proxy (default 0.0.0.0)
   --log-level LEVEL            (default info)
 `;
 
@@ -61,6 +64,9 @@ export async function main(argv: string[]): Promise<void> {
         port: { type: 'string', default: '10250' },
         'container-labels': { type: 'string' },
         'metrics-interval': { type: 'string', default: '10s' },
+        'ingress-http-port': { type: 'string', default: '80' },
+        'ingress-https-port': { type: 'string', default: '443' },
+        'ingress-bind-address': { type: 'string', default: '0.0.0.0' },
         'log-level': { type: 'string', default: 'info' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -89,6 +95,13 @@ export async function main(argv: string[]): Promise<void> {
     process.stderr.write(`flotilla-agent: --metrics-interval must be a duration like 10s or 500ms\n`);
     process.exit(2);
   }
+  const ingressPort = (v: string): number | undefined => (v === 'auto' ? 0 : /^\d+$/.test(v) && Number(v) > 0 && Number(v) < 65536 ? Number(v) : undefined);
+  for (const flag of ['ingress-http-port', 'ingress-https-port'] as const) {
+    if (values[flag] !== '0' && ingressPort(values[flag]!) === undefined) {
+      process.stderr.write(`flotilla-agent: --${flag} must be a port number, 0 or auto\n`);
+      process.exit(2);
+    }
+  }
   const logger = pino({ level: values['log-level'], base: { component: 'agent' } }, pino.destination(2));
   try {
     const handle = await startAgent(
@@ -110,10 +123,12 @@ export async function main(argv: string[]): Promise<void> {
         bindAddress: values['bind-address']!,
         port: Number(values.port),
         ...(Object.keys(extra).length > 0 ? { extraContainerLabels: extra } : {}),
+        ingress: { httpPort: ingressPort(values['ingress-http-port']!), httpsPort: ingressPort(values['ingress-https-port']!), bindAddress: values['ingress-bind-address']! },
         metricsIntervalMs: Number(metricsInterval[1]) * (metricsInterval[2] === 's' ? 1000 : 1),
       },
       { logger },
     );
+    if (handle.ingress) process.stdout.write(`ingress listening on ${handle.ingress.httpUrl ?? 'http:-'} ${handle.ingress.httpsUrl ?? 'https:-'}\n`);
     process.stdout.write(`Flotilla agent running${handle.url ? ` on ${handle.url}` : ''}\n`);
     const shutdown = () => handle.stop().then(() => process.exit(0), () => process.exit(1));
     process.once('SIGTERM', shutdown);

@@ -1,0 +1,194 @@
+/**
+ * The node's Ingress reverse proxy (http-proxy-3): one HTTP and one HTTPS listener (SNI picks the
+ * certificate), each request routed by the current routing table to a ready pod of the backend in
+ * round robin, over kept-alive connections. 404 when no rule matches, 503 when the backend has no
+ * ready endpoint, 502 when every tried endpoint failed. A refused connection is retried on another
+ * endpoint for requests without a body. X-Forwarded-For/-Proto/-Host/-Port and X-Real-IP are set
+ * from the connection (client-sent values are replaced, not trusted). WebSocket (any `Upgrade`)
+ * requests are passed through.
+ */
+import { Agent, createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import { Readable } from 'node:stream';
+import { createProxyServer } from 'http-proxy-3';
+import type { Logger } from 'pino';
+import { upstreamKey, type RoundRobin, type Upstream } from './backend-endpoints.js';
+import type { CertificateStore } from './certificate-store.js';
+import { requestPath, type RouteMatch } from './routing-table.js';
+
+/** Where a request goes: its route and the backend's rotation (undefined: no rule matches). */
+export interface RouteResolver {
+  resolve(host: string | undefined, path: string): { match: RouteMatch; upstreams: RoundRobin } | undefined;
+}
+
+/** Listener settings; a port left undefined is not opened, 0 picks a free one. */
+export interface IngressProxyOptions {
+  bindAddress: string;
+  httpPort?: number;
+  httpsPort?: number;
+  resolver: RouteResolver;
+  certificates: CertificateStore;
+  logger: Logger;
+  /** How long a backend may take to respond (ms, default 60 s, as ingress-nginx's proxy_read_timeout). */
+  proxyTimeoutMs?: number;
+}
+
+const RETRYABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET']);
+const MAX_TRIES = 3;
+
+function reply(res: ServerResponse, code: number, text: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(code, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }).end(`${text}\n`);
+}
+
+function rejectUpgrade(socket: Socket, code: number, reason: string): void {
+  socket.end(`HTTP/1.1 ${code} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const len = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0');
+}
+
+function clientIP(req: IncomingMessage): string {
+  const a = req.socket.remoteAddress ?? '';
+  return a.startsWith('::ffff:') ? a.slice(7) : a;
+}
+
+/** Replaces the forwarding headers with what this hop knows. */
+function setForwardedHeaders(req: IncomingMessage, isTls: boolean): void {
+  const ip = clientIP(req);
+  req.headers['x-forwarded-for'] = ip;
+  req.headers['x-real-ip'] = ip;
+  req.headers['x-forwarded-proto'] = isTls ? 'https' : 'http';
+  req.headers['x-forwarded-host'] = req.headers.host ?? '';
+  req.headers['x-forwarded-port'] = String(req.socket.localPort ?? '');
+}
+
+function target(u: Upstream): { host: string; port: number; protocol: string } {
+  return { host: u.ip, port: u.port, protocol: 'http:' };
+}
+
+function urlOf(server: Server, scheme: string): string {
+  const a = server.address() as AddressInfo;
+  return `${scheme}://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+}
+
+/** The listeners of the node's Ingress proxy. */
+export class IngressProxy {
+  private readonly proxy;
+  private readonly agent = new Agent({ keepAlive: true, maxFreeSockets: 256, scheduling: 'lifo' });
+  private readonly servers: Server[] = [];
+  private readonly log: Logger;
+  httpUrl: string | undefined;
+  httpsUrl: string | undefined;
+
+  constructor(private readonly options: IngressProxyOptions) {
+    this.log = options.logger;
+    this.proxy = createProxyServer({ agent: this.agent, ws: true, xfwd: false, proxyTimeout: options.proxyTimeoutMs ?? 60_000 });
+    // Errors without a per-call callback (a WebSocket failing after the upgrade): the sockets are already torn down.
+    this.proxy.on('error', (err) => this.log.debug({ err }, 'ingress proxy error'));
+    // Hop-by-hop: a backend closing its connection must not close the client's kept-alive one.
+    this.proxy.on('proxyRes', (proxyRes) => {
+      if (proxyRes.statusCode === 101) return;
+      delete proxyRes.headers['connection'];
+      delete proxyRes.headers['keep-alive'];
+    });
+  }
+
+  /** Opens the configured listeners; a port that cannot be bound is logged and left closed. */
+  async listen(): Promise<void> {
+    const o = this.options;
+    if (o.httpPort !== undefined) {
+      const s = createHttpServer((req, res) => this.handle(req, res, false));
+      s.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.upgrade(req, socket, head, false));
+      if (await this.open(s, o.httpPort)) this.httpUrl = urlOf(s, 'http');
+    }
+    if (o.httpsPort !== undefined) {
+      const s = createHttpsServer({ ...o.certificates.defaultCertificate, SNICallback: o.certificates.sniCallback }, (req, res) => this.handle(req, res, true));
+      s.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.upgrade(req, socket, head, true));
+      if (await this.open(s, o.httpsPort)) this.httpsUrl = urlOf(s, 'https');
+    }
+  }
+
+  private async open(server: Server, port: number): Promise<boolean> {
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, this.options.bindAddress, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (err) {
+      this.log.warn({ err, port, bindAddress: this.options.bindAddress }, 'ingress listener could not be opened');
+      return false;
+    }
+    this.servers.push(server);
+    return true;
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse, isTls: boolean): void {
+    const route = this.options.resolver.resolve(req.headers.host, requestPath(req.url));
+    if (!route) {
+      reply(res, 404, 'default backend - 404');
+      return;
+    }
+    setForwardedHeaders(req, isTls);
+    this.forward(req, res, route, new Set());
+  }
+
+  private forward(req: IncomingMessage, res: ServerResponse, route: { match: RouteMatch; upstreams: RoundRobin }, tried: Set<string>): void {
+    const u = route.upstreams.pick(tried);
+    if (!u) {
+      if (tried.size === 0) reply(res, 503, 'service unavailable: no ready endpoints');
+      else reply(res, 502, 'bad gateway');
+      return;
+    }
+    tried.add(upstreamKey(u));
+    // A retried request's body was already consumed by the first attempt; only bodiless requests are retried.
+    const options = tried.size > 1 ? { target: target(u), buffer: Readable.from([]) } : { target: target(u) };
+    this.proxy.web(req, res, options, (err) => {
+      const code = (err as NodeJS.ErrnoException).code ?? '';
+      if (!res.headersSent && RETRYABLE.has(code) && !hasBody(req) && tried.size < MAX_TRIES && !req.socket.destroyed) {
+        this.log.debug({ err, upstream: upstreamKey(u), ingress: route.match.ingress }, 'ingress upstream failed; trying another');
+        this.forward(req, res, route, tried);
+        return;
+      }
+      this.log.debug({ err, upstream: upstreamKey(u), ingress: route.match.ingress }, 'ingress upstream failed');
+      reply(res, 502, 'bad gateway');
+    });
+  }
+
+  private upgrade(req: IncomingMessage, socket: Socket, head: Buffer, isTls: boolean): void {
+    socket.on('error', () => undefined);
+    const route = this.options.resolver.resolve(req.headers.host, requestPath(req.url));
+    if (!route) return rejectUpgrade(socket, 404, 'Not Found');
+    const u = route.upstreams.pick();
+    if (!u) return rejectUpgrade(socket, 503, 'Service Unavailable');
+    setForwardedHeaders(req, isTls);
+    this.proxy.ws(req, socket, head, { target: target(u) }, (err) => {
+      this.log.debug({ err, upstream: upstreamKey(u), ingress: route.match.ingress }, 'ingress websocket upstream failed');
+      if (!socket.destroyed) rejectUpgrade(socket, 502, 'Bad Gateway');
+    });
+  }
+
+  /** Closes the listeners, their connections and the upstream connections. */
+  async close(): Promise<void> {
+    await Promise.all(
+      this.servers.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            s.close(() => resolve());
+            s.closeAllConnections();
+          }),
+      ),
+    );
+    this.agent.destroy();
+  }
+}
+
