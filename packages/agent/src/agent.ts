@@ -25,6 +25,7 @@ import { handleStreamingRequest, listenAgentServer, type AgentServer, type Strea
 import { ensureServingCertificate } from './server/serving-certificate.js';
 import { ResourceMetrics, serveResourceMetrics } from './metrics/resource-metrics.js';
 import { startNodeDns, type NodeDnsConfig } from './dns/node-dns.js';
+import { startHostGwNetwork } from './network/host-gw-network.js';
 import { VolumeManager, type VolumeSources } from './volumes/index.js';
 
 const PODS = res('pods');
@@ -59,6 +60,10 @@ export interface AgentConfig {
   localPathDir?: string;
   /** Labels added to every container (tests mark theirs). */
   extraContainerLabels?: Record<string, string>;
+  /** `docker` (default): the engine's default bridge; `host-gw`: pod IPs from the Node's podCIDR, routes to other nodes'. */
+  podNetwork?: 'docker' | 'host-gw';
+  /** The cluster's pod range (host-gw: pod-to-pod traffic across nodes is not masqueraded). */
+  clusterCIDR?: string;
   /** Ingress proxy listeners: a port left undefined stays closed (both undefined: no Ingress controller), 0 picks one. */
   ingress?: { httpPort?: number; httpsPort?: number; bindAddress: string };
   /** Resource metrics collection period (ms, default 10 s). */
@@ -151,8 +156,8 @@ export async function startAgent(config: AgentConfig, options: { logger: Logger 
   mkdirSync(join(dataDir, 'pods'), { recursive: true });
   const client = new RestClient(config.client, { userAgent: `flotilla-agent/${config.nodeName}`, connections: 16 });
   const docker = new DockerClient({ socketPath: config.dockerSocket });
-  const runtime: ContainerRuntime = new DockerRuntime({ client: docker, nodeName: config.nodeName, podInfraImage: config.podInfraImage, ...(config.extraContainerLabels ? { extraLabels: config.extraContainerLabels } : {}) });
-  const version = await runtime.version();
+  const runtimeOptions = { client: docker, nodeName: config.nodeName, podInfraImage: config.podInfraImage, ...(config.extraContainerLabels ? { extraLabels: config.extraContainerLabels } : {}) };
+  const version = await new DockerRuntime(runtimeOptions).version();
   const hostIP = config.nodeIP ?? detectNodeIP();
 
   const fs = statfsSync(dataDir);
@@ -194,6 +199,9 @@ export async function startAgent(config: AgentConfig, options: { logger: Logger 
   const renew = () => lease.renew(new Date()).catch((err: unknown) => log.warn({ err }, 'lease renewal failed'));
   await renew();
   timers.push(setInterval(renew, config.leaseRenewMs ?? 10_000));
+  // With host-gw, sandboxes join the network of the node's podCIDR (waits for the IPAM controller).
+  const podNetwork = config.podNetwork === 'host-gw' ? await startHostGwNetwork({ client, docker, nodeName: config.nodeName, logger: log, ...(config.clusterCIDR ? { clusterCIDR: config.clusterCIDR } : {}) }, stop.signal) : undefined;
+  const runtime: ContainerRuntime = new DockerRuntime({ ...runtimeOptions, ...(podNetwork ? { network: podNetwork.dockerNetwork } : {}) });
   let lastReport = Date.now();
   const checkHealth = async () => {
     let next: NodeHealth;

@@ -35,6 +35,9 @@ Flags:
   --ingress-http-port PORT     HTTP port of the Ingress proxy (default 80; 0 disables; auto picks a free one)
   --ingress-https-port PORT    HTTPS port of the Ingress proxy (default 443; 0 disables; auto picks a free one)
   --ingress-bind-address ADDR  address of the Ingress proxy (default 0.0.0.0)
+  --pod-network MODE           docker (the engine's default bridge) or host-gw (pod IPs from the Node's podCIDR,
+                               routes to other nodes' pod CIDRs via their InternalIPs) (default docker)
+  --cluster-cidr CIDR          the cluster's pod range; host-gw does not masquerade traffic to it
   --log-level LEVEL            (default info)
 `;
 
@@ -67,6 +70,8 @@ export async function main(argv: string[]): Promise<void> {
         'ingress-http-port': { type: 'string', default: '80' },
         'ingress-https-port': { type: 'string', default: '443' },
         'ingress-bind-address': { type: 'string', default: '0.0.0.0' },
+        'pod-network': { type: 'string', default: 'docker' },
+        'cluster-cidr': { type: 'string' },
         'log-level': { type: 'string', default: 'info' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -102,6 +107,11 @@ export async function main(argv: string[]): Promise<void> {
       process.exit(2);
     }
   }
+  const podNetwork = values['pod-network'];
+  if (podNetwork !== 'docker' && podNetwork !== 'host-gw') {
+    process.stderr.write(`flotilla-agent: --pod-network must be docker or host-gw, not ${podNetwork}\n`);
+    process.exit(2);
+  }
   const logger = pino({ level: values['log-level'], base: { component: 'agent' } }, pino.destination(2));
   try {
     const handle = await startAgent(
@@ -123,6 +133,8 @@ export async function main(argv: string[]): Promise<void> {
         bindAddress: values['bind-address']!,
         port: Number(values.port),
         ...(Object.keys(extra).length > 0 ? { extraContainerLabels: extra } : {}),
+        podNetwork,
+        ...(values['cluster-cidr'] ? { clusterCIDR: values['cluster-cidr'] } : {}),
         ingress: { httpPort: ingressPort(values['ingress-http-port']!), httpsPort: ingressPort(values['ingress-https-port']!), bindAddress: values['ingress-bind-address']! },
         metricsIntervalMs: Number(metricsInterval[1]) * (metricsInterval[2] === 's' ? 1000 : 1),
       },

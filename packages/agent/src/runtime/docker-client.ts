@@ -416,6 +416,27 @@ export function dockerTime(value: string | undefined): string | undefined {
   return isZeroTime(value) ? undefined : value;
 }
 
+/** An entry of `GET /networks` (subset). */
+export interface NetworkSummary {
+  Name: string;
+  Id: string;
+  Driver: string;
+  IPAM?: { Config?: { Subnet?: string; Gateway?: string }[] | null };
+  Options?: Record<string, string> | null;
+  Labels?: Record<string, string> | null;
+  Containers?: Record<string, unknown> | null;
+}
+
+/** The body of `POST /networks/create` (subset). */
+export interface NetworkCreateBody {
+  Name: string;
+  Driver?: string;
+  CheckDuplicate?: boolean;
+  IPAM?: { Driver?: string; Config: { Subnet: string; Gateway?: string }[] };
+  Options?: Record<string, string>;
+  Labels?: Record<string, string>;
+}
+
 /** The Docker Engine API client. One instance per engine; `close()` releases its connections. */
 export class DockerClient {
   readonly socketPath: string;
@@ -861,5 +882,22 @@ export class DockerClient {
     } finally {
       body.destroy();
     }
+  }
+
+  // ---- networks ----
+
+  /** `GET /networks` (with `filters`, e.g. `{ label: ['a=b'] }`; `name` matches substrings). */
+  listNetworks(options: { filters?: Record<string, string[]> } = {}): Promise<NetworkSummary[]> {
+    return this.json('GET', '/networks', { query: { filters: options.filters ? JSON.stringify(options.filters) : undefined } });
+  }
+
+  /** `POST /networks/create`; Conflict if the name is taken. Resolves with the id. */
+  async createNetwork(body: NetworkCreateBody): Promise<string> {
+    return (await this.json<{ Id: string }>('POST', '/networks/create', { body })).Id;
+  }
+
+  /** `DELETE /networks/{id}`; NotFound if absent; fails while containers are attached. */
+  async removeNetwork(id: string): Promise<void> {
+    await this.empty('DELETE', `/networks/${encodeURIComponent(id)}`);
   }
 }
