@@ -15,6 +15,7 @@ import type { EnvSources } from './containers/env.js';
 import { NodeLease, registerNode, reportNodeConditions } from './node/node-registration.js';
 import type { NodeFacts, NodeHealth } from './node/node-object.js';
 import { Backoff } from './pod-sync/backoff.js';
+import { startServiceProxy } from './proxy/service-proxy.js';
 import { PodWorker, type PodWorkerDeps } from './pod-sync/pod-worker.js';
 import { DockerClient } from './runtime/docker-client.js';
 import { DockerRuntime } from './runtime/docker-runtime.js';
@@ -60,6 +61,10 @@ export interface AgentConfig {
   localPathDir?: string;
   /** Labels added to every container (tests mark theirs). */
   extraContainerLabels?: Record<string, string>;
+  /** Service proxy: `userspace` (proxy/service-proxy.ts) or `none` (default). */
+  proxyMode?: 'userspace' | 'none';
+  /** Link holding the service VIPs (default flotilla0). */
+  proxyInterface?: string;
   /** `docker` (default): the engine's default bridge; `host-gw`: pod IPs from the Node's podCIDR, routes to other nodes'. */
   podNetwork?: 'docker' | 'host-gw';
   /** The cluster's pod range (host-gw: pod-to-pod traffic across nodes is not masqueraded). */
@@ -226,6 +231,7 @@ export async function startAgent(config: AgentConfig, options: { logger: Logger 
   const recorder = new EventRecorder({ client, component: 'kubelet', host: config.nodeName, logger: log });
   const services = new SharedInformer<KubeObject>(client, { resource: SERVICES, logger: log });
   void services.run(stop.signal);
+  const proxy = config.proxyMode === 'userspace' ? startServiceProxy({ client, nodeName: config.nodeName, nodeIPs: [hostIP], logger: log.child({ component: 'service-proxy' }), signal: stop.signal, ...(config.proxyInterface ? { interfaceName: config.proxyInterface } : {}) }) : undefined;
   const sources = apiSources(client);
   const provisioner = new LocalPathProvisioner({ client, nodeName: config.nodeName, rootDir: config.localPathDir ?? join(dataDir, 'storage'), logger: log });
   void provisioner.run(stop.signal).catch((err: unknown) => log.warn({ err }, 'local-path provisioner stopped'));
@@ -356,6 +362,7 @@ export async function startAgent(config: AgentConfig, options: { logger: Logger 
       resourceMetrics.stop();
       for (const w of workers.values()) w.shutdown();
       server?.close();
+      await proxy?.stop();
       await dns?.handle.stop();
       await recorder.flush().catch(() => undefined);
       await client.close();

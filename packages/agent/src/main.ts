@@ -31,6 +31,9 @@ Flags:
   --bind-address ADDR          address of the agent's endpoint (logs, exec, port-forward for the API server;
                                /healthz, /metrics) (default 0.0.0.0, like the kubelet)
   --port PORT                  their port (default 10250; 0 picks one)
+  --proxy-mode MODE            service proxy: userspace (VIPs on a local link, NodePorts, LoadBalancer) or none
+                               (default userspace when running as root, none otherwise)
+  --proxy-interface NAME       link holding the service VIPs (default flotilla0)
   --metrics-interval DURATION  resource metrics resolution for /stats/summary, e.g. 10s, 500ms (default 10s)
   --ingress-http-port PORT     HTTP port of the Ingress proxy (default 80; 0 disables; auto picks a free one)
   --ingress-https-port PORT    HTTPS port of the Ingress proxy (default 443; 0 disables; auto picks a free one)
@@ -66,6 +69,8 @@ export async function main(argv: string[]): Promise<void> {
         'bind-address': { type: 'string', default: '0.0.0.0' },
         port: { type: 'string', default: '10250' },
         'container-labels': { type: 'string' },
+        'proxy-mode': { type: 'string' },
+        'proxy-interface': { type: 'string' },
         'metrics-interval': { type: 'string', default: '10s' },
         'ingress-http-port': { type: 'string', default: '80' },
         'ingress-https-port': { type: 'string', default: '443' },
@@ -112,6 +117,11 @@ export async function main(argv: string[]): Promise<void> {
     process.stderr.write(`flotilla-agent: --pod-network must be docker or host-gw, not ${podNetwork}\n`);
     process.exit(2);
   }
+  const proxyMode = values['proxy-mode'] ?? (process.getuid?.() === 0 ? 'userspace' : 'none');
+  if (proxyMode !== 'userspace' && proxyMode !== 'none') {
+    process.stderr.write(`flotilla-agent: --proxy-mode must be userspace or none, not ${proxyMode}\n`);
+    process.exit(2);
+  }
   const logger = pino({ level: values['log-level'], base: { component: 'agent' } }, pino.destination(2));
   try {
     const handle = await startAgent(
@@ -133,6 +143,8 @@ export async function main(argv: string[]): Promise<void> {
         bindAddress: values['bind-address']!,
         port: Number(values.port),
         ...(Object.keys(extra).length > 0 ? { extraContainerLabels: extra } : {}),
+        proxyMode,
+        ...(values['proxy-interface'] ? { proxyInterface: values['proxy-interface'] } : {}),
         podNetwork,
         ...(values['cluster-cidr'] ? { clusterCIDR: values['cluster-cidr'] } : {}),
         ingress: { httpPort: ingressPort(values['ingress-http-port']!), httpsPort: ingressPort(values['ingress-https-port']!), bindAddress: values['ingress-bind-address']! },

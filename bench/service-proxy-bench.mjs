@@ -1,0 +1,148 @@
+#!/usr/bin/env node
+// Service proxy benchmark: what the agent's userspace proxy costs. A real API server, controller
+// manager (EndpointSlices) and agent (its own VIP link) on the Docker engine; one busybox
+// `httpd` pod behind a ClusterIP Service. A closed-loop load generator (CONNECTIONS workers, each
+// GET on a fresh connection, latency per request) drives, in the same run and with the same
+// settings, (1) the pod IP directly and (2) the ClusterIP (VIP -> proxy -> the same pod); it
+// prints requests/s, p50/p99 latency and errors of each, the throughput ratio and the agent's
+// CPU while proxying. busybox httpd answers one request per connection, so every request is a
+// new connection through the proxy (accept + connect + splice) — the proxy's worst case.
+// (autocannon is not used: against a server that closes every connection its latency figures
+// are not per request.)
+// Goal: the proxy costs < 20% throughput. Addresses are the VIP and the container's bridge IP.
+// Needs root (VIP link), Docker and the test images (run `npx vitest run test/service-proxy.e2e.test.ts`
+// once, or any e2e test, to build them); run `npx tsc -b` first. Everything it creates is labelled
+// io.flotilla.test=true with this run's node name and removed at the end, with its link.
+// Usage: node bench/service-proxy-bench.mjs [--seconds 10] [--connections 16]
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { get } from 'node:http';
+import { cpuSeconds, flags, ms, percentile, ROOT, startAndWait, tempDir } from './lib.mjs';
+
+const opts = flags(process.argv.slice(2));
+const SECONDS = Math.min(10, Number(opts.seconds ?? 10));
+const CONNECTIONS = Number(opts.connections ?? 16);
+const NODE = `proxy-bench-${process.pid}`;
+const LINK = `flb${process.pid % 1_000_000}`;
+const NS = 'proxy-bench';
+const TEST_LABEL = 'io.flotilla.test';
+const TEST_IMAGE = 'flotilla-test/busybox:1';
+const PAUSE_IMAGE = 'flotilla-test/pause:1';
+const bin = (pkg, name) => join(ROOT, 'packages', pkg, 'bin', `${name}.js`);
+const sleep = (t) => new Promise((r) => setTimeout(r, t));
+
+const { DockerClient } = await import(join(ROOT, 'packages/agent/dist/runtime/docker-client.js'));
+const { RestClient, loadClientConfig, res } = await import(join(ROOT, 'packages/client/dist/index.js'));
+const engine = new DockerClient();
+const dir = tempDir('proxy');
+const children = [];
+let client;
+
+async function waitUntil(what, fn, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+/** One GET on a fresh connection; resolves true on a 200 with a body. */
+function once(url) {
+  return new Promise((resolve) => {
+    const req = get(url, { agent: false, timeout: 5000 }, (r) => {
+      r.resume();
+      r.on('end', () => resolve(r.statusCode === 200));
+      r.on('error', () => resolve(false));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+  });
+}
+
+/** CONNECTIONS closed-loop workers for `seconds`: requests/s, latency percentiles (ms), errors. */
+async function load(url, seconds) {
+  const latencies = [];
+  let errors = 0;
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async () => {
+      while (performance.now() < deadline) {
+        const t0 = performance.now();
+        if (await once(url)) latencies.push(performance.now() - t0);
+        else errors++;
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  return { rps: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors, total: latencies.length + errors };
+}
+
+async function cleanup() {
+  await client?.close().catch(() => undefined);
+  for (const c of children) c.kill('SIGKILL');
+  const mine = await engine.listContainers({ all: true, filters: { label: [`${TEST_LABEL}=true`, `io.flotilla.node=${NODE}`] } }).catch(() => []);
+  for (const c of mine) await engine.removeContainer(c.Id, { force: true }).catch(() => undefined);
+  await engine.close();
+  try {
+    execFileSync('ip', ['link', 'del', 'dev', LINK], { stdio: 'ignore' });
+  } catch {
+    // Never created.
+  }
+  dir.remove();
+}
+
+try {
+  for (const image of [TEST_IMAGE, PAUSE_IMAGE]) await engine.inspectImage(image).catch(() => { throw new Error(`image ${image} missing: run an e2e test once to build the test images`); });
+  const { child: server } = await startAndWait(process.execPath, [bin('apiserver', 'flotilla-apiserver'), '--data-dir', dir.path, '--secure-port', '0', '--log-level', 'warn'], /listening on (https:\/\/\S+)/);
+  children.push(server);
+  const kubeconfig = join(dir.path, 'admin.kubeconfig');
+  client = new RestClient(loadClientConfig({ kubeconfig }));
+  const { child: cm } = await startAndWait(process.execPath, [bin('controller-manager', 'flotilla-controller-manager'), '--kubeconfig', kubeconfig, '--port', '0', '--log-level', 'warn'], /controller manager running/);
+  children.push(cm);
+  const { child: agent } = await startAndWait(process.execPath, [
+    bin('agent', 'flotilla-agent'),
+    '--kubeconfig', kubeconfig,
+    '--node-name', NODE,
+    '--data-dir', join(dir.path, 'agent'),
+    '--pod-infra-image', PAUSE_IMAGE,
+    '--container-labels', `${TEST_LABEL}=true`,
+    '--proxy-mode', 'userspace',
+    '--proxy-interface', LINK,
+    '--port', '0',
+    '--log-level', 'warn',
+  ], /agent running/);
+  children.push(agent);
+
+  await client.create(res('namespaces'), '', { metadata: { name: NS } });
+  await client.create(res('pods'), NS, {
+    metadata: { name: 'web', labels: { app: 'web' } },
+    spec: {
+      nodeName: NODE,
+      terminationGracePeriodSeconds: 1,
+      containers: [{ name: 'main', image: TEST_IMAGE, imagePullPolicy: 'Never', command: ['sh', '-c', 'mkdir -p /www && echo hello from the bench pod > /www/index.html && exec httpd -f -p 80 -h /www'], ports: [{ containerPort: 80 }] }],
+    },
+  });
+  const svc = await client.create(res('services'), NS, { metadata: { name: 'web' }, spec: { selector: { app: 'web' }, ports: [{ port: 8080, targetPort: 80 }] } });
+  const podIP = await waitUntil('the pod IP', async () => (await client.get(res('pods'), NS, 'web')).status?.podIP);
+  const direct = `http://${podIP}:80/`;
+  const viaProxy = `http://${svc.spec.clusterIP}:8080/`;
+  for (const url of [direct, viaProxy]) await waitUntil(url, async () => (await fetch(url)).ok);
+
+  console.log(`service proxy benchmark: busybox httpd pod ${podIP}, ClusterIP ${svc.spec.clusterIP}, ${CONNECTIONS} connections, ${SECONDS} s per case`);
+  await load(direct, 2);
+  await load(viaProxy, 2);
+  const d = await load(direct, SECONDS);
+  const cpu0 = cpuSeconds(agent.pid);
+  const p = await load(viaProxy, SECONDS);
+  const cpu = ((cpuSeconds(agent.pid) - cpu0) / SECONDS) * 100;
+  const row = (name, r) => console.log(`${name.padEnd(22)} ${String(Math.round(r.rps)).padStart(7)} req/s   p50 ${ms(r.p50).padStart(9)}   p99 ${ms(r.p99).padStart(9)}   errors ${r.errors}/${r.total}`);
+  row('direct to the pod IP', d);
+  row('through the ClusterIP', p);
+  const cost = (1 - p.rps / d.rps) * 100;
+  console.log(`proxy cost: ${cost.toFixed(1)}% throughput (goal < 20%), p99 +${ms(p.p99 - d.p99)}; agent CPU while proxying ${cpu.toFixed(0)}% of a core`);
+} finally {
+  await cleanup();
+}

@@ -1,0 +1,226 @@
+/**
+ * The agent's userspace service proxy end to end: a real API server, controller manager (for
+ * EndpointSlices) and agent on the Docker engine; three busybox httpd pods that answer their own
+ * name behind a NodePort Service. The ClusterIP is a local address on the proxy's link; requests
+ * from the node and from inside a pod (busybox `nc`) reach every pod; the NodePort answers on
+ * 127.0.0.1; a deleted pod and a pod turning not-ready leave the rotation; a LoadBalancer Service
+ * gets the node's InternalIP as ingress and answers there; deleting a Service removes its VIP.
+ *
+ * The agent uses a link of its own (`--proxy-interface`), deleted at the end, so agents of other
+ * test runs on this machine are not disturbed. Needs root (for `ip`) and Docker.
+ * PROXY_E2E_LOG=debug prints the agent's log (endpoint changes, refused connections) at the end.
+ */
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { KubeObject } from '@flotilla/api';
+import { loadClientConfig, res, RestClient } from '@flotilla/client';
+import { DockerClient } from '../packages/agent/src/runtime/docker-client.js';
+import { startApiServer, type ApiServerProcess } from './harness/apiserver.js';
+import { startControllerManager } from './harness/cluster.js';
+import { binPath, killAll, startProcess, tempDir } from './harness/processes.js';
+import { ensurePauseImage, ensureTestImage, hasDockerSocket, PAUSE_IMAGE, TEST_IMAGE, TEST_LABEL } from './harness/test-image.js';
+import { waitFor } from './harness/wait-for.js';
+
+const PODS = res('pods');
+const SERVICES = res('services');
+const NAMESPACES = res('namespaces');
+const NODES = res('nodes');
+
+const isRoot = process.getuid?.() === 0;
+const docker = hasDockerSocket();
+const NODE = `proxy-e2e-${process.pid}`;
+const IFACE = `flp${process.pid % 1_000_000}`;
+const NS = 'proxy-e2e';
+/** Not 80: an agent's Ingress proxy may hold 0.0.0.0:80, and a VIP:80 listener cannot bind beside it. */
+const SERVICE_PORT = 8080;
+
+interface ServiceView extends KubeObject {
+  spec: { clusterIP: string; ports: { port: number; nodePort?: number }[] };
+  status?: { loadBalancer?: { ingress?: { ip?: string }[] } };
+}
+
+let server: ApiServerProcess;
+let dir: ReturnType<typeof tempDir>;
+let client: RestClient;
+let engine: DockerClient;
+let agentProcess: ReturnType<typeof startProcess> | undefined;
+
+function linkAddresses(): string {
+  try {
+    return execFileSync('ip', ['-o', '-4', 'addr', 'show', 'dev', IFACE], { encoding: 'utf8' });
+  } catch {
+    return '';
+  }
+}
+
+function webPod(name: string): KubeObject {
+  return {
+    metadata: { name, labels: { app: 'web' } },
+    spec: {
+      nodeName: NODE,
+      terminationGracePeriodSeconds: 2,
+      containers: [
+        {
+          name: 'main',
+          image: TEST_IMAGE,
+          imagePullPolicy: 'Never',
+          command: ['sh', '-c', 'mkdir -p /www && echo "$POD_NAME" > /www/index.html && touch /tmp/ready && exec httpd -f -p 80 -h /www'],
+          env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
+          ports: [{ containerPort: 80 }],
+          readinessProbe: { exec: { command: ['cat', '/tmp/ready'] }, periodSeconds: 1, failureThreshold: 1 },
+        },
+      ],
+    },
+  };
+}
+
+/** GET http://host:port/ -> body (trimmed), or `ERR <reason>`. */
+async function get(host: string, port: number): Promise<string> {
+  try {
+    const r = await fetch(`http://${host}:${port}/`, { signal: AbortSignal.timeout(5000) });
+    return (await r.text()).trim();
+  } catch (err) {
+    return `ERR ${((err as Error).cause as Error | undefined)?.message ?? (err as Error).message}`;
+  }
+}
+
+async function getMany(host: string, port: number, n: number): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) out.push(await get(host, port));
+  return out;
+}
+
+async function containerOf(pod: string): Promise<string> {
+  const list = (await engine.listContainers({ filters: { label: [`${TEST_LABEL}=true`, `io.kubernetes.pod.namespace=${NS}`, `io.kubernetes.pod.name=${pod}`, 'io.kubernetes.container.name=main'] } })) as { Id: string }[];
+  if (!list[0]) throw new Error(`no container of pod ${pod}`);
+  return list[0].Id;
+}
+
+describe.skipIf(!docker || !isRoot)('service proxy (userspace) with the Docker engine', () => {
+  let svc: ServiceView;
+
+  beforeAll(async () => {
+    engine = new DockerClient();
+    await ensureTestImage();
+    await ensurePauseImage();
+    dir = tempDir('proxy');
+    server = await startApiServer(dir.path);
+    client = new RestClient(loadClientConfig({ kubeconfig: server.kubeconfig }));
+    await startControllerManager(server.kubeconfig);
+    const agent = startProcess(binPath('agent', 'flotilla-agent'), [
+      '--kubeconfig', server.kubeconfig,
+      '--node-name', NODE,
+      '--data-dir', join(dir.path, 'agent'),
+      '--pod-infra-image', PAUSE_IMAGE,
+      '--container-labels', `${TEST_LABEL}=true`,
+      '--proxy-mode', 'userspace',
+      '--proxy-interface', IFACE,
+      '--port', '0',
+      '--log-level', process.env['PROXY_E2E_LOG'] ?? 'warn',
+    ]);
+    agentProcess = agent;
+    await agent.waitForOutput(/agent running/, 60_000);
+    await client.create(NAMESPACES, '', { metadata: { name: NS } });
+    for (const name of ['web-0', 'web-1', 'web-2']) await client.create(PODS, NS, webPod(name));
+    await client.create(PODS, NS, { metadata: { name: 'client' }, spec: { nodeName: NODE, terminationGracePeriodSeconds: 0, containers: [{ name: 'main', image: TEST_IMAGE, imagePullPolicy: 'Never', command: ['sleep', '3600'] }] } });
+    svc = await client.create<ServiceView>(SERVICES, NS, { metadata: { name: 'web' }, spec: { type: 'NodePort', selector: { app: 'web' }, ports: [{ name: 'http', port: SERVICE_PORT, targetPort: 80 }] } } as unknown as ServiceView);
+  }, 180_000);
+
+  afterAll(async () => {
+    if (process.env['PROXY_E2E_LOG']) console.log(agentProcess?.stderr());
+    await client?.close();
+    await killAll();
+    if (engine) {
+      const mine = (await engine.listContainers({ all: true, filters: { label: [`${TEST_LABEL}=true`, `io.flotilla.node=${NODE}`] } })) as { Id: string }[];
+      for (const c of mine) await engine.removeContainer(c.Id, { force: true }).catch(() => undefined);
+      await engine.close();
+    }
+    // The link is this run's own; nothing else uses it.
+    if (linkAddresses() !== '' || execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).includes(`${IFACE}:`)) {
+      try {
+        execFileSync('ip', ['link', 'del', 'dev', IFACE]);
+      } catch {
+        // Already gone.
+      }
+    }
+    dir?.remove();
+  });
+
+  it('assigns the ClusterIP to the local link and spreads requests from the node over every pod', async () => {
+    expect(svc.spec.clusterIP).toMatch(/^10\.43\./);
+    await waitFor('the VIP on the proxy link', () => linkAddresses().includes(`inet ${svc.spec.clusterIP}/32`), { timeoutMs: 30_000 });
+    await waitFor('all three pods behind the ClusterIP', async () => [...new Set(await getMany(svc.spec.clusterIP, SERVICE_PORT, 9))].sort().join() === 'web-0,web-1,web-2', { timeoutMs: 60_000, intervalMs: 300 });
+    const answers = await getMany(svc.spec.clusterIP, SERVICE_PORT, 30);
+    expect(new Set(answers)).toEqual(new Set(['web-0', 'web-1', 'web-2']));
+  });
+
+  it('serves the ClusterIP to other pods on the bridge', async () => {
+    const id = await waitFor('the client container', () => containerOf('client').catch(() => undefined));
+    const seen = new Set<string>();
+    for (let i = 0; i < 9; i++) {
+      const r = await engine.exec(id, ['sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 ${svc.spec.clusterIP} ${SERVICE_PORT}`], { timeoutMs: 10_000 });
+      const body = r.stdout.split('\r\n\r\n')[1]?.trim();
+      expect(r.stdout).toMatch(/^HTTP\/1\.[01] 200/);
+      seen.add(body ?? '');
+    }
+    expect(seen).toEqual(new Set(['web-0', 'web-1', 'web-2']));
+  });
+
+  it('serves the NodePort on 127.0.0.1', async () => {
+    const nodePort = svc.spec.ports[0]!.nodePort!;
+    expect(nodePort).toBeGreaterThanOrEqual(30000);
+    const answers = await waitFor('the NodePort', async () => {
+      const a = await getMany('127.0.0.1', nodePort, 6);
+      return a.every((x) => /^web-\d$/.test(x)) && a;
+    });
+    expect(new Set(answers)).toEqual(new Set(['web-0', 'web-1', 'web-2']));
+  });
+
+  it('takes a deleted pod out of rotation within 2 s, with no errors after', async () => {
+    await client.delete(PODS, NS, 'web-0');
+    const started = Date.now();
+    await waitFor('web-0 out of rotation', async () => !(await getMany(svc.spec.clusterIP, SERVICE_PORT, 4)).includes('web-0'), { timeoutMs: 2000, intervalMs: 50 });
+    expect(Date.now() - started).toBeLessThan(2500);
+    const after = await getMany(svc.spec.clusterIP, SERVICE_PORT, 30);
+    expect(new Set(after)).toEqual(new Set(['web-1', 'web-2']));
+  });
+
+  it('takes a pod whose readiness probe fails out of rotation', async () => {
+    const id = await containerOf('web-1');
+    const r = await engine.exec(id, ['rm', '/tmp/ready'], { timeoutMs: 10_000 });
+    expect(r.exitCode).toBe(0);
+    await waitFor('web-1 out of rotation', async () => !(await getMany(svc.spec.clusterIP, SERVICE_PORT, 4)).includes('web-1'), { timeoutMs: 20_000, intervalMs: 200 });
+    const after = await getMany(svc.spec.clusterIP, SERVICE_PORT, 12);
+    expect(new Set(after)).toEqual(new Set(['web-2']));
+  });
+
+  it('gives a LoadBalancer service the node InternalIP as ingress and serves it there', async () => {
+    const node = await client.get<KubeObject & { status: { addresses: { type: string; address: string }[] } }>(NODES, '', NODE);
+    const nodeIP = node.status.addresses.find((a) => a.type === 'InternalIP')!.address;
+    const port = 20000 + (process.pid % 9000);
+    await client.create(SERVICES, NS, { metadata: { name: 'web-lb' }, spec: { type: 'LoadBalancer', selector: { app: 'web' }, ports: [{ name: 'http', port, targetPort: 80 }] } });
+    const lb = await waitFor('the load balancer ingress', async () => {
+      const s = await client.get<ServiceView>(SERVICES, NS, 'web-lb');
+      return s.status?.loadBalancer?.ingress?.length ? s : undefined;
+    });
+    expect(lb.status!.loadBalancer!.ingress!.map((i) => i.ip)).toContain(nodeIP);
+    expect(await waitFor('the LB address', async () => {
+      const a = await get(nodeIP, port);
+      return a === 'web-2' && a;
+    })).toBe('web-2');
+    expect(await waitFor('the LB NodePort', async () => {
+      const a = await get('127.0.0.1', lb.spec.ports[0]!.nodePort!);
+      return a === 'web-2' && a;
+    })).toBe('web-2');
+  });
+
+  it('removes the VIP from the link when the service is deleted', async () => {
+    const lb = await client.get<ServiceView>(SERVICES, NS, 'web-lb');
+    await client.delete(SERVICES, NS, 'web');
+    await waitFor('the VIP removed', () => !linkAddresses().includes(`inet ${svc.spec.clusterIP}/32`), { timeoutMs: 10_000 });
+    expect(linkAddresses()).toContain(`inet ${lb.spec.clusterIP}/32`);
+    // Not local any more: whatever answers (nothing, or this machine's egress), it is no pod.
+    expect(await get(svc.spec.clusterIP, SERVICE_PORT)).not.toMatch(/^web-/);
+  });
+});
