@@ -32,8 +32,8 @@ const docker = hasDockerSocket();
 const NODE = `proxy-e2e-${process.pid}`;
 const IFACE = `flp${process.pid % 1_000_000}`;
 const NS = 'proxy-e2e';
-/** Not 80: an agent's Ingress proxy may hold 0.0.0.0:80, and a VIP:80 listener cannot bind beside it. */
-const SERVICE_PORT = 8080;
+/** Port 80, served on the VIP next to the Ingress proxy (which listens on the node IP and loopback only). */
+const SERVICE_PORT = 80;
 
 interface ServiceView extends KubeObject {
   spec: { clusterIP: string; ports: { port: number; nodePort?: number }[] };

@@ -21,11 +21,11 @@ import { DockerClient } from './runtime/docker-client.js';
 import { DockerRuntime } from './runtime/docker-runtime.js';
 import type { ContainerRuntime } from './runtime/runtime.js';
 import { LocalPathProvisioner } from './storage/local-path.js';
-import { startIngressController, type IngressControllerHandle } from './ingress/ingress-controller.js';
 import { handleStreamingRequest, listenAgentServer, type AgentServer, type StreamingDeps } from './server/agent-server.js';
 import { ensureServingCertificate } from './server/serving-certificate.js';
-import { ResourceMetrics, serveResourceMetrics } from './metrics/resource-metrics.js';
 import { startNodeDns, type NodeDnsConfig } from './dns/node-dns.js';
+import { ResourceMetrics, serveResourceMetrics } from './metrics/resource-metrics.js';
+import { startIngressController, type IngressControllerHandle } from './ingress/ingress-controller.js';
 import { startHostGwNetwork } from './network/host-gw-network.js';
 import { VolumeManager, type VolumeSources } from './volumes/index.js';
 
@@ -61,16 +61,16 @@ export interface AgentConfig {
   localPathDir?: string;
   /** Labels added to every container (tests mark theirs). */
   extraContainerLabels?: Record<string, string>;
-  /** Service proxy: `userspace` (proxy/service-proxy.ts) or `none` (default). */
-  proxyMode?: 'userspace' | 'none';
-  /** Link holding the service VIPs (default flotilla0). */
-  proxyInterface?: string;
   /** `docker` (default): the engine's default bridge; `host-gw`: pod IPs from the Node's podCIDR, routes to other nodes'. */
   podNetwork?: 'docker' | 'host-gw';
   /** The cluster's pod range (host-gw: pod-to-pod traffic across nodes is not masqueraded). */
   clusterCIDR?: string;
   /** Ingress proxy listeners: a port left undefined stays closed (both undefined: no Ingress controller), 0 picks one. */
   ingress?: { httpPort?: number; httpsPort?: number; bindAddress: string };
+  /** Service proxy: `userspace` (proxy/service-proxy.ts) or `none` (default). */
+  proxyMode?: 'userspace' | 'none';
+  /** Link holding the service VIPs (default flotilla0). */
+  proxyInterface?: string;
   /** Resource metrics collection period (ms, default 10 s). */
   metricsIntervalMs?: number;
 }
@@ -348,7 +348,10 @@ export async function startAgent(config: AgentConfig, options: { logger: Logger 
   }
   let ingress: IngressControllerHandle | undefined;
   if (config.ingress && (config.ingress.httpPort !== undefined || config.ingress.httpsPort !== undefined)) {
-    ingress = await startIngressController({ client, nodeName: config.nodeName, nodeIPs: [hostIP], ...config.ingress, logger: log, signal: stop.signal });
+    // Specific addresses, not 0.0.0.0: a wildcard listener on 80/443 would keep the service proxy
+    // from listening on VIP:80 and VIP:443.
+    const bindAddress = config.ingress.bindAddress || [...new Set([hostIP, '127.0.0.1'])].join(',');
+    ingress = await startIngressController({ client, nodeName: config.nodeName, nodeIPs: [hostIP], ...config.ingress, bindAddress, logger: log, signal: stop.signal });
   }
   log.info({ node: config.nodeName, hostIP, runtime: facts.nodeInfo.containerRuntimeVersion, url }, 'agent started');
   return {

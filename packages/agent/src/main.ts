@@ -37,7 +37,8 @@ Flags:
   --metrics-interval DURATION  resource metrics resolution for /stats/summary, e.g. 10s, 500ms (default 10s)
   --ingress-http-port PORT     HTTP port of the Ingress proxy (default 80; 0 disables; auto picks a free one)
   --ingress-https-port PORT    HTTPS port of the Ingress proxy (default 443; 0 disables; auto picks a free one)
-  --ingress-bind-address ADDR  address of the Ingress proxy (default 0.0.0.0)
+  --ingress-bind-address ADDR,...  addresses of the Ingress proxy (default: the node IP and 127.0.0.1 — not
+                               0.0.0.0, which would take ports 80/443 from Service VIPs)
   --pod-network MODE           docker (the engine's default bridge) or host-gw (pod IPs from the Node's podCIDR,
                                routes to other nodes' pod CIDRs via their InternalIPs) (default docker)
   --cluster-cidr CIDR          the cluster's pod range; host-gw does not masquerade traffic to it
@@ -74,7 +75,7 @@ export async function main(argv: string[]): Promise<void> {
         'metrics-interval': { type: 'string', default: '10s' },
         'ingress-http-port': { type: 'string', default: '80' },
         'ingress-https-port': { type: 'string', default: '443' },
-        'ingress-bind-address': { type: 'string', default: '0.0.0.0' },
+        'ingress-bind-address': { type: 'string', default: '' },
         'pod-network': { type: 'string', default: 'docker' },
         'cluster-cidr': { type: 'string' },
         'log-level': { type: 'string', default: 'info' },
@@ -105,6 +106,11 @@ export async function main(argv: string[]): Promise<void> {
     process.stderr.write(`flotilla-agent: --metrics-interval must be a duration like 10s or 500ms\n`);
     process.exit(2);
   }
+  const proxyMode = values['proxy-mode'] ?? (process.getuid?.() === 0 ? 'userspace' : 'none');
+  if (proxyMode !== 'userspace' && proxyMode !== 'none') {
+    process.stderr.write(`flotilla-agent: --proxy-mode must be userspace or none, not ${proxyMode}\n`);
+    process.exit(2);
+  }
   const ingressPort = (v: string): number | undefined => (v === 'auto' ? 0 : /^\d+$/.test(v) && Number(v) > 0 && Number(v) < 65536 ? Number(v) : undefined);
   for (const flag of ['ingress-http-port', 'ingress-https-port'] as const) {
     if (values[flag] !== '0' && ingressPort(values[flag]!) === undefined) {
@@ -115,11 +121,6 @@ export async function main(argv: string[]): Promise<void> {
   const podNetwork = values['pod-network'];
   if (podNetwork !== 'docker' && podNetwork !== 'host-gw') {
     process.stderr.write(`flotilla-agent: --pod-network must be docker or host-gw, not ${podNetwork}\n`);
-    process.exit(2);
-  }
-  const proxyMode = values['proxy-mode'] ?? (process.getuid?.() === 0 ? 'userspace' : 'none');
-  if (proxyMode !== 'userspace' && proxyMode !== 'none') {
-    process.stderr.write(`flotilla-agent: --proxy-mode must be userspace or none, not ${proxyMode}\n`);
     process.exit(2);
   }
   const logger = pino({ level: values['log-level'], base: { component: 'agent' } }, pino.destination(2));
@@ -143,12 +144,12 @@ export async function main(argv: string[]): Promise<void> {
         bindAddress: values['bind-address']!,
         port: Number(values.port),
         ...(Object.keys(extra).length > 0 ? { extraContainerLabels: extra } : {}),
-        proxyMode,
-        ...(values['proxy-interface'] ? { proxyInterface: values['proxy-interface'] } : {}),
         podNetwork,
         ...(values['cluster-cidr'] ? { clusterCIDR: values['cluster-cidr'] } : {}),
-        ingress: { httpPort: ingressPort(values['ingress-http-port']!), httpsPort: ingressPort(values['ingress-https-port']!), bindAddress: values['ingress-bind-address']! },
+        proxyMode,
+        ...(values['proxy-interface'] ? { proxyInterface: values['proxy-interface'] } : {}),
         metricsIntervalMs: Number(metricsInterval[1]) * (metricsInterval[2] === 's' ? 1000 : 1),
+        ingress: { httpPort: ingressPort(values['ingress-http-port']!), httpsPort: ingressPort(values['ingress-https-port']!), bindAddress: values['ingress-bind-address']! },
       },
       { logger },
     );

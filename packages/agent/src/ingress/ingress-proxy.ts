@@ -100,32 +100,40 @@ export class IngressProxy {
     });
   }
 
-  /** Opens the configured listeners; a port that cannot be bound is logged and left closed. */
+  /**
+   * Opens the configured listeners on every bind address (comma-separated); a port that cannot be
+   * bound is logged and left closed. Port 0 picks one port, then used on every address.
+   */
   async listen(): Promise<void> {
     const o = this.options;
-    if (o.httpPort !== undefined) {
-      const s = createHttpServer((req, res) => this.handle(req, res, false));
-      s.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.upgrade(req, socket, head, false));
-      if (await this.open(s, o.httpPort)) this.httpUrl = urlOf(s, 'http');
-    }
-    if (o.httpsPort !== undefined) {
-      const s = createHttpsServer({ ...o.certificates.defaultCertificate, SNICallback: o.certificates.sniCallback }, (req, res) => this.handle(req, res, true));
-      s.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.upgrade(req, socket, head, true));
-      if (await this.open(s, o.httpsPort)) this.httpsUrl = urlOf(s, 'https');
+    const addresses = o.bindAddress.split(',').map((a) => a.trim()).filter(Boolean);
+    for (const [port, tls] of [[o.httpPort, false], [o.httpsPort, true]] as const) {
+      if (port === undefined) continue;
+      let chosen = port;
+      for (const address of addresses) {
+        const s = tls
+          ? createHttpsServer({ ...o.certificates.defaultCertificate, SNICallback: o.certificates.sniCallback }, (req, res) => this.handle(req, res, true))
+          : createHttpServer((req, res) => this.handle(req, res, false));
+        s.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.upgrade(req, socket, head, tls));
+        if (!(await this.open(s, chosen, address))) continue;
+        chosen = (s.address() as AddressInfo).port;
+        if (tls) this.httpsUrl ??= urlOf(s, 'https');
+        else this.httpUrl ??= urlOf(s, 'http');
+      }
     }
   }
 
-  private async open(server: Server, port: number): Promise<boolean> {
+  private async open(server: Server, port: number, address: string): Promise<boolean> {
     try {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
-        server.listen(port, this.options.bindAddress, () => {
+        server.listen(port, address, () => {
           server.off('error', reject);
           resolve();
         });
       });
     } catch (err) {
-      this.log.warn({ err, port, bindAddress: this.options.bindAddress }, 'ingress listener could not be opened');
+      this.log.warn({ err, port, bindAddress: address }, 'ingress listener could not be opened');
       return false;
     }
     this.servers.push(server);
