@@ -18,10 +18,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as k8s from '@kubernetes/client-node';
 import { issueCertificate } from '@flotilla/api/pki';
 import { DockerClient } from '../packages/agent/src/runtime/docker-client.js';
+import { removeTestContainers, startTestAgent } from './harness/agent.js';
 import { startApiServer, type ApiServerProcess } from './harness/apiserver.js';
 import { findKubectl, Kubectl } from './harness/kubectl.js';
-import { binPath, killAll, startProcess, tempDir, type RunningProcess } from './harness/processes.js';
-import { ensurePauseImage, ensureTestImage, hasDockerSocket, PAUSE_IMAGE, TEST_IMAGE, TEST_LABEL } from './harness/test-image.js';
+import { killAll, tempDir, type RunningProcess } from './harness/processes.js';
+import { ensurePauseImage, ensureTestImage, hasDockerSocket, TEST_IMAGE } from './harness/test-image.js';
 import { waitFor } from './harness/wait-for.js';
 
 const docker = hasDockerSocket();
@@ -89,17 +90,9 @@ describe.skipIf(!docker || !kubectlPath)('logs, exec and port-forward through th
     dir = tempDir('streams');
     server = await startApiServer(join(dir.path, 'apiserver'));
     kubectl = kubectlFor(kubectlPath!);
-    agent = startProcess(binPath('agent', 'flotilla-agent'), [
-      '--kubeconfig', server.kubeconfig,
-      '--node-name', NODE,
-      '--node-ip', '127.0.0.1',
-      '--data-dir', join(dir.path, 'agent'),
-      '--pod-infra-image', PAUSE_IMAGE,
-      '--container-labels', `${TEST_LABEL}=true`,
-      '--port', '0',
-      '--log-level', 'warn',
-    ]);
-    agentUrl = (await agent.waitForOutput(/agent running on (https:\/\/\S+)/, 60_000))[1]!;
+    const started = await startTestAgent(server.kubeconfig, NODE, dir.path);
+    agent = started.process;
+    agentUrl = started.url;
     await kubectl.ok(['create', 'namespace', NS]);
     const manifests = [
       podManifest('web', [container('main', WEB)]),
@@ -114,8 +107,7 @@ describe.skipIf(!docker || !kubectlPath)('logs, exec and port-forward through th
   afterAll(async () => {
     await killAll();
     if (engine) {
-      const ours = (await engine.listContainers({ all: true, filters: { label: [`${TEST_LABEL}=true`, `io.flotilla.node=${NODE}`] } })) as { Id: string }[];
-      for (const c of ours) await engine.removeContainer(c.Id, { force: true }).catch(() => undefined);
+      await removeTestContainers(engine, NODE);
       await engine.close();
     }
     dir?.remove();

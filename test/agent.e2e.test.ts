@@ -17,10 +17,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type KubeObject } from '@flotilla/api';
 import { loadClientConfig, res, RestClient } from '@flotilla/client';
 import { DockerClient } from '../packages/agent/src/runtime/docker-client.js';
+import { removeTestContainers, startTestAgent, testContainers } from './harness/agent.js';
 import { startApiServer, type ApiServerProcess } from './harness/apiserver.js';
 import { startControllerManager, startScheduler } from './harness/cluster.js';
-import { binPath, killAll, startProcess, tempDir, type RunningProcess } from './harness/processes.js';
-import { ensurePauseImage, ensureTestImage, hasDockerSocket, PAUSE_IMAGE, TEST_IMAGE, TEST_LABEL } from './harness/test-image.js';
+import { killAll, tempDir, type RunningProcess } from './harness/processes.js';
+import { ensurePauseImage, ensureTestImage, hasDockerSocket, TEST_IMAGE } from './harness/test-image.js';
 import { waitFor } from './harness/wait-for.js';
 
 const PODS = res('pods');
@@ -53,24 +54,13 @@ let agentUrl: string;
 let engine: DockerClient;
 
 async function startAgent(): Promise<RunningProcess> {
-  const p = startProcess(binPath('agent', 'flotilla-agent'), [
-    '--kubeconfig', server.kubeconfig,
-    '--node-name', NODE,
-    // The API server reaches the agent (pods/log) at the node's InternalIP; keep it on loopback.
-    '--node-ip', '127.0.0.1',
-    '--data-dir', join(dir.path, 'agent'),
-    '--pod-infra-image', PAUSE_IMAGE,
-    '--container-labels', `${TEST_LABEL}=true`,
-    '--port', '0',
-    '--log-level', 'warn',
-  ]);
-  const m = await p.waitForOutput(/agent running on (https:\/\/\S+)/, 60_000);
-  agentUrl = m[1]!;
-  return p;
+  const a = await startTestAgent(server.kubeconfig, NODE, dir.path);
+  agentUrl = a.url;
+  return a.process;
 }
 
-async function ourContainers(extra: string[] = []): Promise<{ Id: string; State: string; Labels: Record<string, string> }[]> {
-  return (await engine.listContainers({ all: true, filters: { label: [`${TEST_LABEL}=true`, `io.flotilla.node=${NODE}`, ...extra] } })) as never;
+function ourContainers(extra: string[] = []): ReturnType<typeof testContainers> {
+  return testContainers(engine, NODE, extra);
 }
 
 function pod(name: string, container: Record<string, unknown>, spec: Record<string, unknown> = {}): KubeObject {
@@ -118,7 +108,7 @@ describe.skipIf(!docker)('agent with the Docker engine', () => {
     await client?.close();
     await killAll();
     if (engine) {
-      for (const c of await ourContainers()) await engine.removeContainer(c.Id, { force: true }).catch(() => undefined);
+      await removeTestContainers(engine, NODE);
       await engine.close();
     }
     dir?.remove();

@@ -23,10 +23,11 @@ import { detectNodeIP } from '../packages/agent/src/agent.js';
 import { dockerBridgeGateway } from '../packages/agent/src/dns/node-dns.js';
 import { UpstreamForwarder } from '../packages/agent/src/dns/upstream-forwarder.js';
 import { DockerClient } from '../packages/agent/src/runtime/docker-client.js';
+import { removeTestContainers, startTestAgent, testContainers } from './harness/agent.js';
 import { startApiServer, type ApiServerProcess } from './harness/apiserver.js';
 import { startControllerManager } from './harness/cluster.js';
-import { binPath, killAll, startProcess, tempDir } from './harness/processes.js';
-import { ensurePauseImage, ensureTestImage, hasDockerSocket, PAUSE_IMAGE, TEST_IMAGE, TEST_LABEL } from './harness/test-image.js';
+import { killAll, tempDir } from './harness/processes.js';
+import { ensurePauseImage, ensureTestImage, hasDockerSocket, TEST_IMAGE } from './harness/test-image.js';
 import { waitFor } from './harness/wait-for.js';
 
 const PODS = res('pods');
@@ -88,8 +89,8 @@ let engine: DockerClient;
 let upstream: Awaited<ReturnType<typeof startFakeUpstream>>;
 let dnsIP: string;
 
-async function ourContainers(): Promise<{ Id: string }[]> {
-  return (await engine.listContainers({ all: true, filters: { label: [`${TEST_LABEL}=true`, `io.flotilla.node=${NODE}`] } })) as never;
+function ourContainers(): ReturnType<typeof testContainers> {
+  return testContainers(engine, NODE);
 }
 
 function pod(name: string, labels: Record<string, string>, spec: Record<string, unknown> = {}): KubeObject {
@@ -135,19 +136,13 @@ describe.skipIf(!docker)('cluster DNS served by the agent', () => {
     client = new RestClient(loadClientConfig({ kubeconfig: server.kubeconfig }));
     await startControllerManager(server.kubeconfig);
     dnsIP = detectNodeIP();
-    const agent = startProcess(binPath('agent', 'flotilla-agent'), [
-      '--kubeconfig', server.kubeconfig,
-      '--node-name', NODE,
-      '--data-dir', join(dir.path, 'agent'),
-      '--pod-infra-image', PAUSE_IMAGE,
-      '--container-labels', `${TEST_LABEL}=true`,
+    const agent = (await startTestAgent(server.kubeconfig, NODE, dir.path, [
       '--port', '0',
       '--enable-dns', 'true',
       '--dns-bind-address', dnsIP,
       '--dns-upstreams', `127.0.0.1:${upstream.port}`,
       '--log-level', 'warn',
-    ]);
-    await agent.waitForOutput(/agent running/, 60_000);
+    ])).process;
     expect(agent.stderr()).not.toMatch(/cluster dns not started/);
 
     await client.create(NAMESPACES, '', { metadata: { name: NS } });
@@ -165,7 +160,7 @@ describe.skipIf(!docker)('cluster DNS served by the agent', () => {
     await client?.close();
     await killAll();
     if (engine) {
-      for (const c of await ourContainers()) await engine.removeContainer(c.Id, { force: true }).catch(() => undefined);
+      await removeTestContainers(engine, NODE);
       await engine.close();
     }
     await upstream?.close();

@@ -18,10 +18,11 @@ import type { KubeObject } from '@flotilla/api';
 import { createCa, issueCertificate, type KeyPairPem } from '@flotilla/api/pki';
 import { loadClientConfig, res, RestClient } from '@flotilla/client';
 import { DockerClient } from '../packages/agent/src/runtime/docker-client.js';
+import { removeTestContainers, startTestAgent, testContainers } from './harness/agent.js';
 import { startApiServer, type ApiServerProcess } from './harness/apiserver.js';
 import { startControllerManager } from './harness/cluster.js';
-import { binPath, killAll, startProcess, tempDir } from './harness/processes.js';
-import { ensurePauseImage, ensureTestImage, hasDockerSocket, PAUSE_IMAGE, TEST_IMAGE, TEST_LABEL } from './harness/test-image.js';
+import { killAll, tempDir } from './harness/processes.js';
+import { ensurePauseImage, ensureTestImage, hasDockerSocket, TEST_IMAGE } from './harness/test-image.js';
 import { waitFor } from './harness/wait-for.js';
 
 const PODS = res('pods');
@@ -99,8 +100,8 @@ function webPod(name: string, app: string, files: Record<string, string>): KubeO
   };
 }
 
-async function ourContainers(): Promise<{ Id: string; Labels: Record<string, string> }[]> {
-  return (await engine.listContainers({ all: true, filters: { label: [`${TEST_LABEL}=true`, `io.flotilla.node=${NODE}`] } })) as never;
+function ourContainers(): ReturnType<typeof testContainers> {
+  return testContainers(engine, NODE);
 }
 
 describe.skipIf(!docker)('Ingress served by the agent', () => {
@@ -112,18 +113,13 @@ describe.skipIf(!docker)('Ingress served by the agent', () => {
     server = await startApiServer(dir.path);
     client = new RestClient(loadClientConfig({ kubeconfig: server.kubeconfig }));
     await startControllerManager(server.kubeconfig);
-    const agent = startProcess(binPath('agent', 'flotilla-agent'), [
-      '--kubeconfig', server.kubeconfig,
-      '--node-name', NODE,
-      '--data-dir', join(dir.path, 'agent'),
-      '--pod-infra-image', PAUSE_IMAGE,
-      '--container-labels', `${TEST_LABEL}=true`,
+    const agent = (await startTestAgent(server.kubeconfig, NODE, dir.path, [
       '--port', '0',
       '--ingress-http-port', 'auto',
       '--ingress-https-port', 'auto',
       '--ingress-bind-address', '127.0.0.1',
       '--log-level', 'warn',
-    ]);
+    ])).process;
     const m = await agent.waitForOutput(/ingress listening on http:\/\/127\.0\.0\.1:(\d+) https:\/\/127\.0\.0\.1:(\d+)/, 60_000);
     httpPort = Number(m[1]);
     httpsPort = Number(m[2]);
@@ -168,7 +164,7 @@ describe.skipIf(!docker)('Ingress served by the agent', () => {
     await client?.close();
     await killAll();
     if (engine) {
-      for (const c of await ourContainers()) await engine.removeContainer(c.Id, { force: true }).catch(() => undefined);
+      await removeTestContainers(engine, NODE);
       await engine.close();
     }
     dir?.remove();

@@ -9,16 +9,16 @@
  * the suite removes exactly those.
  */
 import { createServer } from 'node:net';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type KubeObject } from '@flotilla/api';
 import { loadClientConfig, res, RestClient } from '@flotilla/client';
 import { DockerClient } from '../packages/agent/src/runtime/docker-client.js';
+import { removeTestContainers, startTestAgent, testContainers } from './harness/agent.js';
 import { startApiServer, type ApiServerProcess } from './harness/apiserver.js';
 import { startControllerManager, startScheduler } from './harness/cluster.js';
 import { findKubectl, Kubectl } from './harness/kubectl.js';
-import { binPath, killAll, startProcess, tempDir } from './harness/processes.js';
-import { ensurePauseImage, ensureTestImage, hasDockerSocket, PAUSE_IMAGE, TEST_IMAGE, TEST_LABEL } from './harness/test-image.js';
+import { killAll, tempDir } from './harness/processes.js';
+import { ensurePauseImage, ensureTestImage, hasDockerSocket, TEST_IMAGE } from './harness/test-image.js';
 import { waitFor } from './harness/wait-for.js';
 
 const PODS = res('pods');
@@ -53,8 +53,8 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function ourContainers(): Promise<{ Id: string }[]> {
-  return (await engine.listContainers({ all: true, filters: { label: [`${TEST_LABEL}=true`, `io.flotilla.node=${NODE}`] } })) as never;
+function ourContainers(): ReturnType<typeof testContainers> {
+  return testContainers(engine, NODE);
 }
 
 /** `kubectl top ...` rows as name → columns (millicores and MiB parsed where they are). */
@@ -79,26 +79,20 @@ describe.skipIf(!docker || !kubectlPath)('resource metrics (agent → metrics.k8
     server = await startApiServer(dir.path);
     client = new RestClient(loadClientConfig({ kubeconfig: server.kubeconfig }));
     kubectl = new Kubectl(kubectlPath!, server.kubeconfig, dir.path);
-    const p = startProcess(binPath('agent', 'flotilla-agent'), [
-      '--kubeconfig', server.kubeconfig,
-      '--node-name', NODE,
-      '--data-dir', join(dir.path, 'agent'),
-      '--pod-infra-image', PAUSE_IMAGE,
-      '--container-labels', `${TEST_LABEL}=true`,
+    const p = (await startTestAgent(server.kubeconfig, NODE, dir.path, [
       '--bind-address', '127.0.0.1',
       '--node-ip', '127.0.0.1',
       '--port', String(await freePort()),
       '--metrics-interval', '5s',
       '--log-level', 'warn',
-    ]);
-    await p.waitForOutput(/agent running on (https?:\/\/\S+)/, 60_000);
+    ])).process;
   }, 120_000);
 
   afterAll(async () => {
     await client?.close();
     await killAll();
     if (engine) {
-      for (const c of await ourContainers()) await engine.removeContainer(c.Id, { force: true }).catch(() => undefined);
+      await removeTestContainers(engine, NODE);
       await engine.close();
     }
     dir?.remove();

@@ -28,10 +28,11 @@ import { formatRule } from '../packages/agent/src/network/iptables-rules.js';
 import { cidrContains, cidrsOverlap, firstHost, formatCidr, parseCidr } from '../packages/agent/src/network/ipv4-cidr.js';
 import { RouteReconciler } from '../packages/agent/src/network/route-reconciler.js';
 import { IpRouteTable, ROUTE_PROTO } from '../packages/agent/src/network/route-table.js';
+import { removeTestContainers, startTestAgent } from './harness/agent.js';
 import { startApiServer, type ApiServerProcess } from './harness/apiserver.js';
 import { startControllerManager } from './harness/cluster.js';
-import { binPath, killAll, startProcess, tempDir } from './harness/processes.js';
-import { ensurePauseImage, ensureTestImage, hasDockerSocket, PAUSE_IMAGE, TEST_IMAGE, TEST_LABEL } from './harness/test-image.js';
+import { killAll, tempDir } from './harness/processes.js';
+import { ensurePauseImage, ensureTestImage, hasDockerSocket, TEST_IMAGE } from './harness/test-image.js';
 import { waitFor } from './harness/wait-for.js';
 
 const NODES = res('nodes');
@@ -192,25 +193,19 @@ describe.skipIf(!canUseNetns() || !hasDockerSocket())('agent with --pod-network 
     server = await startApiServer(dir.path);
     api = new RestClient(loadClientConfig({ kubeconfig: server.kubeconfig }));
     await startControllerManager(server.kubeconfig, ['--cluster-cidr', CLUSTER_CIDR]);
-    const agent = startProcess(binPath('agent', 'flotilla-agent'), [
-      '--kubeconfig', server.kubeconfig,
-      '--node-name', NODE,
-      '--data-dir', `${dir.path}/agent`,
-      '--pod-infra-image', PAUSE_IMAGE,
-      '--container-labels', `${TEST_LABEL}=true`,
+    const agent = (await startTestAgent(server.kubeconfig, NODE, dir.path, [
       '--pod-network', 'host-gw',
       '--cluster-cidr', CLUSTER_CIDR,
       '--port', '0',
       '--log-level', 'warn',
-    ]);
-    await agent.waitForOutput(/agent running/, 90_000);
+    ])).process;
   }, 180_000);
 
   afterAll(async () => {
     await api?.close();
     await killAll();
     if (engine) {
-      for (const c of await engine.listContainers({ all: true, filters: { label: [`${TEST_LABEL}=true`, `io.flotilla.node=${NODE}`] } })) await engine.removeContainer(c.Id, { force: true }).catch(() => undefined);
+      await removeTestContainers(engine, NODE);
       if (podCIDR) {
         await engine.removeNetwork(podNetworkName(podCIDR)).catch(() => undefined);
         const forward = (await run('iptables', ['-w', '5', '-S', 'DOCKER-USER']).then(() => true, () => false)) ? 'DOCKER-USER' : 'FORWARD';

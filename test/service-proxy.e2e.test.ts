@@ -16,10 +16,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeObject } from '@flotilla/api';
 import { loadClientConfig, res, RestClient } from '@flotilla/client';
 import { DockerClient } from '../packages/agent/src/runtime/docker-client.js';
+import { removeTestContainers, startTestAgent } from './harness/agent.js';
 import { startApiServer, type ApiServerProcess } from './harness/apiserver.js';
 import { startControllerManager } from './harness/cluster.js';
-import { binPath, killAll, startProcess, tempDir } from './harness/processes.js';
-import { ensurePauseImage, ensureTestImage, hasDockerSocket, PAUSE_IMAGE, TEST_IMAGE, TEST_LABEL } from './harness/test-image.js';
+import { killAll, startProcess, tempDir } from './harness/processes.js';
+import { ensurePauseImage, ensureTestImage, hasDockerSocket, TEST_IMAGE, TEST_LABEL } from './harness/test-image.js';
 import { waitFor } from './harness/wait-for.js';
 
 const PODS = res('pods');
@@ -108,19 +109,13 @@ describe.skipIf(!docker || !isRoot)('service proxy (userspace) with the Docker e
     server = await startApiServer(dir.path);
     client = new RestClient(loadClientConfig({ kubeconfig: server.kubeconfig }));
     await startControllerManager(server.kubeconfig);
-    const agent = startProcess(binPath('agent', 'flotilla-agent'), [
-      '--kubeconfig', server.kubeconfig,
-      '--node-name', NODE,
-      '--data-dir', join(dir.path, 'agent'),
-      '--pod-infra-image', PAUSE_IMAGE,
-      '--container-labels', `${TEST_LABEL}=true`,
+    const agent = (await startTestAgent(server.kubeconfig, NODE, dir.path, [
       '--proxy-mode', 'userspace',
       '--proxy-interface', IFACE,
       '--port', '0',
       '--log-level', process.env['PROXY_E2E_LOG'] ?? 'warn',
-    ]);
+    ])).process;
     agentProcess = agent;
-    await agent.waitForOutput(/agent running/, 60_000);
     await client.create(NAMESPACES, '', { metadata: { name: NS } });
     for (const name of ['web-0', 'web-1', 'web-2']) await client.create(PODS, NS, webPod(name));
     await client.create(PODS, NS, { metadata: { name: 'client' }, spec: { nodeName: NODE, terminationGracePeriodSeconds: 0, containers: [{ name: 'main', image: TEST_IMAGE, imagePullPolicy: 'Never', command: ['sleep', '3600'] }] } });
@@ -132,8 +127,7 @@ describe.skipIf(!docker || !isRoot)('service proxy (userspace) with the Docker e
     await client?.close();
     await killAll();
     if (engine) {
-      const mine = (await engine.listContainers({ all: true, filters: { label: [`${TEST_LABEL}=true`, `io.flotilla.node=${NODE}`] } })) as { Id: string }[];
-      for (const c of mine) await engine.removeContainer(c.Id, { force: true }).catch(() => undefined);
+      await removeTestContainers(engine, NODE);
       await engine.close();
     }
     // The link is this run's own; nothing else uses it.
