@@ -238,15 +238,25 @@ export class PodWorker {
       return;
     }
 
+    // `all` stays the pod's container list until this sync stops or removes something (then it
+    // is listed again) or starts something (then the status is computed from a fresh list).
+    let removed = false;
+    let changed = false;
+
     // 2. The sandbox: adopt a ready one, else (re)create it and restart every container in it.
     const sandboxes = await this.deps.runtime.listPodSandboxes({ podUid: this.uid });
     const ready = sandboxes.filter((s) => s.state === 'ready').sort((a, b) => b.attempt - a.attempt);
     let sandbox = ready[0];
-    for (const extra of ready.slice(1)) await this.deps.runtime.removeSandbox(extra.id);
+    for (const extra of ready.slice(1)) {
+      await this.deps.runtime.removeSandbox(extra.id);
+      removed = changed = true;
+    }
     if (!sandbox) {
       const running = all.filter((c) => c.state === 'running');
       if (running.length > 0) await this.stopAll(running, spec.terminationGracePeriodSeconds ?? 30);
       for (const s of sandboxes) await this.deps.runtime.removeSandbox(s.id);
+      if (running.length > 0 || sandboxes.length > 0) removed = true;
+      changed = true;
       const attempt = sandboxes.reduce((m, s) => Math.max(m, s.attempt + 1), 0);
       const neverRestarts = spec.restartPolicy === 'Never' && all.some((c) => c.state === 'exited');
       if (neverRestarts && attempt > 0) {
@@ -266,7 +276,7 @@ export class PodWorker {
     this.startTime ??= this.pod.status?.startTime ?? formatTime(new Date());
     const sandboxId = this.sandboxId!;
     const sbConfig = this.sandboxConfig(sandbox?.attempt ?? 0);
-    let containers = (await this.deps.runtime.listContainers({ podUid: this.uid, all: true })).filter((c) => c.sandboxId === sandboxId || c.state === 'exited');
+    let containers = (removed ? await this.deps.runtime.listContainers({ podUid: this.uid, all: true }) : all).filter((c) => c.sandboxId === sandboxId || c.state === 'exited');
     // Containers of an older sandbox are history only (for restart counts).
     const inSandbox = (name: string) => containers.filter((c) => c.name === name);
 
@@ -280,11 +290,13 @@ export class PodWorker {
         if (st.exitCode === 0) continue;
         initDone = false;
         if (spec.restartPolicy === 'Never') break;
+        changed = true;
         await this.restartOrBackOff(ic, 'init', cur, st, sandboxId, sbConfig, volumes);
         break;
       }
       initDone = false;
       if (cur?.state === 'running') break;
+      changed = true;
       if (cur?.state === 'created') await this.deps.runtime.startContainer(cur.id);
       else await this.startContainer(ic, 'init', (cur?.restartCount ?? -1) + 1, sandboxId, sbConfig, volumes);
       break;
@@ -295,11 +307,13 @@ export class PodWorker {
       for (const c of spec.containers) {
         const cur = latest(inSandbox(c.name));
         if (!cur) {
+          changed = true;
           const prior = latest(all.filter((x) => x.name === c.name));
           await this.startContainer(c, 'app', prior ? prior.restartCount + 1 : 0, sandboxId, sbConfig, volumes);
           continue;
         }
         if (cur.state === 'created') {
+          changed = true;
           await this.deps.runtime.startContainer(cur.id).catch((err: unknown) => this.log.warn({ err, container: c.name }, 'start of a created container failed'));
           continue;
         }
@@ -316,16 +330,20 @@ export class PodWorker {
             this.ensureProbes(c, cur.id);
             continue;
           }
+          changed = true;
           containers = (await this.deps.runtime.listContainers({ podUid: this.uid, all: true })).filter((x) => x.sandboxId === sandboxId);
         }
         const now = latest(containers.filter((x) => x.name === c.name)) ?? cur;
         const st = await this.deps.runtime.containerStatus(now.id);
         const policy = spec.restartPolicy ?? 'Always';
         const restart = policy === 'Always' || (policy === 'OnFailure' && st.exitCode !== 0);
-        if (restart) await this.restartOrBackOff(c, 'app', now, st, sandboxId, sbConfig, volumes);
+        if (restart) {
+          changed = true;
+          await this.restartOrBackOff(c, 'app', now, st, sandboxId, sbConfig, volumes);
+        }
       }
     }
-    const after = await this.deps.runtime.listContainers({ podUid: this.uid, all: true });
+    const after = changed ? await this.deps.runtime.listContainers({ podUid: this.uid, all: true }) : all;
     await this.report(after);
   }
 
