@@ -175,6 +175,89 @@ export function buildProgram(io: CliIO, contexts: CliContext[], setCode: (code: 
       }),
     );
 
+  program
+    .command('exec')
+    .description('Execute a command in a container')
+    .usage('POD [-c CONTAINER] [-i] [-t] -- COMMAND [args...]')
+    .argument('[pod]', 'POD or TYPE/NAME')
+    .argument('[command...]', 'the command and its arguments (after --)')
+    .option('-c, --container <name>', 'container name (default: the default-container annotation, else the first)')
+    .option('-i, --stdin', 'pass stdin to the container')
+    .option('-t, --tty', 'stdin is a TTY')
+    .option('-q, --quiet', 'only print output from the remote session')
+    .action(
+      action(async (ctx, pod: string | undefined, command: string[], opts: Record<string, unknown>) => {
+        const { runExec } = await import('./commands/exec.js');
+        return runExec(ctx, pod, command, opts);
+      }),
+    );
+
+  program
+    .command('attach')
+    .description('Attach to a running container')
+    .argument('[pod]', 'POD or TYPE/NAME')
+    .option('-c, --container <name>', 'container name (default: the default-container annotation, else the first)')
+    .option('-i, --stdin', 'pass stdin to the container')
+    .option('-t, --tty', 'stdin is a TTY')
+    .option('-q, --quiet', 'only print output from the remote session')
+    .option('--pod-running-timeout <duration>', 'how long to wait until the pod is running', '1m0s')
+    .action(
+      action(async (ctx, pod: string | undefined, opts: Record<string, unknown>) => {
+        const { runAttach } = await import('./commands/exec.js');
+        return runAttach(ctx, pod, opts);
+      }),
+    );
+
+  program
+    .command('port-forward')
+    .description('Forward one or more local ports to a pod')
+    .usage('TYPE/NAME [options] [LOCAL_PORT:]REMOTE_PORT [...[LOCAL_PORT_N:]REMOTE_PORT_N]')
+    .argument('[target]', 'POD, pod/NAME, svc/NAME or deployment/NAME')
+    .argument('[ports...]', '[LOCAL:]REMOTE (LOCAL empty or 0 = any free port)')
+    .option('--address <addresses>', 'addresses to listen on (comma separated; localhost = 127.0.0.1 and ::1)', collectCsv)
+    .option('--pod-running-timeout <duration>', 'how long to wait until a pod is running', '1m0s')
+    .action(
+      action(async (ctx, target: string | undefined, ports: string[], opts: Record<string, unknown>) => {
+        const { runPortForward } = await import('./commands/port-forward.js');
+        return runPortForward(ctx, target, ports, opts as { address?: string[] });
+      }),
+    );
+
+  const top = program.command('top').description('Display resource (CPU/memory) usage');
+  top
+    .command('node')
+    .alias('nodes')
+    .alias('no')
+    .description('Display resource (CPU/memory) usage of nodes')
+    .argument('[name]')
+    .option('-l, --selector <selector>', 'label selector')
+    .option('--sort-by <field>', 'cpu or memory')
+    .option('--no-headers', 'do not print headers')
+    .option('--show-capacity', 'percentages of capacity instead of allocatable')
+    .action(
+      action(async (ctx, name: string | undefined, opts: Record<string, unknown>) => {
+        const { runTopNode } = await import('./commands/top.js');
+        return runTopNode(ctx, name, { ...opts, noHeaders: opts['headers'] === false });
+      }),
+    );
+  top
+    .command('pod')
+    .alias('pods')
+    .alias('po')
+    .description('Display resource (CPU/memory) usage of pods')
+    .argument('[name]')
+    .option('-l, --selector <selector>', 'label selector')
+    .option('-A, --all-namespaces', 'across all namespaces')
+    .option('--containers', 'usage of each container')
+    .option('--sort-by <field>', 'cpu or memory')
+    .option('--no-headers', 'do not print headers')
+    .action(
+      action(async (ctx, name: string | undefined, opts: Record<string, unknown>) => {
+        const { runTopPod } = await import('./commands/top.js');
+        return runTopPod(ctx, name, { ...opts, noHeaders: opts['headers'] === false });
+      }),
+    );
+
   for (const verb of ['label', 'annotate'] as const) {
     program
       .command(verb)

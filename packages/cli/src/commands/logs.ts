@@ -11,7 +11,7 @@ import { CliError, formatError } from '../cli-error.js';
 import { openStream } from '../http-stream.js';
 import { resolveResource } from '../resource-args.js';
 
-interface Pod extends KubeObject {
+export interface Pod extends KubeObject {
   spec?: { containers?: { name: string }[]; initContainers?: { name: string }[] };
 }
 
@@ -33,7 +33,7 @@ function logQuery(container: string, opts: Record<string, unknown>): string {
 }
 
 /** Resolves `POD`, `pod/NAME` or `deployment/NAME` (first pod matching its selector). */
-async function findPod(ctx: CliContext, client: RestClient, arg: string, namespace: string): Promise<Pod> {
+export async function findPod(ctx: CliContext, client: RestClient, arg: string, namespace: string): Promise<Pod> {
   const slash = arg.indexOf('/');
   if (slash < 0) return client.get<Pod>(res('pods'), namespace, arg);
   const r = await resolveResource(ctx, arg.slice(0, slash));
