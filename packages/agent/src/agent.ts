@@ -15,7 +15,6 @@ import type { EnvSources } from './containers/env.js';
 import { NodeLease, registerNode, reportNodeConditions } from './node/node-registration.js';
 import type { NodeFacts, NodeHealth } from './node/node-object.js';
 import { Backoff } from './pod-sync/backoff.js';
-import { startServiceProxy } from './proxy/service-proxy.js';
 import { PodWorker, type PodWorkerDeps } from './pod-sync/pod-worker.js';
 import { DockerClient } from './runtime/docker-client.js';
 import { DockerRuntime } from './runtime/docker-runtime.js';
@@ -23,10 +22,9 @@ import type { ContainerRuntime } from './runtime/runtime.js';
 import { LocalPathProvisioner } from './storage/local-path.js';
 import { handleStreamingRequest, listenAgentServer, type AgentServer, type StreamingDeps } from './server/agent-server.js';
 import { ensureServingCertificate } from './server/serving-certificate.js';
-import { startNodeDns, type NodeDnsConfig } from './dns/node-dns.js';
+import type { NodeDnsConfig } from './dns/node-dns.js';
 import { ResourceMetrics, serveResourceMetrics } from './metrics/resource-metrics.js';
-import { startIngressController, type IngressControllerHandle } from './ingress/ingress-controller.js';
-import { startHostGwNetwork } from './network/host-gw-network.js';
+import type { IngressControllerHandle } from './ingress/ingress-controller.js';
 import { VolumeManager, type VolumeSources } from './volumes/index.js';
 
 const PODS = res('pods');
@@ -198,14 +196,14 @@ export async function startAgent(config: AgentConfig, options: { logger: Logger 
   const lease = new NodeLease(client, config.nodeName, 40, node.metadata.uid);
   const stop = new AbortController();
   const timers: NodeJS.Timeout[] = [];
-  const dns = config.dnsServer ? await startNodeDns({ docker, client, config: config.dnsServer, logger: log, signal: stop.signal }) : undefined;
+  const dns = config.dnsServer ? await (await import('./dns/node-dns.js')).startNodeDns({ docker, client, config: config.dnsServer, logger: log, signal: stop.signal }) : undefined;
   const clusterDns = config.clusterDns ?? dns?.clusterDns;
 
   const renew = () => lease.renew(new Date()).catch((err: unknown) => log.warn({ err }, 'lease renewal failed'));
   await renew();
   timers.push(setInterval(renew, config.leaseRenewMs ?? 10_000));
   // With host-gw, sandboxes join the network of the node's podCIDR (waits for the IPAM controller).
-  const podNetwork = config.podNetwork === 'host-gw' ? await startHostGwNetwork({ client, docker, nodeName: config.nodeName, logger: log, ...(config.clusterCIDR ? { clusterCIDR: config.clusterCIDR } : {}) }, stop.signal) : undefined;
+  const podNetwork = config.podNetwork === 'host-gw' ? await (await import('./network/host-gw-network.js')).startHostGwNetwork({ client, docker, nodeName: config.nodeName, logger: log, ...(config.clusterCIDR ? { clusterCIDR: config.clusterCIDR } : {}) }, stop.signal) : undefined;
   const runtime: ContainerRuntime = new DockerRuntime({ ...runtimeOptions, ...(podNetwork ? { network: podNetwork.dockerNetwork } : {}) });
   let lastReport = Date.now();
   const checkHealth = async () => {
@@ -231,7 +229,7 @@ export async function startAgent(config: AgentConfig, options: { logger: Logger 
   const recorder = new EventRecorder({ client, component: 'kubelet', host: config.nodeName, logger: log });
   const services = new SharedInformer<KubeObject>(client, { resource: SERVICES, logger: log });
   void services.run(stop.signal);
-  const proxy = config.proxyMode === 'userspace' ? startServiceProxy({ client, nodeName: config.nodeName, nodeIPs: [hostIP], logger: log.child({ component: 'service-proxy' }), signal: stop.signal, ...(config.proxyInterface ? { interfaceName: config.proxyInterface } : {}) }) : undefined;
+  const proxy = config.proxyMode === 'userspace' ? (await import('./proxy/service-proxy.js')).startServiceProxy({ client, nodeName: config.nodeName, nodeIPs: [hostIP], logger: log.child({ component: 'service-proxy' }), signal: stop.signal, ...(config.proxyInterface ? { interfaceName: config.proxyInterface } : {}) }) : undefined;
   const sources = apiSources(client);
   const provisioner = new LocalPathProvisioner({ client, nodeName: config.nodeName, rootDir: config.localPathDir ?? join(dataDir, 'storage'), logger: log });
   void provisioner.run(stop.signal).catch((err: unknown) => log.warn({ err }, 'local-path provisioner stopped'));
@@ -351,7 +349,7 @@ export async function startAgent(config: AgentConfig, options: { logger: Logger 
     // Specific addresses, not 0.0.0.0: a wildcard listener on 80/443 would keep the service proxy
     // from listening on VIP:80 and VIP:443.
     const bindAddress = config.ingress.bindAddress || [...new Set([hostIP, '127.0.0.1'])].join(',');
-    ingress = await startIngressController({ client, nodeName: config.nodeName, nodeIPs: [hostIP], ...config.ingress, bindAddress, logger: log, signal: stop.signal });
+    ingress = await (await import('./ingress/ingress-controller.js')).startIngressController({ client, nodeName: config.nodeName, nodeIPs: [hostIP], ...config.ingress, bindAddress, logger: log, signal: stop.signal });
   }
   log.info({ node: config.nodeName, hostIP, runtime: facts.nodeInfo.containerRuntimeVersion, url }, 'agent started');
   return {

@@ -4,7 +4,13 @@
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createSelfSignedCertificate, isExpiringSoon, subjectAltNames, type KeyPairPem } from '@flotilla/api/pki';
+import { X509Certificate } from 'node:crypto';
+import type { KeyPairPem } from '@flotilla/api/pki';
+
+/** Hosts (DNS names and IPs) a certificate covers, read with Node's own X.509 parser. */
+function coveredHosts(cert: X509Certificate): Set<string> {
+  return new Set((cert.subjectAltName ?? '').split(', ').map((e) => e.replace(/^(DNS|IP Address):/, '')));
+}
 
 async function readIfExists(path: string): Promise<string | undefined> {
   try {
@@ -29,10 +35,14 @@ export async function ensureServingCertificate(dataDir: string, nodeName: string
   const keyPath = join(dir, 'agent.key');
   const cert = await readIfExists(certPath);
   const key = await readIfExists(keyPath);
-  if (cert && key && !isExpiringSoon(cert)) {
-    const covered = new Set(subjectAltNames(cert));
-    if (hosts.every((h) => covered.has(h))) return { cert, key };
+  if (cert && key) {
+    // Reading an existing certificate needs no X.509 library (which costs the agent ~20 MiB of memory).
+    const x509 = new X509Certificate(cert);
+    const expiringSoon = Date.parse(x509.validTo) - Date.now() < 30 * 24 * 3600_000;
+    const covered = coveredHosts(x509);
+    if (!expiringSoon && hosts.every((h) => covered.has(h))) return { cert, key };
   }
+  const { createSelfSignedCertificate } = await import('@flotilla/api/pki');
   const issued = await createSelfSignedCertificate(`${nodeName}@agent`, hosts);
   await writeAtomic(keyPath, issued.key, 0o600);
   await writeAtomic(certPath, issued.cert, 0o644);
