@@ -79,9 +79,9 @@ describe('flctl against flotilla', () => {
   let file: string;
   let kubectl: Kubectl | undefined;
 
-  const run = (args: string[], input?: string): Promise<Result> =>
+  const run = (args: string[], input?: string, env: NodeJS.ProcessEnv = {}): Promise<Result> =>
     new Promise((resolve) => {
-      const child = execFile(process.execPath, [FLCTL, '--kubeconfig', server.kubeconfig, ...args], { timeout: 120_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const child = execFile(process.execPath, [FLCTL, '--kubeconfig', server.kubeconfig, ...args], { timeout: 120_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
         resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
       });
       if (input !== undefined) child.stdin!.end(input);
@@ -183,6 +183,21 @@ describe('flctl against flotilla', () => {
     await ok(['-n', NS, 'rollout', 'status', 'deploy', 'shop', '--timeout=90s']);
     expect(await ok(['-n', NS, 'rollout', 'history', 'deploy/shop'])).toMatch(/2\s+<none>\n3\s+<none>/);
     expect(await ok(['-n', NS, 'rollout', 'restart', 'deploy/shop'])).toBe('deployment.apps/shop restarted\n');
+  });
+
+  it('edits an object in $EDITOR, cancels when nothing changed, and refuses a stale edit', async () => {
+    await ok(['-n', NS, 'create', '-f', '-'], `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: edited\ndata:\n  color: blue\n`);
+    const edit = await run(['-n', NS, 'edit', 'configmap', 'edited'], undefined, { KUBE_EDITOR: "sed -i 's/color: blue/color: green/'" });
+    expect(edit.stdout).toBe('configmap/edited edited\n');
+    expect(await ok(['-n', NS, 'get', 'cm', 'edited', '-o', 'jsonpath={.data.color}'])).toBe('green');
+    const unchanged = await run(['-n', NS, 'edit', 'cm/edited'], undefined, { EDITOR: 'true' });
+    expect(unchanged.code).toBe(0);
+    expect(unchanged.stderr).toContain('Edit cancelled, no changes made.');
+    // The object changes while the editor is open: the edit is refused with a conflict.
+    const stale = await run(['-n', NS, 'edit', 'cm/edited'], undefined, { EDITOR: `sh -c 'node ${FLCTL} --kubeconfig ${server.kubeconfig} -n ${NS} label cm edited touched=yes >/dev/null && sed -i "s/color: green/color: red/" "$0"'` });
+    expect(stale.code).toBe(1);
+    expect(stale.stderr).toMatch(/Conflict|the object has been modified/);
+    expect(await ok(['-n', NS, 'get', 'cm', 'edited', '-o', 'jsonpath={.data.color}'])).toBe('green');
   });
 
   it('describes a deployment and a pod with their Events', async () => {

@@ -258,6 +258,18 @@ export function buildProgram(io: CliIO, contexts: CliContext[], setCode: (code: 
       }),
     );
 
+  program
+    .command('edit')
+    .description('Edit a resource in $KUBE_EDITOR or $EDITOR')
+    .argument('[resources...]', 'TYPE NAME or TYPE/NAME')
+    .option('-f, --filename <path>', 'file naming the objects (repeatable)', collect)
+    .action(
+      action(async (ctx, args: string[], opts: Record<string, unknown>) => {
+        const { runEdit } = await import('./commands/edit.js');
+        return runEdit(ctx, args, opts);
+      }),
+    );
+
   for (const verb of ['label', 'annotate'] as const) {
     program
       .command(verb)
