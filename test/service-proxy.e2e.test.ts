@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeObject } from '@flotilla/api';
 import { loadClientConfig, res, RestClient } from '@flotilla/client';
+import { detectNodeIP } from '../packages/agent/src/agent.js';
 import { DockerClient } from '../packages/agent/src/runtime/docker-client.js';
 import { removeTestContainers, startTestAgent } from './harness/agent.js';
 import { startApiServer, type ApiServerProcess } from './harness/apiserver.js';
@@ -112,6 +113,11 @@ describe.skipIf(!docker || !isRoot)('service proxy (userspace) with the Docker e
     const agent = (await startTestAgent(server.kubeconfig, NODE, dir.path, [
       '--proxy-mode', 'userspace',
       '--proxy-interface', IFACE,
+      // Cluster DNS on the node's address, so pods reach the service by name; nothing is forwarded
+      // off the machine (the only upstream is a closed loopback port).
+      '--enable-dns', 'true',
+      '--dns-bind-address', detectNodeIP(),
+      '--dns-upstreams', '127.0.0.1:9',
       '--port', '0',
       '--log-level', process.env['PROXY_E2E_LOG'] ?? 'warn',
     ])).process;
@@ -159,6 +165,15 @@ describe.skipIf(!docker || !isRoot)('service proxy (userspace) with the Docker e
       seen.add(body ?? '');
     }
     expect(seen).toEqual(new Set(['web-0', 'web-1', 'web-2']));
+  });
+
+  it('serves the service to other pods by its DNS names', async () => {
+    const id = await containerOf('client');
+    for (const name of [`web.${NS}.svc.cluster.local`, 'web']) {
+      const r = await engine.exec(id, ['sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 ${name} ${SERVICE_PORT}`], { timeoutMs: 10_000 });
+      expect(r.stdout).toMatch(/^HTTP\/1\.[01] 200/);
+      expect(r.stdout.split('\r\n\r\n')[1]?.trim()).toMatch(/^web-\d$/);
+    }
   });
 
   it('serves the NodePort on 127.0.0.1', async () => {
