@@ -4,16 +4,18 @@
 # a Node-based `flotilla` launcher in PREFIX/bin linked from /usr/local/bin, and systemd units for the
 # server and the agent with their environment files in /etc/flotilla.
 #
-# Usage: deploy/install.sh [--prefix DIR] [--destdir DIR] [--no-systemd]
+# Usage: deploy/install.sh [--prefix DIR] [--destdir DIR] [--no-systemd] [--no-build]
 #   --prefix DIR    where Flotilla lives on the target (default /opt/flotilla)
 #   --destdir DIR   stage everything under DIR instead of / (packaging, tests); implies --no-systemd
 #   --no-systemd    do not run systemctl daemon-reload
+#   --no-build      use the checkout's compiled output as it is (it must be built)
 # Units are installed but not enabled: `systemctl enable --now flotilla-server` (or flotilla-agent).
 set -euo pipefail
 
 prefix=/opt/flotilla
 destdir=
 systemd=1
+build=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --prefix) prefix=$2; shift 2 ;;
@@ -21,7 +23,8 @@ while [ $# -gt 0 ]; do
     --destdir) destdir=$2; systemd=0; shift 2 ;;
     --destdir=*) destdir=${1#*=}; systemd=0; shift ;;
     --no-systemd) systemd=0; shift ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --no-build) build=0; shift ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -37,7 +40,7 @@ fi
 pnpm() { npx -y pnpm@10 "$@"; }
 cd "$repo"
 if [ ! -d node_modules ]; then pnpm install --frozen-lockfile; fi
-pnpm run build
+if [ "$build" = 1 ]; then pnpm run build; fi
 
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT

@@ -1,5 +1,6 @@
 /**
- * The install script, run into a scratch root (`--destdir`): it lays out a self-contained tree under
+ * The install script, run into a scratch root (`--destdir`; `--no-build`: the test run has built the
+ * checkout, and other tests are running from its compiled output): it lays out a self-contained tree under
  * /opt/flotilla with a Node-based launcher, links it from /usr/local/bin, installs the systemd units
  * and their settings; the installed launcher then starts a working control plane from that tree.
  */
@@ -20,7 +21,7 @@ describe('deploy/install.sh', () => {
   beforeAll(async () => {
     root = tempDir('install-root');
     data = tempDir('install-data');
-    await run('bash', [join(REPO_ROOT, 'deploy', 'install.sh'), '--destdir', root.path], { cwd: REPO_ROOT, timeout: 240_000, maxBuffer: 16 * 1024 * 1024 });
+    await run('bash', [join(REPO_ROOT, 'deploy', 'install.sh'), '--destdir', root.path, '--no-build'], { cwd: REPO_ROOT, timeout: 240_000, maxBuffer: 16 * 1024 * 1024 });
   }, 300_000);
 
   afterAll(async () => {
