@@ -90,10 +90,14 @@ describe('flotilla server (control plane only)', () => {
     expect(l.process.stdout()).toMatch(/Local agent:\s+disabled/);
     const out = l.process.stdout();
     const token = readFileSync(join(l.dataDir, 'token'), 'utf8').trim();
-    expect(token).toMatch(/^[0-9a-f]{32}$/);
+    expect(token).toMatch(/^K10[0-9a-f]{64}::[a-z0-9]{6}\.[a-z0-9]{16}$/);
     expect(statSync(join(l.dataDir, 'token')).mode & 0o777).toBe(0o600);
     expect(out).toContain(`flotilla agent --server ${l.url} --token ${token}`);
-    expect(out).toMatch(/not implemented yet/);
+    // Its bootstrap token Secret exists, without expiry.
+    const id = /::([a-z0-9]{6})\./.exec(token)![1]!;
+    const secret = await l.client.get<KubeObject & { type?: string; data?: Record<string, string> }>(res('secrets'), 'kube-system', `bootstrap-token-${id}`);
+    expect(secret.type).toBe('bootstrap.kubernetes.io/token');
+    expect(secret.data?.['expiration']).toBeUndefined();
 
     // Every component is a child of the launcher, with a PID file.
     const pids = Object.fromEntries(COMPONENTS.map((c) => [c, pidOf(l, c)!]));

@@ -13,3 +13,4 @@ export * from './patch/index.js';
 export * from './duration.js';
 export type * from './types/generated.js';
 export * from './node-selection.js';
+export * from './bootstrap-token.js';

@@ -167,3 +167,47 @@ export function userFromCertificate(subject: Record<string, string | string[] | 
   const groups = o === undefined ? [] : Array.isArray(o) ? o : [o];
   return { name, groups };
 }
+
+/** sha256 hex of a certificate's DER encoding (what a `K10<hash>::…` join token pins). */
+export function certificateSha256(certPem: string): string {
+  return createHash('sha256').update(new NodeX509Certificate(certPem).raw).digest('hex');
+}
+
+/** A PKCS#10 certificate signing request and its fresh private key, both PEM. */
+export interface CertificateRequestPem {
+  csr: string;
+  key: string;
+}
+
+/** Creates a key pair and a CSR for `CN=<commonName>, O=<organizations…>`, signed with that key. */
+export async function createCertificateRequest(commonName: string, organizations: string[] = []): Promise<CertificateRequestPem> {
+  const keys = await generateKeys();
+  const name = [`CN=${escapeDn(commonName)}`, ...organizations.map((o) => `O=${escapeDn(o)}`)].join(', ');
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name, keys, signingAlgorithm: ALG });
+  return { csr: csr.toString('pem'), key: await exportKeyPem(keys.privateKey) };
+}
+
+/** What a verified CSR asks for. */
+export interface CertificateRequestInfo {
+  commonName: string;
+  organizations: string[];
+  publicKey: CryptoKey;
+}
+
+/**
+ * Parses a PEM CSR and checks its self-signature (proof that the requester holds the key). Throws
+ * on malformed input or a bad signature. Only ECDSA P-256 keys are accepted.
+ */
+export async function verifyCertificateRequest(pem: string): Promise<CertificateRequestInfo> {
+  const csr = new x509.Pkcs10CertificateRequest(pem);
+  if (!(await csr.verify())) throw new Error('the certificate request is not signed by its key');
+  const cn = csr.subjectName.getField('CN');
+  if (cn.length !== 1) throw new Error('the certificate request must have exactly one CN');
+  let publicKey: CryptoKey;
+  try {
+    publicKey = await csr.publicKey.export(ALG, ['verify']);
+  } catch {
+    throw new Error('the certificate request must use an ECDSA P-256 key');
+  }
+  return { commonName: cn[0]!, organizations: csr.subjectName.getField('O'), publicKey };
+}

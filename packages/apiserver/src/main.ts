@@ -33,6 +33,8 @@ Flags:
   --default-unreachable-toleration-seconds N
                             tolerationSeconds of the node.kubernetes.io/unreachable:NoExecute toleration added
                             to every pod without one (default 300)
+  --join-token-file FILE    file holding the cluster join token (K10<ca hash>::<id>.<secret> or <id>.<secret>);
+                            its bootstrap token Secret kube-system/bootstrap-token-<id> is created at start
   --log-level LEVEL         trace, debug, info, warn, error (default info)
   -h, --help                show this help
 `;
@@ -55,6 +57,7 @@ export async function main(argv: string[]): Promise<void> {
         'service-node-port-range': { type: 'string', default: DEFAULT_SERVICE_NODE_PORT_RANGE },
         'default-not-ready-toleration-seconds': { type: 'string', default: '300' },
         'default-unreachable-toleration-seconds': { type: 'string', default: '300' },
+        'join-token-file': { type: 'string' },
         'log-level': { type: 'string', default: 'info' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -111,6 +114,7 @@ export async function main(argv: string[]): Promise<void> {
         serviceNodePortRange: values['service-node-port-range']!,
         defaultNotReadyTolerationSeconds: tolerationSeconds['default-not-ready-toleration-seconds']!,
         defaultUnreachableTolerationSeconds: tolerationSeconds['default-unreachable-toleration-seconds']!,
+        ...(values['join-token-file'] ? { joinTokenFile: resolve(values['join-token-file']) } : {}),
         ...(values['etcd-servers'] ? { etcdServers: values['etcd-servers'].split(',').map((u) => u.trim()).filter((u) => u !== '') } : {}),
       },
       { logger, signal: controller.signal },

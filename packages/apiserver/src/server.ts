@@ -7,12 +7,17 @@ import type { SecureServerOptions } from 'node:http2';
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import fastifyWebsocket from '@fastify/websocket';
-import { ApiError, reasonForCode, type SubresourceName } from '@flotilla/api';
+import { ApiError, reasonForCode, type KubeObject, type SubresourceName } from '@flotilla/api';
 import type { Logger } from 'pino';
-import type { Authenticator } from './auth/authenticator.js';
+import type { Authenticator, UserInfo } from './auth/authenticator.js';
+import { forbidden, type AuthorizationAttributes, type Authorizer } from './auth/authorizer.js';
+import { registerNodeCredentials } from './auth/node-credentials.js';
+import type { KeyPairPem } from './auth/pki.js';
+import { decodeObjectBody } from './http/body.js';
 import { apiGroupList, apiVersions, versionInfo } from './http/discovery.js';
 import { OpenApiDocuments } from './http/openapi-routes.js';
 import { createResourceHandler, type ResourceHandlerDeps, type WebSocketLike } from './http/resource-handler.js';
+import { parseQuery, queryBool, queryString } from './http/negotiation.js';
 import { parseResourcePath, isRequestInfo } from './http/request-info.js';
 import { routeSpdyUpgrades, unaliasProtocol } from './http/spdy-upgrade-routing.js';
 import type { ApiServerMetrics } from './metrics.js';
@@ -25,11 +30,14 @@ import type { Storage } from './storage/storage.js';
 /** Largest accepted request body (Kubernetes' limit is 3 MiB). */
 export const MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024;
 
+/** Over-limit bodies up to this size are drained before the 413 (larger ones get the connection closed). */
+const MAX_DRAINED_BODY_BYTES = 16 * 1024 * 1024;
+
 /** Subresources with generic implementations in this server. */
 export const SERVED_SUBRESOURCES: ReadonlySet<SubresourceName> = new Set<SubresourceName>(['status', 'scale', 'binding', 'eviction', 'finalize']);
 
 /** Paths answered without credentials, as Kubernetes' system:public-info-viewer allows. */
-const PUBLIC_PATHS = new Set(['/healthz', '/livez', '/readyz', '/version']);
+const PUBLIC_PATHS = new Set(['/healthz', '/livez', '/readyz', '/version', '/cacerts']);
 
 /** What the server is made of. */
 export interface ServerDeps {
@@ -37,6 +45,10 @@ export interface ServerDeps {
   storage: Storage;
   patcher: Patcher;
   authenticator: Authenticator;
+  /** Decides what an authenticated user may do; omitted = everything (tests of other concerns). */
+  authorizer?: Authorizer;
+  /** The cluster CA: served at `/cacerts`, signs node credentials. */
+  ca?: KeyPairPem;
   metrics: ApiServerMetrics;
   logger: Logger;
   /** TLS options; omitted = plain HTTP (tests with inject only). */
@@ -56,13 +68,17 @@ function statusReply(reply: FastifyReply, err: ApiError): FastifyReply {
   return reply.code(err.code).type('application/json').send(JSON.stringify(err.toStatus()));
 }
 
+function bodyTooLarge(): ApiError {
+  return new ApiError(413, 'RequestEntityTooLarge', `the request body is too large: limit is ${MAX_REQUEST_BODY_BYTES} bytes`);
+}
+
 /** Maps anything thrown in a handler to a Kubernetes Status. Unknown errors are logged as bugs. */
 function toApiError(err: unknown, log: Logger, req: FastifyRequest): ApiError {
   if (err instanceof ApiError) return err;
   const fe = err as FastifyError;
   switch (fe?.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new ApiError(413, 'RequestEntityTooLarge', `the request body is too large: limit is ${MAX_REQUEST_BODY_BYTES} bytes`);
+      return bodyTooLarge();
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new ApiError(415, 'UnsupportedMediaType', fe.message);
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
@@ -76,6 +92,36 @@ function toApiError(err: unknown, log: Logger, req: FastifyRequest): ApiError {
   }
   log.error({ err, method: req.method, url: req.url }, 'unhandled error in request');
   return new ApiError(500, 'InternalError', 'an internal error occurred; see the API server log');
+}
+
+/** What the authorizer needs to know about a request. */
+function authorizationAttributes(req: FastifyRequest, user: UserInfo): AuthorizationAttributes {
+  const url = req.url;
+  const qi = url.indexOf('?');
+  const path = qi < 0 ? url : url.slice(0, qi);
+  const q = parseQuery(qi < 0 ? '' : url.slice(qi + 1));
+  const parsed = parseResourcePath(path, req.method, queryBool(q, 'watch'));
+  if (!isRequestInfo(parsed)) return { user, verb: req.method.toLowerCase(), path };
+  const fieldSelector = queryString(q, 'fieldSelector');
+  let decoded: { object: KubeObject | undefined } | undefined;
+  return {
+    user,
+    verb: parsed.verb,
+    path,
+    resource: { group: parsed.group, version: parsed.version, resource: parsed.plural, subresource: parsed.subresource, namespace: parsed.namespace, name: parsed.name },
+    ...(fieldSelector !== undefined ? { fieldSelector } : {}),
+    object: () => {
+      if (!decoded) {
+        try {
+          const o = decodeObjectBody(req.body as Buffer | undefined, req.headers['content-type']) as KubeObject;
+          decoded = { object: o && typeof o === 'object' && o.metadata && typeof o.metadata === 'object' ? o : undefined };
+        } catch {
+          decoded = { object: undefined };
+        }
+      }
+      return decoded.object;
+    },
+  };
 }
 
 /** Builds the fastify app. */
@@ -109,6 +155,17 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: MAX_REQUEST_BODY_BYTES }, (_req, body, done) => done(null, body));
 
+  // A declared body over the limit is read and discarded (up to a bound) before the 413, so the client
+  // gets the Status instead of a connection reset while it is still sending.
+  app.addHook('preParsing', async (req, _reply, payload) => {
+    const length = Number(req.headers['content-length']);
+    if (!(length > MAX_REQUEST_BODY_BYTES && length <= MAX_DRAINED_BODY_BYTES)) return payload;
+    for await (const _chunk of payload) {
+      // discarded
+    }
+    throw bodyTooLarge();
+  });
+
   app.setErrorHandler((err, req, reply) => statusReply(reply, toApiError(err, log, req)));
   app.setNotFoundHandler((_req, reply) => statusReply(reply, new ApiError(404, 'NotFound', 'the server could not find the requested resource', {})));
 
@@ -124,6 +181,19 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     req.user = user;
     return;
   });
+
+  // Authorization, after the body is read (a create is decided on the object's name).
+  const authorizer = deps.authorizer;
+  if (authorizer) {
+    app.addHook('preHandler', async (req, reply) => {
+      if (!req.user) return;
+      const attrs = authorizationAttributes(req, req.user);
+      const decision = authorizer.authorize(attrs);
+      if (decision.allowed) return;
+      await statusReply(reply, forbidden(attrs, decision.reason));
+      return reply;
+    });
+  }
 
   // Metrics: count every request; time the ones that are not streams.
   const startTimes = new WeakMap<FastifyRequest, bigint>();
@@ -148,6 +218,11 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.get('/healthz', health);
   app.get('/livez', async (_req, reply) => reply.type('text/plain').send('ok'));
   app.get('/readyz', health);
+  if (deps.ca) {
+    const caPem = deps.ca.cert;
+    app.get('/cacerts', async (_req, reply) => reply.type('application/x-pem-file').send(caPem));
+    registerNodeCredentials(app, { ca: deps.ca, logger: log });
+  }
   app.get('/version', async (_req, reply) => reply.type('application/json').send(JSON.stringify(versionInfo())));
   app.get('/api', async (_req, reply) => reply.type('application/json').send(JSON.stringify(apiVersions(deps.advertiseAddress()))));
   app.get('/apis', async (_req, reply) => reply.type('application/json').send(JSON.stringify(apiGroupList(deps.resourceMetrics ? [METRICS_API_GROUP] : []))));

@@ -7,9 +7,13 @@ import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { DEFINITIONS, type KubeObject } from '@flotilla/api';
+import { DEFINITIONS, parseFieldSelector, type KubeObject } from '@flotilla/api';
 import type { Logger } from 'pino';
 import { ClientCertAuthenticator, ensureTokenFile, TokenAuthenticator, UnionAuthenticator, type Authenticator } from './auth/authenticator.js';
+import { GroupAuthorizer } from './auth/authorizer.js';
+import { BootstrapTokenAuthenticator } from './auth/bootstrap-token-authenticator.js';
+import { ensureClusterJoinToken, readJoinTokenFile } from './auth/cluster-join-token.js';
+import { podReferenceGraph } from './auth/node-authorizer.js';
 import { ensureServerPki } from './auth/pki.js';
 import { bootstrapCluster } from './bootstrap.js';
 import { ensureKubernetesService } from './kubernetes-service.js';
@@ -55,6 +59,8 @@ export interface ApiServerConfig {
   defaultUnreachableTolerationSeconds?: number;
   /** How often Service allocations are repaired against the Services (default 3 minutes). */
   serviceAllocationRepairIntervalMs?: number;
+  /** File holding the cluster join token; its bootstrap token Secret is created at start. */
+  joinTokenFile?: string;
 }
 
 /** Default `--service-cluster-ip-range`. */
@@ -98,6 +104,7 @@ export async function start(config: ApiServerConfig, options: { logger: Logger; 
   const sans = [...new Set(['127.0.0.1', '::1', 'localhost', hostname(), advertise, ...(isWildcard(config.bindAddress) ? [] : [config.bindAddress]), ...(config.tlsSans ?? [])])];
   const pki = await ensureServerPki(join(config.dataDir, 'pki'), sans);
   const tokens = await ensureTokenFile(join(config.dataDir, 'tokens.csv'));
+  const joinToken = config.joinTokenFile ? await readJoinTokenFile(config.joinTokenFile) : undefined;
 
   const storageLog = log.child({ subsystem: 'storage' });
   const storage: Storage =
@@ -137,6 +144,7 @@ export async function start(config: ApiServerConfig, options: { logger: Logger; 
   try {
     await registry.start();
     await bootstrapCluster(registry, log);
+    if (joinToken) await ensureClusterJoinToken(registry, joinToken, log);
     // Allocation records are repaired before the first request can allocate.
     await allocator.start();
     services().hooks = allocator;
@@ -158,13 +166,31 @@ export async function start(config: ApiServerConfig, options: { logger: Logger; 
   });
   const kubeletClientCert = await loadKubeletClientCert(join(config.dataDir, 'pki'));
   const resourceMetrics = new AgentSummaryClient({ ...(kubeletClientCert ? { clientCert: kubeletClientCert } : {}), logger: log.child({ subsystem: 'resource-metrics' }) });
-  const authenticator = new UnionAuthenticator([new TokenAuthenticator(tokens.entries), new ClientCertAuthenticator(), ...(options.authenticators ?? [])]);
+  const secrets = registry.mustStore('', 'secrets');
+  const authenticator = new UnionAuthenticator([
+    new TokenAuthenticator(tokens.entries),
+    new BootstrapTokenAuthenticator((ns, name) => secrets.tryGet(ns, name)),
+    new ClientCertAuthenticator(),
+    ...(options.authenticators ?? []),
+  ]);
+  const podStore = registry.mustStore('', 'pods');
+  const podFields = new Set(['metadata.name', 'metadata.namespace', ...Object.keys(podStore.strategy.selectableFields)]);
+  const authorizer = new GroupAuthorizer(
+    podReferenceGraph({
+      getPod: (ns, name) => podStore.tryGet(ns, name),
+      podsOnNode: (node, ns) =>
+        podStore.cache.list({ namespace: ns, fieldSelector: parseFieldSelector(`spec.nodeName=${node}`, podFields) }, registry.cache.revision).items.map((o) => JSON.parse(o.json) as KubeObject),
+      getPersistentVolume: (name) => registry.mustStore('', 'persistentvolumes').tryGet('', name),
+    }),
+  );
   const podStreams = podStreamHandlers({ registry, kubeletClient: pki.kubeletClient, logger: log });
   const app = await buildServer({
     registry,
     storage,
     patcher: new Patcher(DEFINITIONS),
     authenticator,
+    authorizer,
+    ca: pki.ca,
     metrics,
     logger: log,
     https: { key: pki.serving.key, cert: pki.serving.cert, ca: pki.ca.cert, requestCert: true, rejectUnauthorized: false },

@@ -396,6 +396,40 @@ export function buildProgram(io: CliIO, contexts: CliContext[], setCode: (code: 
       }),
     );
 
+  const token = program.command('token').description('Manage bootstrap tokens (join tokens for flotilla agent --server --token)');
+  token
+    .command('create')
+    .description('Create a bootstrap token and print the join token (K10<ca hash>::<id>.<secret>)')
+    .option('--ttl <duration>', 'how long the token works, e.g. 24h, 30m; 0 = forever', '24h')
+    .option('--description <text>', 'a human-readable description')
+    .option('--groups <groups>', 'extra groups, comma-separated, each starting with system:bootstrappers:')
+    .action(
+      action(async (ctx, opts: { ttl?: string; description?: string; groups?: string }) => {
+        const { runTokenCreate } = await import('./commands/token.js');
+        return runTokenCreate(ctx, opts);
+      }),
+    );
+  token
+    .command('list')
+    .description('List bootstrap tokens')
+    .option('-o, --output <format>', 'json')
+    .action(
+      action(async (ctx, opts: { output?: string }) => {
+        const { runTokenList } = await import('./commands/token.js');
+        return runTokenList(ctx, opts);
+      }),
+    );
+  token
+    .command('delete')
+    .description('Delete bootstrap tokens by ID (or whole token)')
+    .argument('<id...>', 'token IDs')
+    .action(
+      action(async (ctx, ids: string[]) => {
+        const { runTokenDelete } = await import('./commands/token.js');
+        return runTokenDelete(ctx, ids);
+      }),
+    );
+
   const config = program.command('config').description('Inspect and modify kubeconfig files');
   config
     .command('view')

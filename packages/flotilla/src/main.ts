@@ -3,9 +3,12 @@
  * a node agent; `flotilla version`.
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { constants, hostname } from 'node:os';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { componentBin, launcherVersion } from './components.js';
+import { joinCluster, JoinError } from './join.js';
 import { runServer } from './server.js';
 
 const USAGE = `Usage: flotilla COMMAND [flags]
@@ -13,7 +16,8 @@ const USAGE = `Usage: flotilla COMMAND [flags]
 Commands:
   server     run a single-machine cluster: API server, scheduler, controller manager and a local
              node agent, as supervised child processes
-  agent      run a node agent against a cluster (flotilla-agent's flags)
+  agent      run a node agent: join a cluster with --server URL --token TOKEN, or --kubeconfig FILE
+             (flotilla-agent's flags)
   version    print the version
 
 Run 'flotilla COMMAND --help' for a command's flags.
@@ -98,18 +102,79 @@ async function server(argv: string[]): Promise<void> {
   });
 }
 
-/** `flotilla agent`: flotilla-agent with the same flags, in a child process. */
-function agent(argv: string[]): void {
-  const join = argv.find((a) => /^--(server|token)(=|$)/.test(a));
-  if (join) {
-    process.stderr.write(
-      `flotilla agent: joining with --server/--token is not implemented yet.\n` +
-        `For now copy the cluster's admin kubeconfig (DATA_DIR/admin.kubeconfig on the server) to this\n` +
-        `machine and run: flotilla agent --kubeconfig FILE [flags]\n`,
-    );
-    process.exit(2);
+const AGENT_USAGE = `Usage: flotilla agent [--server https://HOST:PORT --token TOKEN] [flotilla-agent flags]
+
+Runs flotilla-agent. With --server and --token (the join token printed by 'flotilla server', in its
+DATA_DIR/token, or made with 'flctl token create') it joins the cluster first: checks the server's CA
+against the token, obtains a node certificate (system:node:NAME) with the token and writes
+DATA_DIR/kubeconfig (DATA_DIR = --data-dir, default ./agent-data). Later starts reuse that kubeconfig
+and need no token (with or without --server/--token). Otherwise the agent's flags are passed through
+unchanged (--kubeconfig).
+
+Joining flags:
+  --server URL     the API server, https://HOST:PORT
+  --token TOKEN    the join token, K10<ca hash>::<id>.<secret>
+Every other flag goes to flotilla-agent ('flotilla agent --help-agent' lists them).
+`;
+
+/** Removes `--name VALUE` / `--name=VALUE` from argv; returns the value (the last one wins). */
+function takeFlag(argv: string[], name: string): string | undefined {
+  let value: string | undefined;
+  for (let i = 0; i < argv.length; ) {
+    const a = argv[i]!;
+    if (a === `--${name}`) {
+      value = argv[i + 1];
+      argv.splice(i, 2);
+    } else if (a.startsWith(`--${name}=`)) {
+      value = a.slice(name.length + 3);
+      argv.splice(i, 1);
+    } else i++;
   }
-  const child = spawn(process.execPath, [componentBin('agent', 'flotilla-agent'), ...argv], { stdio: 'inherit' });
+  return value;
+}
+
+/** The value of `--name` in argv without removing it. */
+function peekFlag(argv: readonly string[], name: string): string | undefined {
+  return takeFlag([...argv], name);
+}
+
+/** `flotilla agent`: flotilla-agent with the same flags, in a child process; joins first with --server/--token. */
+async function agent(argv: string[]): Promise<void> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(AGENT_USAGE);
+    return;
+  }
+  const args = argv.map((a) => (a === '--help-agent' ? '--help' : a));
+  const server = takeFlag(args, 'server');
+  const token = takeFlag(args, 'token');
+  if (server !== undefined || token !== undefined) {
+    if (!server || !token) fail('joining needs both --server and --token', AGENT_USAGE);
+    if (peekFlag(args, 'kubeconfig') !== undefined) fail('--kubeconfig cannot be combined with --server/--token (joining writes DATA_DIR/kubeconfig)', AGENT_USAGE);
+    const dataDir = resolve(peekFlag(args, 'data-dir') ?? './agent-data');
+    let nodeName = peekFlag(args, 'node-name');
+    if (nodeName === undefined) {
+      nodeName = hostname().toLowerCase();
+      args.push('--node-name', nodeName);
+    }
+    const kubeconfig = join(dataDir, 'kubeconfig');
+    if (existsSync(kubeconfig)) {
+      process.stderr.write(`flotilla agent: using the node credentials in ${kubeconfig} (joined before; the token is not needed)\n`);
+    } else {
+      try {
+        await joinCluster({ server, token, nodeName, kubeconfigPath: kubeconfig });
+      } catch (err) {
+        process.stderr.write(`flotilla agent: cannot join the cluster at ${server}: ${err instanceof JoinError ? err.message : String(err)}\n`);
+        process.exit(1);
+      }
+      process.stderr.write(`flotilla agent: joined the cluster at ${server} as node ${nodeName}; credentials in ${kubeconfig}\n`);
+    }
+    args.unshift('--kubeconfig', kubeconfig);
+  } else if (peekFlag(args, 'kubeconfig') === undefined) {
+    // Joined before: the node credentials are used without --server/--token.
+    const joined = join(resolve(peekFlag(args, 'data-dir') ?? './agent-data'), 'kubeconfig');
+    if (existsSync(joined)) args.unshift('--kubeconfig', joined);
+  }
+  const child = spawn(process.execPath, [componentBin('agent', 'flotilla-agent'), ...args], { stdio: 'inherit' });
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));
   child.on('exit', (code, signal) => process.exit(code ?? 128 + (signal ? constants.signals[signal] : 0)));
 }

@@ -3,14 +3,14 @@
  * scheduler, controller manager and (with Docker) a local agent — started in that order and
  * stopped in reverse.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DEFAULT_PAUSE_IMAGE, DockerClient, ensurePauseImage } from '@flotilla/agent';
 import pino, { type Logger } from 'pino';
 import { componentBin } from './components.js';
 import { Supervised, type ComponentSpec } from './supervisor.js';
-import { ensureJoinToken } from './token.js';
+import { completeJoinToken, ensureJoinToken, joinTokenPath } from './token.js';
 
 /** Options of {@link runServer}. */
 export interface ServerOptions {
@@ -70,7 +70,7 @@ export async function runServer(options: ServerOptions): Promise<void> {
   const startTimeoutMs = options.startTimeoutMs ?? 60_000;
   mkdirSync(runDir, { recursive: true });
   const logger = pino({ level: options.logLevel, base: { component: 'flotilla' } }, pino.destination(2));
-  const token = ensureJoinToken(dataDir);
+  const bootstrapToken = ensureJoinToken(dataDir);
 
   const started: Supervised[] = [];
   let stopping = false;
@@ -121,14 +121,18 @@ export async function runServer(options: ServerOptions): Promise<void> {
       '--secure-port', String(port),
       ...(options.bindAddress ? ['--bind-address', options.bindAddress] : []),
       ...externals.flatMap((ip) => ['--tls-san', ip]),
+      '--join-token-file', joinTokenPath(dataDir),
       ...common,
     ],
     ready: /listening on (https:\/\/\S+)/,
   });
   let apiUrl: string;
+  let token: string;
   try {
     apiUrl = (await apiserver.waitReady(startTimeoutMs))[1]!;
     if (!existsSync(kubeconfig)) throw new Error(`the API server did not write ${kubeconfig}`);
+    // The CA exists now: the token file gets its secure form, which pins it.
+    token = completeJoinToken(dataDir, bootstrapToken, readFileSync(join(dataDir, 'pki', 'ca.crt'), 'utf8'));
   } catch (err) {
     return fail(err);
   }
@@ -207,8 +211,7 @@ export async function runServer(options: ServerOptions): Promise<void> {
       `  export KUBECONFIG=${kubeconfig}`,
       '  kubectl get nodes',
       '',
-      'Join another machine (joining with a token is not implemented yet; for now copy the admin',
-      'kubeconfig there and run `flotilla agent --kubeconfig FILE`):',
+      `Join another machine (the token is also in ${joinTokenPath(dataDir)}):`,
       `  flotilla agent --server https://${hostPort} --token ${token}`,
       ...(loopbackOnly ? ['  (the API server listens on loopback only: start with --bind-address 0.0.0.0 to accept other machines)'] : []),
       '',

@@ -1,0 +1,98 @@
+/**
+ * Authorization: may this user do this? Until RBAC exists, a fixed policy by group, in the order
+ * Kubernetes' built-in roles and authorizers would decide it:
+ *
+ * | who                                   | may                                                              |
+ * |---------------------------------------|------------------------------------------------------------------|
+ * | `system:masters`                      | everything                                                       |
+ * | any authenticated user                | discovery (`/api`, `/apis`, group/version roots), `/version`,    |
+ * |                                       | health, `/openapi/*`, `/cacerts` (system:discovery, public-info) |
+ * | `system:bootstrappers`                | + create `nodecredentials.flotilla.io` (node-bootstrapper role)  |
+ * | `system:nodes` (`system:node:<name>`) | + the Node authorizer's rules in {@link NODE_RULES}              |
+ *
+ * Everything else is 403 with Kubernetes' Status message.
+ */
+import { ApiError, BOOTSTRAPPERS_GROUP, type KubeObject } from '@flotilla/api';
+import { MASTERS_GROUP, type UserInfo } from './authenticator.js';
+import { authorizeNode, NODES_GROUP, type NodeGraph } from './node-authorizer.js';
+
+/** What a resource request addresses (Kubernetes' RequestInfo, for authorization). */
+export interface ResourceAttributes {
+  group: string;
+  version: string;
+  /** Plural. */
+  resource: string;
+  subresource: string;
+  /** "" for cluster-scoped resources and requests across namespaces. */
+  namespace: string;
+  /** "" for list, watch, create and deletecollection. */
+  name: string;
+}
+
+/** One request, as the authorizer sees it. */
+export interface AuthorizationAttributes {
+  user: UserInfo;
+  /** A Kubernetes verb (get, list, watch, create, update, patch, delete, deletecollection, connect) for resource requests; the lower-case HTTP method otherwise. */
+  verb: string;
+  /** The URL path (no query). */
+  path: string;
+  /** Set for resource requests. */
+  resource?: ResourceAttributes;
+  /** The `fieldSelector` query parameter of list and watch. */
+  fieldSelector?: string;
+  /** The object in the request body (create/update), decoded on demand; undefined when absent or unreadable. */
+  object?: () => KubeObject | undefined;
+}
+
+/** Allowed, or denied with an optional reason appended to the message. */
+export type AuthorizationDecision = { allowed: true } | { allowed: false; reason?: string };
+
+/** Decides requests. */
+export interface Authorizer {
+  authorize(attrs: AuthorizationAttributes): AuthorizationDecision;
+}
+
+/** Non-resource paths every authenticated user may GET (Kubernetes' system:discovery and system:public-info-viewer). */
+const DISCOVERY_PATHS = [/^\/api\/?$/, /^\/api\/v1\/?$/, /^\/apis\/?$/, /^\/apis\/[^/]+\/?$/, /^\/apis\/[^/]+\/[^/]+\/?$/, /^\/version\/?$/, /^\/healthz$/, /^\/livez$/, /^\/readyz$/, /^\/openapi\/.*/, /^\/cacerts$/];
+
+/** Group/resource of the node credential request (the only thing a bootstrap token is for). */
+export const NODE_CREDENTIALS = { group: 'flotilla.io', resource: 'nodecredentials' } as const;
+
+const ALLOW: AuthorizationDecision = { allowed: true };
+const DENY: AuthorizationDecision = { allowed: false };
+
+function isDiscovery(a: AuthorizationAttributes): boolean {
+  return (a.verb === 'get' || a.verb === 'head') && !a.resource && DISCOVERY_PATHS.some((re) => re.test(a.path));
+}
+
+/** The fixed policy described at the top of this file. */
+export class GroupAuthorizer implements Authorizer {
+  constructor(private readonly graph: NodeGraph) {}
+
+  authorize(a: AuthorizationAttributes): AuthorizationDecision {
+    const groups = a.user.groups;
+    if (groups.includes(MASTERS_GROUP)) return ALLOW;
+    if (isDiscovery(a)) return ALLOW;
+    if (groups.includes(BOOTSTRAPPERS_GROUP) && a.resource && a.verb === 'create' && a.resource.group === NODE_CREDENTIALS.group && a.resource.resource === NODE_CREDENTIALS.resource && a.resource.subresource === '') {
+      return ALLOW;
+    }
+    if (groups.includes(NODES_GROUP)) return authorizeNode(a, this.graph);
+    return DENY;
+  }
+}
+
+/** Kubernetes' 403 Status for a denied request (`secrets is forbidden: User "x" cannot list resource "secrets" in API group "" at the cluster scope`). */
+export function forbidden(a: AuthorizationAttributes, reason?: string): ApiError {
+  const user = a.user.name;
+  const r = a.resource;
+  if (!r) {
+    const msg = `User "${user}" cannot ${a.verb} path "${a.path}"${reason ? `: ${reason}` : ''}`;
+    return new ApiError(403, 'Forbidden', `forbidden: ${msg}`, {});
+  }
+  const resource = r.subresource ? `${r.resource}/${r.subresource}` : r.resource;
+  const scope = r.namespace ? `in the namespace "${r.namespace}"` : 'at the cluster scope';
+  const msg = `User "${user}" cannot ${a.verb} resource "${resource}" in API group "${r.group}" ${scope}${reason ? `: ${reason}` : ''}`;
+  const qualified = r.group ? `${r.resource}.${r.group}` : r.resource;
+  const subject = r.name ? `${qualified} "${r.name}"` : qualified;
+  return new ApiError(403, 'Forbidden', `${subject} is forbidden: ${msg}`, { ...(r.name ? { name: r.name } : {}), group: r.group, kind: r.resource });
+}
