@@ -182,3 +182,33 @@ export class LeaderElector {
     }
   }
 }
+
+/** What a leader-elected component runs: its work while leading, with or without an election. */
+export interface LeadingOptions extends Omit<LeaderElectorOptions, 'onStartedLeading' | 'onStoppedLeading'> {
+  /** Without election the work runs at once (a single instance). */
+  leaderElect: boolean;
+  /** The work; its signal aborts when leadership is lost or the component stops. */
+  lead(signal: AbortSignal): Promise<void>;
+  /** Told when leadership starts (true) and ends (false), e.g. for a metric. */
+  onLeadership?(leading: boolean): void;
+}
+
+/** Runs `lead` while this instance leads (or always, without election) until `signal` aborts. */
+export function runWhileLeading(o: LeadingOptions, signal: AbortSignal): { done: Promise<void>; isLeader(): boolean } {
+  let leading = false;
+  const lead = async (s: AbortSignal) => {
+    leading = true;
+    o.onLeadership?.(true);
+    try {
+      await o.lead(s);
+    } finally {
+      leading = false;
+      o.onLeadership?.(false);
+    }
+  };
+  const { leaderElect, lead: _work, onLeadership: _notify, ...elector } = o;
+  const done = leaderElect
+    ? new LeaderElector({ ...elector, onStartedLeading: lead, onStoppedLeading: () => o.logger.info({ identity: o.identity }, 'stopped leading') }).run(signal)
+    : lead(signal);
+  return { done, isLeader: () => leading };
+}

@@ -3,7 +3,7 @@
  * leader election on a Lease (controllers run only while leading), and /healthz and /metrics.
  */
 import { hostname } from 'node:os';
-import { acceleratedClock, LeaderElector, serveHealthAndMetrics, realClock, RestClient, SharedInformerFactory, type ClientConfig } from '@flotilla/client';
+import { acceleratedClock, runWhileLeading, serveHealthAndMetrics, realClock, RestClient, SharedInformerFactory, type ClientConfig } from '@flotilla/client';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { recorderFactory, type Controller, type ControllerContext, type ControllerOptions } from './controller-context.js';
@@ -91,39 +91,32 @@ export async function start(config: ControllerManagerConfig, options: { logger: 
   const controllers: Controller[] = names.map((n) => CONTROLLERS[n]!(ctx));
   factory.start(stopAll.signal);
 
-  let leading = false;
-  const lead = async (signal: AbortSignal) => {
-    leading = true;
-    leaderGauge.set(1);
-    try {
-      await factory.waitForSync(signal);
-      log.info({ controllers: names }, 'informers synced; running controllers');
-      await Promise.all(
-        controllers.map((c) =>
-          c.run(signal).catch((err: unknown) => {
-            if (!signal.aborted) log.error({ err, controller: c.name }, 'controller stopped');
-          }),
-        ),
-      );
-    } finally {
-      leading = false;
-      leaderGauge.set(0);
-    }
-  };
-  const running = config.leaderElect
-    ? new LeaderElector({
-        client,
-        namespace: config.leaseNamespace,
-        name: config.leaseName,
-        identity,
-        leaseDurationSeconds: config.leaseDurationSeconds,
-        renewDeadlineMs: config.renewDeadlineMs,
-        retryPeriodMs: config.retryPeriodMs,
-        logger: log,
-        onStartedLeading: lead,
-        onStoppedLeading: () => log.info({ identity }, 'stopped leading'),
-      }).run(stopAll.signal)
-    : lead(stopAll.signal);
+  const running = runWhileLeading(
+    {
+      leaderElect: config.leaderElect,
+      client,
+      namespace: config.leaseNamespace,
+      name: config.leaseName,
+      identity,
+      leaseDurationSeconds: config.leaseDurationSeconds,
+      renewDeadlineMs: config.renewDeadlineMs,
+      retryPeriodMs: config.retryPeriodMs,
+      logger: log,
+      onLeadership: (leading) => leaderGauge.set(leading ? 1 : 0),
+      lead: async (signal) => {
+        await factory.waitForSync(signal);
+        log.info({ controllers: names }, 'informers synced; running controllers');
+        await Promise.all(
+          controllers.map((c) =>
+            c.run(signal).catch((err: unknown) => {
+              if (!signal.aborted) log.error({ err, controller: c.name }, 'controller stopped');
+            }),
+          ),
+        );
+      },
+    },
+    stopAll.signal,
+  );
 
   const server = config.bindAddress !== undefined && config.port !== undefined ? await serveHealthAndMetrics({ bindAddress: config.bindAddress, port: config.port, registry }) : undefined;
   const metricsUrl = server?.url;
@@ -131,10 +124,10 @@ export async function start(config: ControllerManagerConfig, options: { logger: 
   return {
     metricsUrl,
     controllers: names,
-    isLeader: () => leading,
+    isLeader: running.isLeader,
     stop: async () => {
       stopAll.abort();
-      await running.catch(() => undefined);
+      await running.done.catch(() => undefined);
       await factory.stopped();
       await recorders.flush().catch(() => undefined);
       await server?.close();

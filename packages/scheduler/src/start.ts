@@ -5,7 +5,7 @@
  */
 import { hostname } from 'node:os';
 import { formatTime, type KubeObject } from '@flotilla/api';
-import { deletedObject, EventRecorder, LeaderElector, serveHealthAndMetrics, res, RestClient, SharedInformerFactory, type ClientConfig } from '@flotilla/client';
+import { deletedObject, EventRecorder, runWhileLeading, serveHealthAndMetrics, res, RestClient, SharedInformerFactory, type ClientConfig } from '@flotilla/client';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { defaultProfile } from './plugins/index.js';
@@ -148,44 +148,37 @@ export async function start(config: SchedulerConfig, options: { logger: Logger; 
   classes.addEventHandler(onVolumeObject);
   factory.start(stopAll.signal);
 
-  let leading = false;
-  const lead = async (signal: AbortSignal) => {
-    leading = true;
-    leaderGauge.set(1);
-    try {
-      await factory.waitForSync(signal);
-      log.info({ nodes: nodes.store.size, pods: pods.store.size, claims: claims.store.size }, 'informers synced; scheduling');
-      await scheduler.run(signal);
-    } finally {
-      leading = false;
-      leaderGauge.set(0);
-    }
-  };
-  const running = config.leaderElect
-    ? new LeaderElector({
-        client,
-        namespace: config.leaseNamespace,
-        name: config.leaseName,
-        identity,
-        leaseDurationSeconds: config.leaseDurationSeconds,
-        renewDeadlineMs: config.renewDeadlineMs,
-        retryPeriodMs: config.retryPeriodMs,
-        logger: log,
-        onStartedLeading: lead,
-        // A scheduler that lost its lease stops scheduling at once; its queue would be stale.
-        onStoppedLeading: () => log.info({ identity }, 'stopped leading'),
-      }).run(stopAll.signal)
-    : lead(stopAll.signal);
+  // A scheduler that loses its lease stops scheduling at once: its queue would be stale.
+  const running = runWhileLeading(
+    {
+      leaderElect: config.leaderElect,
+      client,
+      namespace: config.leaseNamespace,
+      name: config.leaseName,
+      identity,
+      leaseDurationSeconds: config.leaseDurationSeconds,
+      renewDeadlineMs: config.renewDeadlineMs,
+      retryPeriodMs: config.retryPeriodMs,
+      logger: log,
+      onLeadership: (leading) => leaderGauge.set(leading ? 1 : 0),
+      lead: async (signal) => {
+        await factory.waitForSync(signal);
+        log.info({ nodes: nodes.store.size, pods: pods.store.size, claims: claims.store.size }, 'informers synced; scheduling');
+        await scheduler.run(signal);
+      },
+    },
+    stopAll.signal,
+  );
 
   const server = config.bindAddress !== undefined && config.port !== undefined ? await serveHealthAndMetrics({ bindAddress: config.bindAddress, port: config.port, registry }) : undefined;
   const metricsUrl = server?.url;
   log.info({ identity, schedulerName: config.schedulerName, leaderElect: config.leaderElect, metricsUrl }, 'scheduler started');
   return {
     metricsUrl,
-    isLeader: () => leading,
+    isLeader: running.isLeader,
     stop: async () => {
       stopAll.abort();
-      await running.catch(() => undefined);
+      await running.done.catch(() => undefined);
       await factory.stopped();
       await recorder.flush().catch(() => undefined);
       await server?.close();
