@@ -1,11 +1,10 @@
 /**
  * `flotilla-agent`: flags (the kubelet's names where they exist), logging, signals.
  */
-import { parseArgs } from 'node:util';
 import { hostname } from 'node:os';
-import { loadClientConfig } from '@flotilla/client';
+import { boolFlag, checkFlags, durationFlag, enumFlag, FlagError, intFlag, loadClientConfig, parseCommandLine, runUntilSignalled } from '@flotilla/client';
 import pino from 'pino';
-import { startAgent } from './agent.js';
+import { startAgent, type AgentConfig } from './agent.js';
 import { parseNodeLabels, parseTaints } from './node/node-flags.js';
 
 const USAGE = `Usage: flotilla-agent --kubeconfig FILE [flags]
@@ -47,119 +46,78 @@ Flags:
 
 /** Runs the agent until SIGTERM/SIGINT. */
 export async function main(argv: string[]): Promise<void> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        kubeconfig: { type: 'string' },
-        'node-name': { type: 'string' },
-        'data-dir': { type: 'string', default: './agent-data' },
-        'docker-socket': { type: 'string', default: '/var/run/docker.sock' },
-        'pod-infra-image': { type: 'string', default: 'flotilla/pause:1' },
-        'node-ip': { type: 'string' },
-        'node-labels': { type: 'string' },
-        'register-with-taints': { type: 'string' },
-        'max-pods': { type: 'string', default: '110' },
-        'local-path-dir': { type: 'string' },
-        'cluster-dns': { type: 'string' },
-        'cluster-domain': { type: 'string', default: 'cluster.local' },
-        'enable-dns': { type: 'string' },
-        'dns-bind-address': { type: 'string' },
-        'dns-upstreams': { type: 'string' },
-        'bind-address': { type: 'string', default: '0.0.0.0' },
-        port: { type: 'string', default: '10250' },
-        'container-labels': { type: 'string' },
-        'proxy-mode': { type: 'string' },
-        'proxy-interface': { type: 'string' },
-        'metrics-interval': { type: 'string', default: '10s' },
-        'ingress-http-port': { type: 'string', default: '80' },
-        'ingress-https-port': { type: 'string', default: '443' },
-        'ingress-bind-address': { type: 'string', default: '' },
-        'pod-network': { type: 'string', default: 'docker' },
-        'cluster-cidr': { type: 'string' },
-        'log-level': { type: 'string', default: 'info' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    process.stderr.write(`flotilla-agent: ${(err as Error).message}\n\n${USAGE}`);
-    process.exit(2);
-  }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return;
-  }
-  let nodeLabels: Record<string, string>;
-  let taints: ReturnType<typeof parseTaints>;
-  let extra: Record<string, string>;
-  try {
-    nodeLabels = parseNodeLabels(values['node-labels']);
-    taints = parseTaints(values['register-with-taints']);
-    extra = parseNodeLabels(values['container-labels']);
-  } catch (err) {
-    process.stderr.write(`flotilla-agent: ${(err as Error).message}\n`);
-    process.exit(2);
-  }
-  const metricsInterval = /^(\d+)(ms|s)$/.exec(values['metrics-interval']!);
-  if (!metricsInterval || Number(metricsInterval[1]) === 0) {
-    process.stderr.write(`flotilla-agent: --metrics-interval must be a duration like 10s or 500ms\n`);
-    process.exit(2);
-  }
-  const proxyMode = values['proxy-mode'] ?? (process.getuid?.() === 0 ? 'userspace' : 'none');
-  if (proxyMode !== 'userspace' && proxyMode !== 'none') {
-    process.stderr.write(`flotilla-agent: --proxy-mode must be userspace or none, not ${proxyMode}\n`);
-    process.exit(2);
-  }
-  const ingressPort = (v: string): number | undefined => (v === 'auto' ? 0 : /^\d+$/.test(v) && Number(v) > 0 && Number(v) < 65536 ? Number(v) : undefined);
-  for (const flag of ['ingress-http-port', 'ingress-https-port'] as const) {
-    if (values[flag] !== '0' && ingressPort(values[flag]!) === undefined) {
-      process.stderr.write(`flotilla-agent: --${flag} must be a port number, 0 or auto\n`);
-      process.exit(2);
-    }
-  }
-  const podNetwork = values['pod-network'];
-  if (podNetwork !== 'docker' && podNetwork !== 'host-gw') {
-    process.stderr.write(`flotilla-agent: --pod-network must be docker or host-gw, not ${podNetwork}\n`);
-    process.exit(2);
-  }
+  const values = parseCommandLine('flotilla-agent', USAGE, argv, {
+    kubeconfig: { type: 'string' },
+    'node-name': { type: 'string' },
+    'data-dir': { type: 'string', default: './agent-data' },
+    'docker-socket': { type: 'string', default: '/var/run/docker.sock' },
+    'pod-infra-image': { type: 'string', default: 'flotilla/pause:1' },
+    'node-ip': { type: 'string' },
+    'node-labels': { type: 'string' },
+    'register-with-taints': { type: 'string' },
+    'max-pods': { type: 'string', default: '110' },
+    'local-path-dir': { type: 'string' },
+    'cluster-dns': { type: 'string' },
+    'cluster-domain': { type: 'string', default: 'cluster.local' },
+    'enable-dns': { type: 'string' },
+    'dns-bind-address': { type: 'string' },
+    'dns-upstreams': { type: 'string' },
+    'bind-address': { type: 'string', default: '0.0.0.0' },
+    port: { type: 'string', default: '10250' },
+    'container-labels': { type: 'string' },
+    'proxy-mode': { type: 'string' },
+    'proxy-interface': { type: 'string' },
+    'metrics-interval': { type: 'string', default: '10s' },
+    'ingress-http-port': { type: 'string', default: '80' },
+    'ingress-https-port': { type: 'string', default: '443' },
+    'ingress-bind-address': { type: 'string', default: '' },
+    'pod-network': { type: 'string', default: 'docker' },
+    'cluster-cidr': { type: 'string' },
+    'log-level': { type: 'string', default: 'info' },
+  });
+  if (!values) return;
+  const root = process.getuid?.() === 0;
+  const config = checkFlags('flotilla-agent', () => {
+    const ingressPort = (flag: 'ingress-http-port' | 'ingress-https-port'): number | undefined => {
+      const v = values[flag]!;
+      if (v === 'auto') return 0;
+      if (v === '0') return undefined;
+      return intFlag(v, flag, 1, 65535);
+    };
+    const metricsIntervalMs = durationFlag(values['metrics-interval']!, 'metrics-interval');
+    if (metricsIntervalMs <= 0) throw new FlagError('--metrics-interval must be more than 0');
+    const extra = parseNodeLabels(values['container-labels']);
+    const config: AgentConfig = {
+      client: loadClientConfig(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
+      nodeName: values['node-name'] ?? hostname().toLowerCase(),
+      dataDir: values['data-dir']!,
+      dockerSocket: values['docker-socket']!,
+      podInfraImage: values['pod-infra-image']!,
+      ...(values['node-ip'] ? { nodeIP: values['node-ip'] } : {}),
+      nodeLabels: parseNodeLabels(values['node-labels']),
+      taints: parseTaints(values['register-with-taints']),
+      maxPods: intFlag(values['max-pods']!, 'max-pods', 1),
+      ...(values['local-path-dir'] ? { localPathDir: values['local-path-dir'] } : {}),
+      ...(values['cluster-dns'] ? { clusterDns: { servers: values['cluster-dns'].split(','), domain: values['cluster-domain']! } } : {}),
+      ...(boolFlag(values['enable-dns'] ?? String(root), 'enable-dns')
+        ? { dnsServer: { domain: values['cluster-domain']!, ...(values['dns-bind-address'] ? { bindAddress: values['dns-bind-address'] } : {}), ...(values['dns-upstreams'] ? { upstreams: values['dns-upstreams'].split(',') } : {}) } }
+        : {}),
+      bindAddress: values['bind-address']!,
+      port: intFlag(values.port!, 'port', 0, 65535),
+      ...(Object.keys(extra).length > 0 ? { extraContainerLabels: extra } : {}),
+      podNetwork: enumFlag(values['pod-network']!, 'pod-network', ['docker', 'host-gw'] as const),
+      ...(values['cluster-cidr'] ? { clusterCIDR: values['cluster-cidr'] } : {}),
+      proxyMode: enumFlag(values['proxy-mode'] ?? (root ? 'userspace' : 'none'), 'proxy-mode', ['userspace', 'none'] as const),
+      ...(values['proxy-interface'] ? { proxyInterface: values['proxy-interface'] } : {}),
+      metricsIntervalMs,
+      ingress: { httpPort: ingressPort('ingress-http-port'), httpsPort: ingressPort('ingress-https-port'), bindAddress: values['ingress-bind-address']! },
+    };
+    return config;
+  });
   const logger = pino({ level: values['log-level'], base: { component: 'agent' } }, pino.destination(2));
-  try {
-    const handle = await startAgent(
-      {
-        client: loadClientConfig(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
-        nodeName: values['node-name'] ?? hostname().toLowerCase(),
-        dataDir: values['data-dir']!,
-        dockerSocket: values['docker-socket']!,
-        podInfraImage: values['pod-infra-image']!,
-        ...(values['node-ip'] ? { nodeIP: values['node-ip'] } : {}),
-        nodeLabels,
-        taints,
-        maxPods: Number(values['max-pods']),
-        ...(values['local-path-dir'] ? { localPathDir: values['local-path-dir'] } : {}),
-        ...(values['cluster-dns'] ? { clusterDns: { servers: values['cluster-dns'].split(','), domain: values['cluster-domain']! } } : {}),
-        ...((values['enable-dns'] ?? String(process.getuid?.() === 0)) === 'true'
-          ? { dnsServer: { domain: values['cluster-domain']!, ...(values['dns-bind-address'] ? { bindAddress: values['dns-bind-address'] } : {}), ...(values['dns-upstreams'] ? { upstreams: values['dns-upstreams'].split(',') } : {}) } }
-          : {}),
-        bindAddress: values['bind-address']!,
-        port: Number(values.port),
-        ...(Object.keys(extra).length > 0 ? { extraContainerLabels: extra } : {}),
-        podNetwork,
-        ...(values['cluster-cidr'] ? { clusterCIDR: values['cluster-cidr'] } : {}),
-        proxyMode,
-        ...(values['proxy-interface'] ? { proxyInterface: values['proxy-interface'] } : {}),
-        metricsIntervalMs: Number(metricsInterval[1]) * (metricsInterval[2] === 's' ? 1000 : 1),
-        ingress: { httpPort: ingressPort(values['ingress-http-port']!), httpsPort: ingressPort(values['ingress-https-port']!), bindAddress: values['ingress-bind-address']! },
-      },
-      { logger },
-    );
-    if (handle.ingress) process.stdout.write(`ingress listening on ${handle.ingress.httpUrl ?? 'http:-'} ${handle.ingress.httpsUrl ?? 'https:-'}\n`);
-    process.stdout.write(`Flotilla agent running${handle.url ? ` on ${handle.url}` : ''}\n`);
-    const shutdown = () => handle.stop().then(() => process.exit(0), () => process.exit(1));
-    process.once('SIGTERM', shutdown);
-    process.once('SIGINT', shutdown);
-  } catch (err) {
-    logger.fatal({ err }, 'failed to start');
-    process.exit(1);
-  }
+  await runUntilSignalled(
+    logger,
+    () => startAgent(config, { logger }),
+    (h) => `${h.ingress ? `ingress listening on ${h.ingress.httpUrl ?? 'http:-'} ${h.ingress.httpsUrl ?? 'https:-'}\n` : ''}Flotilla agent running${h.url ? ` on ${h.url}` : ''}`,
+  );
 }

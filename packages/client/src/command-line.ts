@@ -84,3 +84,9 @@ export async function runUntilSignalled<H extends Stoppable>(logger: { fatal(obj
     process.exit(1);
   }
 }
+
+/** One of the allowed values. */
+export function enumFlag<T extends string>(v: string, name: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(v)) throw new FlagError(`--${name} must be ${allowed.join(' or ')}, not "${v}"`);
+  return v as T;
+}
