@@ -1,10 +1,9 @@
 /**
  * `flotilla-apiserver`: flags (Kubernetes names where they exist), logging, signals.
  */
-import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import pino from 'pino';
-import { parseDuration } from '@flotilla/api';
+import { checkFlags, durationFlag, FlagError, intFlag, parseCommandLine, runUntilSignalled } from '@flotilla/client';
 import { parsePortRange, parseServiceCidr } from './registry/service-allocator.js';
 import { DEFAULT_SERVICE_CLUSTER_IP_RANGE, DEFAULT_SERVICE_NODE_PORT_RANGE, start } from './start.js';
 
@@ -41,99 +40,48 @@ Flags:
 
 /** Runs the API server with command-line flags until SIGTERM/SIGINT. */
 export async function main(argv: string[]): Promise<void> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        'data-dir': { type: 'string', default: './data' },
-        'bind-address': { type: 'string', default: '127.0.0.1' },
-        'secure-port': { type: 'string', default: '6443' },
-        'advertise-address': { type: 'string' },
-        'tls-san': { type: 'string', multiple: true },
-        'etcd-compaction-interval': { type: 'string', default: '5m' },
-        'etcd-servers': { type: 'string' },
-        'service-cluster-ip-range': { type: 'string', default: DEFAULT_SERVICE_CLUSTER_IP_RANGE },
-        'service-node-port-range': { type: 'string', default: DEFAULT_SERVICE_NODE_PORT_RANGE },
-        'default-not-ready-toleration-seconds': { type: 'string', default: '300' },
-        'default-unreachable-toleration-seconds': { type: 'string', default: '300' },
-        'join-token-file': { type: 'string' },
-        'log-level': { type: 'string', default: 'info' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }));
-  } catch (err) {
-    process.stderr.write(`flotilla-apiserver: ${(err as Error).message}\n\n${USAGE}`);
-    process.exit(2);
-  }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return;
-  }
-  const port = Number(values['secure-port']);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    process.stderr.write(`flotilla-apiserver: --secure-port must be a port number, got ${values['secure-port']}\n`);
-    process.exit(2);
-  }
-  const retention = parseDuration(values['etcd-compaction-interval']!);
-  if (retention === undefined || retention < 1000) {
-    process.stderr.write(`flotilla-apiserver: --etcd-compaction-interval must be a duration of at least 1s (e.g. 5m, 30s), got ${values['etcd-compaction-interval']}\n`);
-    process.exit(2);
-  }
-  for (const flag of ['service-cluster-ip-range', 'service-node-port-range'] as const) {
-    try {
-      if (flag === 'service-cluster-ip-range') parseServiceCidr(values[flag]!);
-      else parsePortRange(values[flag]!);
-    } catch (err) {
-      process.stderr.write(`flotilla-apiserver: --${flag}: ${(err as Error).message}\n`);
-      process.exit(2);
+  const values = parseCommandLine('flotilla-apiserver', USAGE, argv, {
+    'data-dir': { type: 'string', default: './data' },
+    'bind-address': { type: 'string', default: '127.0.0.1' },
+    'secure-port': { type: 'string', default: '6443' },
+    'advertise-address': { type: 'string' },
+    'tls-san': { type: 'string', multiple: true },
+    'etcd-compaction-interval': { type: 'string', default: '5m' },
+    'etcd-servers': { type: 'string' },
+    'service-cluster-ip-range': { type: 'string', default: DEFAULT_SERVICE_CLUSTER_IP_RANGE },
+    'service-node-port-range': { type: 'string', default: DEFAULT_SERVICE_NODE_PORT_RANGE },
+    'default-not-ready-toleration-seconds': { type: 'string', default: '300' },
+    'default-unreachable-toleration-seconds': { type: 'string', default: '300' },
+    'join-token-file': { type: 'string' },
+    'log-level': { type: 'string', default: 'info' },
+  });
+  if (!values) return;
+  const config = checkFlags('flotilla-apiserver', () => {
+    const retention = durationFlag(values['etcd-compaction-interval']!, 'etcd-compaction-interval');
+    if (retention < 1000) throw new FlagError(`--etcd-compaction-interval must be at least 1s, got ${values['etcd-compaction-interval']}`);
+    for (const flag of ['service-cluster-ip-range', 'service-node-port-range'] as const) {
+      try {
+        if (flag === 'service-cluster-ip-range') parseServiceCidr(values[flag]!);
+        else parsePortRange(values[flag]!);
+      } catch (err) {
+        throw new FlagError(`--${flag}: ${(err as Error).message}`);
+      }
     }
-  }
-  const tolerationSeconds: Record<string, number> = {};
-  for (const flag of ['default-not-ready-toleration-seconds', 'default-unreachable-toleration-seconds'] as const) {
-    const n = Number(values[flag]);
-    if (!/^\d+$/.test(values[flag]!) || !Number.isSafeInteger(n)) {
-      process.stderr.write(`flotilla-apiserver: --${flag} must be a whole number of seconds, got ${values[flag]}\n`);
-      process.exit(2);
-    }
-    tolerationSeconds[flag] = n;
-  }
-  const logger = pino({ level: values['log-level'], base: { component: 'apiserver' } }, pino.destination(2));
-  const controller = new AbortController();
-  try {
-    const handle = await start(
-      {
-        dataDir: resolve(values['data-dir']!),
-        bindAddress: values['bind-address']!,
-        securePort: port,
-        ...(values['advertise-address'] ? { advertiseAddress: values['advertise-address'] } : {}),
-        ...(values['tls-san'] ? { tlsSans: values['tls-san'] } : {}),
-        compactionRetentionMs: retention,
-        serviceClusterIPRange: values['service-cluster-ip-range']!,
-        serviceNodePortRange: values['service-node-port-range']!,
-        defaultNotReadyTolerationSeconds: tolerationSeconds['default-not-ready-toleration-seconds']!,
-        defaultUnreachableTolerationSeconds: tolerationSeconds['default-unreachable-toleration-seconds']!,
-        ...(values['join-token-file'] ? { joinTokenFile: resolve(values['join-token-file']) } : {}),
-        ...(values['etcd-servers'] ? { etcdServers: values['etcd-servers'].split(',').map((u) => u.trim()).filter((u) => u !== '') } : {}),
-      },
-      { logger, signal: controller.signal },
-    );
-    process.stdout.write(`Flotilla API server listening on ${handle.url}\nAdmin kubeconfig: ${handle.adminKubeconfig}\n`);
-    const shutdown = (sig: string) => {
-      logger.info({ signal: sig }, 'shutting down');
-      handle.stop().then(
-        () => process.exit(0),
-        (err: unknown) => {
-          logger.error({ err }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
+    return {
+      dataDir: resolve(values['data-dir']!),
+      bindAddress: values['bind-address']!,
+      securePort: intFlag(values['secure-port']!, 'secure-port', 0, 65535),
+      ...(values['advertise-address'] ? { advertiseAddress: values['advertise-address'] } : {}),
+      ...(values['tls-san'] ? { tlsSans: values['tls-san'] } : {}),
+      compactionRetentionMs: retention,
+      serviceClusterIPRange: values['service-cluster-ip-range']!,
+      serviceNodePortRange: values['service-node-port-range']!,
+      defaultNotReadyTolerationSeconds: intFlag(values['default-not-ready-toleration-seconds']!, 'default-not-ready-toleration-seconds', 0),
+      defaultUnreachableTolerationSeconds: intFlag(values['default-unreachable-toleration-seconds']!, 'default-unreachable-toleration-seconds', 0),
+      ...(values['join-token-file'] ? { joinTokenFile: resolve(values['join-token-file']) } : {}),
+      ...(values['etcd-servers'] ? { etcdServers: values['etcd-servers'].split(',').map((u) => u.trim()).filter((u) => u !== '') } : {}),
     };
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
-    process.once('SIGINT', () => shutdown('SIGINT'));
-  } catch (err) {
-    logger.fatal({ err }, 'failed to start');
-    process.exit(1);
-  }
+  });
+  const logger = pino({ level: values['log-level'], base: { component: 'apiserver' } }, pino.destination(2));
+  await runUntilSignalled(logger, () => start(config, { logger }), (h) => `Flotilla API server listening on ${h.url}\nAdmin kubeconfig: ${h.adminKubeconfig}`);
 }
