@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { constants, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { checkFlags, enumFlag, intFlag, parseCommandLine } from '@flotilla/client';
 import { componentBin, launcherVersion } from './components.js';
 import { joinCluster, JoinError } from './join.js';
 import { runServer } from './server.js';
@@ -48,58 +48,38 @@ Flags:
   -h, --help               show this help
 `;
 
-function fail(message: string, usage: string): never {
+function usageError(message: string, usage: string): never {
   process.stderr.write(`flotilla: ${message}\n\n${usage}`);
   process.exit(2);
 }
 
 async function server(argv: string[]): Promise<void> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        'data-dir': { type: 'string', default: './data' },
-        'secure-port': { type: 'string', default: '6443' },
-        'bind-address': { type: 'string' },
-        'node-name': { type: 'string' },
-        'disable-agent': { type: 'boolean', default: false },
-        'pod-infra-image': { type: 'string' },
-        'docker-socket': { type: 'string', default: '/var/run/docker.sock' },
-        'agent-port': { type: 'string', default: '10250' },
-        'agent-arg': { type: 'string', multiple: true },
-        'log-level': { type: 'string', default: 'info' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }));
-  } catch (err) {
-    fail((err as Error).message, SERVER_USAGE);
-  }
-  if (values.help) {
-    process.stdout.write(SERVER_USAGE);
-    return;
-  }
-  const port = (flag: 'secure-port' | 'agent-port'): number => {
-    const n = Number(values[flag]);
-    if (!/^\d+$/.test(values[flag]!) || n > 65535) fail(`--${flag} must be a port number, got ${values[flag]}`, SERVER_USAGE);
-    return n;
-  };
-  if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(values['log-level']!)) {
-    fail(`--log-level must be one of trace, debug, info, warn, error, got ${values['log-level']}`, SERVER_USAGE);
-  }
-  await runServer({
+  const values = parseCommandLine('flotilla', SERVER_USAGE, argv, {
+    'data-dir': { type: 'string', default: './data' },
+    'secure-port': { type: 'string', default: '6443' },
+    'bind-address': { type: 'string' },
+    'node-name': { type: 'string' },
+    'disable-agent': { type: 'boolean', default: false },
+    'pod-infra-image': { type: 'string' },
+    'docker-socket': { type: 'string', default: '/var/run/docker.sock' },
+    'agent-port': { type: 'string', default: '10250' },
+    'agent-arg': { type: 'string', multiple: true },
+    'log-level': { type: 'string', default: 'info' },
+  });
+  if (!values) return;
+  const config = checkFlags('flotilla', () => ({
     dataDir: values['data-dir']!,
-    securePort: port('secure-port'),
+    securePort: intFlag(values['secure-port']!, 'secure-port', 0, 65535),
     ...(values['bind-address'] ? { bindAddress: values['bind-address'] } : {}),
     nodeName: values['node-name'] ?? hostname().toLowerCase(),
     disableAgent: values['disable-agent']!,
     ...(values['pod-infra-image'] ? { podInfraImage: values['pod-infra-image'] } : {}),
-    logLevel: values['log-level']!,
-    agentPort: port('agent-port'),
+    logLevel: enumFlag(values['log-level']!, 'log-level', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const),
+    agentPort: intFlag(values['agent-port']!, 'agent-port', 0, 65535),
     agentArgs: values['agent-arg'] ?? [],
     dockerSocket: values['docker-socket']!,
-  });
+  }));
+  await runServer(config);
 }
 
 const AGENT_USAGE = `Usage: flotilla agent [--server https://HOST:PORT --token TOKEN] [flotilla-agent flags]
@@ -148,8 +128,8 @@ async function agent(argv: string[]): Promise<void> {
   const server = takeFlag(args, 'server');
   const token = takeFlag(args, 'token');
   if (server !== undefined || token !== undefined) {
-    if (!server || !token) fail('joining needs both --server and --token', AGENT_USAGE);
-    if (peekFlag(args, 'kubeconfig') !== undefined) fail('--kubeconfig cannot be combined with --server/--token (joining writes DATA_DIR/kubeconfig)', AGENT_USAGE);
+    if (!server || !token) usageError('joining needs both --server and --token', AGENT_USAGE);
+    if (peekFlag(args, 'kubeconfig') !== undefined) usageError('--kubeconfig cannot be combined with --server/--token (joining writes DATA_DIR/kubeconfig)', AGENT_USAGE);
     const dataDir = resolve(peekFlag(args, 'data-dir') ?? './agent-data');
     let nodeName = peekFlag(args, 'node-name');
     if (nodeName === undefined) {
@@ -198,6 +178,6 @@ export async function main(argv: string[]): Promise<void> {
       process.stdout.write(USAGE);
       return;
     default:
-      fail(`unknown command "${command}"`, USAGE);
+      usageError(`unknown command "${command}"`, USAGE);
   }
 }
