@@ -15,12 +15,11 @@
 // and removed at the end; nothing else on the engine is touched. Run `npx tsc -b` first.
 // Usage: node bench/agent-bench.mjs [--pods 30] [--rate 5] [--idle-seconds 10] [--trace-engine]
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { cpus } from 'node:os';
-import { Agent, request } from 'undici';
-import { cpuSeconds, flags, ms, percentile, ROOT, rssKiB, startAndWait, tempDir } from './lib.mjs';
-import { agentRuntime, ensureTestImages, PAUSE_IMAGE, TEST_IMAGE, TEST_LABEL } from './lib-images.mjs';
+import { request } from 'undici';
+import { apiClient, cpuSeconds, flags, ms, percentile, rssKiB, startAgent, startApiServer, tempDir } from './lib.mjs';
+import { agentRuntime, ensureTestImages, PAUSE_IMAGE, removeLabelled, removeNodeContainers, TEST_IMAGE, TEST_LABEL } from './lib-images.mjs';
 
 const opts = flags(process.argv.slice(2));
 const PODS = Number(opts.pods ?? 30);
@@ -33,7 +32,6 @@ const RUN_LABEL = 'io.flotilla.bench';
 const RUN_ID = `agent-bench-${process.pid}`;
 const COMMAND = ['sleep', '3600'];
 const NS = 'agent-bench';
-const bin = (pkg, name) => join(ROOT, 'packages', pkg, 'bin', `${name}.js`);
 const sleep = (t) => new Promise((r) => setTimeout(r, t));
 const pad = (s, n) => String(s).padEnd(n);
 /** Wall-clock milliseconds with sub-ms resolution (comparable with the engine's event times). */
@@ -91,13 +89,6 @@ async function enginePair(i, mode) {
   return t[4] - t[0];
 }
 
-async function removeLabelled(labels) {
-  const list = await engine.listContainers({ all: true, filters: { label: labels } });
-  // App containers first (they hold their sandbox's namespaces), a few at a time.
-  list.sort((a, b) => Number(b.HostConfig?.NetworkMode?.startsWith('container:') ?? false) - Number(a.HostConfig?.NetworkMode?.startsWith('container:') ?? false));
-  for (let i = 0; i < list.length; i += 8) await Promise.all(list.slice(i, i + 8).map((c) => engine.removeContainer(c.Id, { force: true, volumes: true }).catch(() => undefined)));
-  return list.length;
-}
 
 // ---- engine-call tracing (--trace-engine): a pass-through proxy socket counting requests ----
 
@@ -136,32 +127,15 @@ async function engineProxy(path) {
 // ---- the agent ----
 
 async function agentRun() {
-  const { child: server, match } = await startAndWait(process.execPath, [bin('apiserver', 'flotilla-apiserver'), '--data-dir', dir.path, '--secure-port', '0', '--log-level', 'warn'], /listening on (https:\/\/\S+)/);
-  children.push(server);
-  const base = match[1];
-  const kubeconfig = join(dir.path, 'admin.kubeconfig');
-  const token = /token: (\S+)/.exec(readFileSync(kubeconfig, 'utf8'))[1];
-  const ca = readFileSync(join(dir.path, 'pki', 'ca.crt'), 'utf8');
-  const http = new Agent({ connect: { ca }, connections: 16 });
-  const watchHttp = new Agent({ connect: { ca }, bodyTimeout: 0 });
-  undiciAgents = [http, watchHttp];
-  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-  const api = async (method, path, body) => {
-    const r = await request(`${base}${path}`, { method, dispatcher: http, headers, body });
-    const t = await r.body.text();
-    if (r.statusCode >= 300) throw new Error(`${method} ${path}: ${r.statusCode} ${t.slice(0, 300)}`);
-    return JSON.parse(t);
-  };
+  const server = await startApiServer(dir.path);
+  children.push(server.child);
+  const client = apiClient(server, { connections: 16 });
+  undiciAgents = [client.http, client.watchHttp];
+  const api = client.json;
   await api('POST', '/api/v1/namespaces', JSON.stringify({ metadata: { name: NS } }));
 
   const proxy = TRACE ? await engineProxy(join(dir.path, 'engine.sock')) : undefined;
-  const { child: agent, match: am } = await startAndWait(process.execPath, [
-    bin('agent', 'flotilla-agent'),
-    '--kubeconfig', kubeconfig,
-    '--node-name', NODE,
-    '--data-dir', join(dir.path, 'agent'),
-    '--pod-infra-image', PAUSE_IMAGE,
-    '--container-labels', `${TEST_LABEL}=true`,
+  const { child: agent, match: am } = await startAgent(server.kubeconfig, NODE, dir.path, [
     ...(proxy ? ['--docker-socket', join(dir.path, 'engine.sock')] : []),
     // Keep everything on loopback and the containers made here: no DNS on the bridge gateway,
     // no service VIPs, no Ingress ports, the endpoint on 127.0.0.1.
@@ -173,7 +147,7 @@ async function agentRun() {
     '--ingress-https-port', '0',
     '--port', '0',
     '--log-level', 'warn',
-  ], /agent running on (https?:\/\/\S+)/);
+  ]);
   children.push(agent);
   const agentUrl = am[1].replace(/^https:/, 'http:'); // /healthz and /metrics answer plain HTTP on the same port
   await sleep(1000); // let its start-up (informers, orphan scan) settle
@@ -202,23 +176,12 @@ async function agentRun() {
   // Watch the namespace: the first event with phase Running per pod.
   const rv = (await api('GET', `/api/v1/namespaces/${NS}/pods?limit=1`)).metadata.resourceVersion;
   const running = new Map();
-  const w = await request(`${base}/api/v1/namespaces/${NS}/pods?watch=true&resourceVersion=${rv}`, { dispatcher: watchHttp, headers });
-  let buf = '';
-  w.body.setEncoding('utf8');
-  w.body.on('data', (c) => {
+  const watch = await client.watch(`/api/v1/namespaces/${NS}/pods?watch=true&resourceVersion=${rv}`, (line) => {
     const t = now();
-    buf += c;
-    let nl;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      if (!line.trim()) continue;
-      const ev = JSON.parse(line);
-      const name = ev.object?.metadata?.name;
-      if (name && ev.type !== 'DELETED' && ev.object?.status?.phase === 'Running' && !running.has(name)) running.set(name, t);
-    }
+    const ev = JSON.parse(line);
+    const name = ev.object?.metadata?.name;
+    if (name && ev.type !== 'DELETED' && ev.object?.status?.phase === 'Running' && !running.has(name)) running.set(name, t);
   });
-  w.body.on('error', () => {});
   const waitRunning = async (names, ms) => {
     const deadline = performance.now() + ms;
     while (names.some((n) => !running.has(n)) && performance.now() < deadline) await sleep(5);
@@ -265,7 +228,7 @@ async function agentRun() {
   const startWall = (performance.now() - t0) / 1000;
   const startCpu = cpuSeconds(agent.pid) - cpu0;
   const pacedCalls = diffCalls(before);
-  w.body.destroy();
+  watch.destroy();
   const pacedLat = names.map((n) => running.get(n) - sent.get(n));
 
   // Idle with the pods running (a 10 s window holds one periodic resync of every pod).
@@ -301,7 +264,7 @@ async function cleanup() {
       if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     }
   }
-  const removed = (await removeLabelled([`${TEST_LABEL}=true`, `io.flotilla.node=${NODE}`]).catch(() => 0)) + (await removeLabelled([`${TEST_LABEL}=true`, `${RUN_LABEL}=${RUN_ID}`]).catch(() => 0));
+  const removed = (await removeNodeContainers(engine, NODE).catch(() => 0)) + (await removeLabelled(engine, [`${TEST_LABEL}=true`, `${RUN_LABEL}=${RUN_ID}`]).catch(() => 0));
   for (const a of undiciAgents) await a.destroy().catch(() => undefined);
   await engine.close();
   dir.remove();
@@ -321,14 +284,14 @@ try {
 
   // Warm-up: one container through the engine (first-use costs are not the agent's).
   await engineSingle(-1);
-  await removeLabelled([`${TEST_LABEL}=true`, `${RUN_LABEL}=${RUN_ID}`]);
+  await removeLabelled(engine, [`${TEST_LABEL}=true`, `${RUN_LABEL}=${RUN_ID}`]);
   const base = {};
   for (const [key, fn] of [['single', engineSingle], ['pair', enginePair]]) {
     const seq = [];
     for (let i = 0; i < PODS; i++) seq.push(await fn(i, 'seq'));
-    await removeLabelled([`${TEST_LABEL}=true`, `${RUN_LABEL}=${RUN_ID}`]);
+    await removeLabelled(engine, [`${TEST_LABEL}=true`, `${RUN_LABEL}=${RUN_ID}`]);
     const pacedLat = await paced(PODS, (i) => fn(PODS + i, 'paced'));
-    await removeLabelled([`${TEST_LABEL}=true`, `${RUN_LABEL}=${RUN_ID}`]);
+    await removeLabelled(engine, [`${TEST_LABEL}=true`, `${RUN_LABEL}=${RUN_ID}`]);
     base[key] = { seq: stats(seq), paced: stats(pacedLat) };
   }
 

@@ -6,40 +6,26 @@
 // controller manager's CPU and RSS. For scale, the same run also reports the API server's raw pod
 // create rate for 1,000 pods from this process (the floor any controller is bound by).
 // Usage: node bench/controller-manager-bench.mjs [--replicas 1000] [--nodes 100]
-import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
-import { Agent, request } from 'undici';
-import { cpuSeconds, flags, rssKiB, runConcurrent, startAndWait, tempDir, ROOT } from './lib.mjs';
+import { apiClient, cpuSeconds, flags, rssKiB, runConcurrent, startApiServer, startControllerManager, startHollowNodes, startScheduler, tempDir } from './lib.mjs';
 
 const opts = flags(process.argv.slice(2));
 const REPLICAS = Number(opts.replicas ?? 1000);
 const NODES = Number(opts.nodes ?? 100);
-const bin = (pkg, name) => join(ROOT, 'packages', pkg, 'bin', `${name}.js`);
 
 const dir = tempDir('cm-bench');
 const children = [];
-const { child: server, match } = await startAndWait(process.execPath, [bin('apiserver', 'flotilla-apiserver'), '--data-dir', dir.path, '--secure-port', '0', '--log-level', 'warn'], /listening on (https:\/\/\S+)/);
-children.push(server);
-const base = match[1];
-const kubeconfig = join(dir.path, 'admin.kubeconfig');
-const token = /token: (\S+)/.exec(readFileSync(kubeconfig, 'utf8'))[1];
-const ca = readFileSync(join(dir.path, 'pki', 'ca.crt'), 'utf8');
-const agent = new Agent({ connect: { ca }, connections: 64 });
-const watchAgent = new Agent({ connect: { ca }, bodyTimeout: 0 });
-const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-async function api(method, path, body, contentType) {
-  const r = await request(`${base}${path}`, { method, dispatcher: agent, headers: { ...headers, ...(contentType ? { 'content-type': contentType } : {}) }, body: body === undefined ? undefined : JSON.stringify(body) });
-  const t = await r.body.text();
-  if (r.statusCode >= 300) throw new Error(`${method} ${path}: ${r.statusCode} ${t.slice(0, 300)}`);
-  return JSON.parse(t);
-}
+const server = await startApiServer(dir.path);
+children.push(server.child);
+const { kubeconfig } = server;
+const client = apiClient(server);
+const api = client.json;
 
 try {
-  const { child: hollow } = await startAndWait(process.execPath, [bin('agent', 'flotilla-hollow-nodes'), '--kubeconfig', kubeconfig, '--count', String(NODES), '--pods', '110', '--pod-start-delay', '0', '--log-level', 'warn'], /hollow nodes registered/);
+  const { child: hollow } = await startHollowNodes(kubeconfig, NODES, ['--pods', '110', '--pod-start-delay', '0']);
   children.push(hollow);
-  const { child: scheduler } = await startAndWait(process.execPath, [bin('scheduler', 'flotilla-scheduler'), '--kubeconfig', kubeconfig, '--leader-elect', 'false', '--port', '0', '--log-level', 'warn'], /scheduler running/);
+  const { child: scheduler } = await startScheduler(kubeconfig);
   children.push(scheduler);
-  const { child: cm } = await startAndWait(process.execPath, [bin('controller-manager', 'flotilla-controller-manager'), '--kubeconfig', kubeconfig, '--leader-elect', 'false', '--port', '0', '--log-level', 'warn'], /controller manager running/);
+  const { child: cm } = await startControllerManager(kubeconfig, ['--leader-elect', 'false']);
   children.push(cm);
 
   // Baseline: raw pod creates from this process (no controller), in their own namespace.
@@ -53,24 +39,15 @@ try {
   const rv = (await api('GET', '/api/v1/namespaces/bench/pods?limit=1')).metadata.resourceVersion;
   // Follow readiness of every pod by a watch: uid -> { ready, image }.
   const pods = new Map();
-  const w = await request(`${base}/api/v1/namespaces/bench/pods?watch=true&resourceVersion=${rv}`, { dispatcher: watchAgent, headers });
-  let buf = '';
-  w.body.setEncoding('utf8');
-  w.body.on('data', (c) => {
-    buf += c;
-    let nl;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const ev = JSON.parse(buf.slice(0, nl));
-      buf = buf.slice(nl + 1);
-      const p = ev.object;
-      if (ev.type === 'DELETED') pods.delete(p.metadata.uid);
-      else if (ev.type === 'ADDED' || ev.type === 'MODIFIED') {
-        const ready = !p.metadata.deletionTimestamp && p.status?.phase === 'Running' && (p.status.conditions ?? []).some((x) => x.type === 'Ready' && x.status === 'True');
-        pods.set(p.metadata.uid, { ready, image: p.spec.containers[0].image });
-      }
+  const watch = await client.watch(`/api/v1/namespaces/bench/pods?watch=true&resourceVersion=${rv}`, (line) => {
+    const ev = JSON.parse(line);
+    const p = ev.object;
+    if (ev.type === 'DELETED') pods.delete(p.metadata.uid);
+    else if (ev.type === 'ADDED' || ev.type === 'MODIFIED') {
+      const ready = !p.metadata.deletionTimestamp && p.status?.phase === 'Running' && (p.status.conditions ?? []).some((x) => x.type === 'Ready' && x.status === 'True');
+      pods.set(p.metadata.uid, { ready, image: p.spec.containers[0].image });
     }
   });
-  w.body.on('error', () => {});
   const count = (image) => [...pods.values()].filter((p) => p.ready && (!image || p.image === image)).length;
   const waitUntil = async (what, check, timeoutMs = 300_000) => {
     const deadline = performance.now() + timeoutMs;
@@ -103,7 +80,7 @@ try {
   const updateSeconds = (performance.now() - t1) / 1000;
   const cpuUpdate = cpuSeconds(cm.pid) - cpu1;
   const rssPeak = Math.max(rssAfterCreate, rssKiB(cm.pid));
-  w.body.destroy();
+  watch.destroy();
 
   const line = (label, value, goal) => console.log(`${label.padEnd(62)}${value.padEnd(14)}${goal}`);
   console.log(`Flotilla controller-manager benchmark — ${new Date().toISOString()} — ${REPLICAS} replicas on ${NODES} hollow nodes\n`);
@@ -116,8 +93,7 @@ try {
   line('controller-manager RSS after creation / peak', `${(rssAfterCreate / 1024).toFixed(0)} MiB`, `${(rssPeak / 1024).toFixed(0)} MiB`);
 } finally {
   for (const c of children.reverse()) c.kill('SIGTERM');
-  await agent.close();
-  await watchAgent.destroy();
+  await client.close();
   await new Promise((r) => setTimeout(r, 500));
   dir.remove();
 }

@@ -14,13 +14,11 @@
 // Everything it creates is labelled io.flotilla.test=true and this run's node name, and removed at
 // the end. Run `npx tsc -b` first.
 // Usage: node bench/ingress-bench.mjs [--duration 10] [--connections 8]
-import { request as httpRequest } from 'node:http';
-import { join } from 'node:path';
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { loadClientConfig, res, RestClient } from '@flotilla/client';
-import { cpuSeconds, flags, percentile, ROOT, startAndWait, tempDir } from './lib.mjs';
-import { agentRuntime, ensureTestImages, PAUSE_IMAGE, TEST_IMAGE, TEST_LABEL } from './lib-images.mjs';
+import { closedLoop, cpuSeconds, flags, getOk, startAgent, startApiServer, startControllerManager, tempDir, waitUntil } from './lib.mjs';
+import { agentRuntime, ensureTestImages, removeNodeContainers, TEST_IMAGE } from './lib-images.mjs';
 
 const opts = flags(process.argv.slice(2));
 const DURATION = Math.min(Number(opts.duration ?? 10), 30);
@@ -28,8 +26,6 @@ const CONNECTIONS = Number(opts.connections ?? 8);
 const NODE = `ingress-bench-${process.pid}`;
 const NS = 'ingress-bench';
 const HOST = 'bench.test';
-const bin = (pkg, name) => join(ROOT, 'packages', pkg, 'bin', `${name}.js`);
-const sleep = (t) => new Promise((r) => setTimeout(r, t));
 
 const { DockerClient } = await agentRuntime();
 const engine = new DockerClient();
@@ -41,30 +37,9 @@ let client;
 async function load(url, { host, seconds = DURATION } = {}) {
   const tls = url.startsWith('https:');
   const agent = tls ? new HttpsAgent({ keepAlive: true, maxSockets: CONNECTIONS, rejectUnauthorized: false, ...(host ? { servername: host } : {}) }) : new HttpAgent({ keepAlive: true, maxSockets: CONNECTIONS });
-  const send = tls ? httpsRequest : httpRequest;
-  const latencies = [];
-  let errors = 0;
-  const started = performance.now();
-  const end = started + seconds * 1000;
-  await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
-    while (performance.now() < end) {
-      const t0 = performance.now();
-      const ok = await new Promise((resolve) => {
-        const req = send(url, { agent, ...(host ? { headers: { host } } : {}) }, (r) => {
-          r.resume();
-          r.on('end', () => resolve(r.statusCode === 200));
-          r.on('error', () => resolve(false));
-        });
-        req.on('error', () => resolve(false));
-        req.end();
-      });
-      if (ok) latencies.push(performance.now() - t0);
-      else errors++;
-    }
-  }));
+  const r = await closedLoop(CONNECTIONS, seconds, () => getOk(url, { agent, ...(host ? { headers: { host } } : {}) }));
   agent.destroy();
-  const wall = (performance.now() - started) / 1000;
-  return { rps: latencies.length / wall, p50: percentile(latencies, 50), p99: percentile(latencies, 99), total: latencies.length, errors };
+  return { ...r, total: r.ok };
 }
 
 /** Status code of one GET with a Host header. */
@@ -79,40 +54,24 @@ function status(url, host) {
   });
 }
 
-async function waitFor(what, fn, timeoutMs = 90_000) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  for (;;) {
-    const v = await fn().catch((err) => void (last = err));
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ''}`);
-    await sleep(250);
-  }
-}
+const waitFor = (what, fn) => waitUntil(what, fn, { timeoutMs: 90_000, intervalMs: 250 });
 
 async function cleanup() {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   await client?.close().catch(() => undefined);
-  const mine = await engine.listContainers({ all: true, filters: { label: [`${TEST_LABEL}=true`, `io.flotilla.node=${NODE}`] } });
-  for (const c of mine) await engine.removeContainer(c.Id, { force: true }).catch(() => undefined);
+  await removeNodeContainers(engine, NODE);
   await engine.close();
   dir.remove();
 }
 
 try {
   await ensureTestImages();
-  const { child: server } = await startAndWait(process.execPath, [bin('apiserver', 'flotilla-apiserver'), '--data-dir', dir.path, '--secure-port', '0', '--log-level', 'warn'], /listening on (https:\/\/\S+)/);
-  children.push(server);
-  const kubeconfig = join(dir.path, 'admin.kubeconfig');
-  const { child: cm } = await startAndWait(process.execPath, [bin('controller-manager', 'flotilla-controller-manager'), '--kubeconfig', kubeconfig, '--port', '0', '--log-level', 'warn'], /controller manager running/);
+  const server = await startApiServer(dir.path);
+  children.push(server.child);
+  const { kubeconfig } = server;
+  const { child: cm } = await startControllerManager(kubeconfig);
   children.push(cm);
-  const { child: agent, match } = await startAndWait(process.execPath, [
-    bin('agent', 'flotilla-agent'),
-    '--kubeconfig', kubeconfig,
-    '--node-name', NODE,
-    '--data-dir', join(dir.path, 'agent'),
-    '--pod-infra-image', PAUSE_IMAGE,
-    '--container-labels', `${TEST_LABEL}=true`,
+  const { child: agent, match } = await startAgent(kubeconfig, NODE, dir.path, [
     '--port', '0',
     '--ingress-http-port', 'auto',
     '--ingress-https-port', 'auto',

@@ -10,11 +10,9 @@ import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT } from './lib.mjs';
+import { PAUSE_IMAGE, ROOT, TEST_IMAGE, TEST_LABEL } from './lib.mjs';
 
-export const TEST_LABEL = 'io.flotilla.test';
-export const TEST_IMAGE = 'flotilla-test/busybox:1';
-export const PAUSE_IMAGE = 'flotilla-test/pause:1';
+export { PAUSE_IMAGE, TEST_IMAGE, TEST_LABEL };
 
 const BUSYBOX = '/usr/bin/busybox';
 // Keep these in step with test/harness/test-image.ts (the hash decides reuse).
@@ -77,4 +75,17 @@ export async function ensureTestImages() {
   } finally {
     await client.close();
   }
+}
+
+/** Force-removes the containers carrying all of `labels` (app containers first: they hold their sandbox's namespaces), a few at a time; resolves how many there were. */
+export async function removeLabelled(engine, labels) {
+  const list = await engine.listContainers({ all: true, filters: { label: labels } });
+  list.sort((a, b) => Number(b.HostConfig?.NetworkMode?.startsWith('container:') ?? false) - Number(a.HostConfig?.NetworkMode?.startsWith('container:') ?? false));
+  for (let i = 0; i < list.length; i += 8) await Promise.all(list.slice(i, i + 8).map((c) => engine.removeContainer(c.Id, { force: true, volumes: true }).catch(() => undefined)));
+  return list.length;
+}
+
+/** Removes exactly the containers the agent of `nodeName` made (test label and node name). */
+export function removeNodeContainers(engine, nodeName) {
+  return removeLabelled(engine, [`${TEST_LABEL}=true`, `io.flotilla.node=${nodeName}`]);
 }

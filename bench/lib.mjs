@@ -1,11 +1,27 @@
-// Shared helpers of the benchmarks: percentiles, process control, RSS, a small flag parser.
+// Shared helpers of the benchmarks: percentiles, process control, RSS, a small flag parser, the
+// components as processes, an API client, a closed-loop HTTP load generator.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Agent, request } from 'undici';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The label every container a benchmark's agent makes carries (as the tests' do). */
+export const TEST_LABEL = 'io.flotilla.test';
+/** The busybox test image (see lib-images.mjs). */
+export const TEST_IMAGE = 'flotilla-test/busybox:1';
+/** The pod sandbox test image (see lib-images.mjs). */
+export const PAUSE_IMAGE = 'flotilla-test/pause:1';
+
+/** Path of a workspace binary's launcher script (`packages/PKG/bin/NAME.js`). */
+export function bin(pkg, name) {
+  return join(ROOT, 'packages', pkg, 'bin', `${name}.js`);
+}
 
 /** p-th percentile (0..100) of a numeric array (sorted copy). */
 export function percentile(values, p) {
@@ -115,4 +131,141 @@ export function podJson(name, extra = {}) {
       ],
     },
   });
+}
+
+/** Starts flotilla-apiserver with its data in `dataDir`: its process, URL, admin kubeconfig path, token and CA. */
+export async function startApiServer(dataDir) {
+  const { child, match } = await startAndWait(process.execPath, [bin('apiserver', 'flotilla-apiserver'), '--data-dir', dataDir, '--secure-port', '0', '--log-level', 'warn'], /listening on (https:\/\/\S+)/);
+  const kubeconfig = join(dataDir, 'admin.kubeconfig');
+  const token = /token: (\S+)/.exec(readFileSync(kubeconfig, 'utf8'))[1];
+  const ca = readFileSync(join(dataDir, 'pki', 'ca.crt'), 'utf8');
+  return { child, url: match[1], kubeconfig, token, ca };
+}
+
+/**
+ * An undici client of a `startApiServer` server with its admin token: `http` pools `connections`,
+ * `watchHttp` has no body timeout. `text(method, path, body, contentType)` sends `body` (a string
+ * as is, anything else as JSON) and resolves the response text, rejecting on a status >= 300;
+ * `json` parses it; `watch(path, onLine)` opens a watch and calls `onLine` for every event line,
+ * resolving its body (destroy it to stop).
+ */
+export function apiClient(server, { connections = 64 } = {}) {
+  const http = new Agent({ connect: { ca: server.ca }, connections });
+  const watchHttp = new Agent({ connect: { ca: server.ca }, bodyTimeout: 0 });
+  const headers = { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' };
+  const text = async (method, path, body, contentType) => {
+    const r = await request(`${server.url}${path}`, { method, dispatcher: http, headers: { ...headers, ...(contentType ? { 'content-type': contentType } : {}) }, body: body === undefined || typeof body === 'string' ? body : JSON.stringify(body) });
+    const t = await r.body.text();
+    if (r.statusCode >= 300) throw new Error(`${method} ${path}: ${r.statusCode} ${t.slice(0, 300)}`);
+    return t;
+  };
+  const watch = async (path, onLine) => {
+    const w = await request(`${server.url}${path}`, { dispatcher: watchHttp, headers });
+    let buf = '';
+    w.body.setEncoding('utf8');
+    w.body.on('data', (c) => {
+      buf += c;
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (line.trim()) onLine(line);
+      }
+    });
+    w.body.on('error', () => {});
+    return w.body;
+  };
+  return {
+    http,
+    watchHttp,
+    text,
+    json: async (method, path, body, contentType) => JSON.parse(await text(method, path, body, contentType)),
+    watch,
+    close: async () => {
+      await http.close();
+      await watchHttp.destroy();
+    },
+  };
+}
+
+/** Starts flotilla-hollow-nodes (`count` nodes); resolves once they are registered. */
+export function startHollowNodes(kubeconfig, count, extraArgs = []) {
+  return startAndWait(process.execPath, [bin('agent', 'flotilla-hollow-nodes'), '--kubeconfig', kubeconfig, '--count', String(count), ...extraArgs, '--log-level', 'warn'], /hollow nodes registered/);
+}
+
+/** Starts flotilla-scheduler (no leader election); resolves once it runs. */
+export function startScheduler(kubeconfig) {
+  return startAndWait(process.execPath, [bin('scheduler', 'flotilla-scheduler'), '--kubeconfig', kubeconfig, '--leader-elect', 'false', '--port', '0', '--log-level', 'warn'], /scheduler running/);
+}
+
+/** Starts flotilla-controller-manager; resolves once it runs. */
+export function startControllerManager(kubeconfig, extraArgs = []) {
+  return startAndWait(process.execPath, [bin('controller-manager', 'flotilla-controller-manager'), '--kubeconfig', kubeconfig, ...extraArgs, '--port', '0', '--log-level', 'warn'], /controller manager running/);
+}
+
+/**
+ * Starts flotilla-agent as `nodeName` with its state in `dataDir`/agent, the test pause image and
+ * the test label on its containers, and `extraArgs`; resolves ({ child, match }) once stdout
+ * matches `ready` (by default the line naming its endpoint).
+ */
+export function startAgent(kubeconfig, nodeName, dataDir, extraArgs = [], ready = /agent running on (https?:\/\/\S+)/) {
+  return startAndWait(process.execPath, [
+    bin('agent', 'flotilla-agent'),
+    '--kubeconfig', kubeconfig,
+    '--node-name', nodeName,
+    '--data-dir', join(dataDir, 'agent'),
+    '--pod-infra-image', PAUSE_IMAGE,
+    '--container-labels', `${TEST_LABEL}=true`,
+    ...extraArgs,
+  ], ready);
+}
+
+/** Polls `fn` every `intervalMs` until it resolves a truthy value (returned); a rejection counts as not yet. */
+export async function waitUntil(what, fn, { timeoutMs = 60_000, intervalMs = 200 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    const v = await fn().catch((err) => void (last = err));
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ''}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/** One GET (http or https by the URL) with node:http(s) `options`; resolves true on status 200, false on any other answer or error; `timeoutMs` aborts a slower one. */
+export function getOk(url, options = {}, timeoutMs) {
+  const send = url.startsWith('https:') ? httpsRequest : httpRequest;
+  return new Promise((resolve) => {
+    const req = send(url, { ...options, ...(timeoutMs ? { timeout: timeoutMs } : {}) }, (r) => {
+      r.resume();
+      r.on('end', () => resolve(r.statusCode === 200));
+      r.on('error', () => resolve(false));
+    });
+    if (timeoutMs) req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+    req.end();
+  });
+}
+
+/**
+ * A closed-loop load generator: `connections` workers each run `send()` (resolving true on
+ * success) back to back for `seconds`. Resolves requests/s and p50/p99 latency (ms) of the
+ * successes, their count (`ok`) and the failures (`errors`).
+ */
+export async function closedLoop(connections, seconds, send) {
+  const latencies = [];
+  let errors = 0;
+  const started = performance.now();
+  const end = started + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (performance.now() < end) {
+        const t0 = performance.now();
+        if (await send()) latencies.push(performance.now() - t0);
+        else errors++;
+      }
+    }),
+  );
+  const wall = (performance.now() - started) / 1000;
+  return { rps: latencies.length / wall, p50: percentile(latencies, 50), p99: percentile(latencies, 99), ok: latencies.length, errors };
 }

@@ -6,14 +6,11 @@
 // long 5,000 hollow nodes take to become Ready and what their heartbeats cost.
 // Usage: node bench/scheduler-bench.mjs [--nodes 500,1000,5000] [--pods 1000]
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
-import { Agent, request } from 'undici';
-import { cpuSeconds, flags, ms, percentile, ROOT, runConcurrent, startAndWait, tempDir } from './lib.mjs';
+import { apiClient, cpuSeconds, flags, ms, percentile, ROOT, runConcurrent, startApiServer, startHollowNodes, startScheduler, tempDir } from './lib.mjs';
 
 const opts = flags(process.argv.slice(2));
 const NODE_COUNTS = String(opts.nodes ?? '500,1000,5000').split(',').map(Number);
 const PODS = Number(opts.pods ?? 1000);
-const bin = (pkg, name) => join(ROOT, 'packages', pkg, 'bin', `${name}.js`);
 
 function pad(s, n) {
   return String(s).padEnd(n);
@@ -38,24 +35,15 @@ async function decisionRate(nodes) {
 
 async function endToEnd(nodes) {
   const dir = tempDir(`sched-${nodes}`);
-  const { child: server, match } = await startAndWait(process.execPath, [bin('apiserver', 'flotilla-apiserver'), '--data-dir', dir.path, '--secure-port', '0', '--log-level', 'warn'], /listening on (https:\/\/\S+)/);
-  const base = match[1];
-  const kubeconfig = join(dir.path, 'admin.kubeconfig');
-  const token = /token: (\S+)/.exec(readFileSync(kubeconfig, 'utf8'))[1];
-  const ca = readFileSync(join(dir.path, 'pki', 'ca.crt'), 'utf8');
-  const agent = new Agent({ connect: { ca }, connections: 64 });
-  const watchAgent = new Agent({ connect: { ca }, bodyTimeout: 0 });
-  const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-  const api = async (method, path, body) => {
-    const r = await request(`${base}${path}`, { method, dispatcher: agent, headers: auth, body });
-    const t = await r.body.text();
-    if (r.statusCode >= 300) throw new Error(`${method} ${path}: ${r.statusCode} ${t.slice(0, 200)}`);
-    return t;
-  };
+  const apiserver = await startApiServer(dir.path);
+  const server = apiserver.child;
+  const { kubeconfig } = apiserver;
+  const client = apiClient(apiserver);
+  const api = client.text;
   const t0 = performance.now();
-  const { child: hollow } = await startAndWait(process.execPath, [bin('agent', 'flotilla-hollow-nodes'), '--kubeconfig', kubeconfig, '--count', String(nodes), '--pod-start-delay', '600000', '--log-level', 'warn'], /hollow nodes registered/);
+  const { child: hollow } = await startHollowNodes(kubeconfig, nodes, ['--pod-start-delay', '600000']);
   const readySeconds = (performance.now() - t0) / 1000;
-  const { child: scheduler } = await startAndWait(process.execPath, [bin('scheduler', 'flotilla-scheduler'), '--kubeconfig', kubeconfig, '--leader-elect', 'false', '--port', '0', '--log-level', 'warn'], /scheduler running/);
+  const { child: scheduler } = await startScheduler(kubeconfig);
   await api('POST', '/api/v1/namespaces', JSON.stringify({ metadata: { name: 'bench' } }));
   // Heartbeat cost of the fleet while idle.
   const hb0 = cpuSeconds(hollow.pid);
@@ -64,21 +52,11 @@ async function endToEnd(nodes) {
   // Watch bindings.
   const rv = JSON.parse(await api('GET', '/api/v1/namespaces/bench/pods?limit=1')).metadata.resourceVersion;
   const bound = new Map();
-  const w = await request(`${base}/api/v1/namespaces/bench/pods?watch=true&resourceVersion=${rv}`, { dispatcher: watchAgent, headers: auth });
-  let buf = '';
-  w.body.setEncoding('utf8');
-  w.body.on('data', (c) => {
-    buf += c;
-    let nl;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      const m = /"nodeName":"([^"]+)"/.exec(line);
-      const n = /"name":"(bench-\d+)"/.exec(line);
-      if (m && n && !bound.has(n[1])) bound.set(n[1], performance.now());
-    }
+  const watch = await client.watch(`/api/v1/namespaces/bench/pods?watch=true&resourceVersion=${rv}`, (line) => {
+    const m = /"nodeName":"([^"]+)"/.exec(line);
+    const n = /"name":"(bench-\d+)"/.exec(line);
+    if (m && n && !bound.has(n[1])) bound.set(n[1], performance.now());
   });
-  w.body.on('error', () => {});
   const created = new Map();
   const schedCpu0 = cpuSeconds(scheduler.pid);
   const start = performance.now();
@@ -90,7 +68,7 @@ async function endToEnd(nodes) {
   const deadline = performance.now() + 120_000;
   while (bound.size < PODS && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   const schedCpu = cpuSeconds(scheduler.pid) - schedCpu0;
-  w.body.destroy();
+  watch.destroy();
   const times = [...bound.values()].sort((a, b) => a - b);
   const windows = [];
   const first = times[0];
@@ -111,8 +89,7 @@ async function endToEnd(nodes) {
     schedCpu,
   };
   for (const c of [scheduler, hollow, server]) c.kill('SIGTERM');
-  await agent.close();
-  await watchAgent.destroy();
+  await client.close();
   await new Promise((r) => setTimeout(r, 500));
   dir.remove();
   return result;

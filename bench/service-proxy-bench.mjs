@@ -16,8 +16,8 @@
 // Usage: node bench/service-proxy-bench.mjs [--seconds 10] [--connections 16]
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { get } from 'node:http';
-import { cpuSeconds, flags, ms, percentile, ROOT, startAndWait, tempDir } from './lib.mjs';
+import { closedLoop, cpuSeconds, flags, getOk, ms, PAUSE_IMAGE, ROOT, startAgent, startApiServer, startControllerManager, tempDir, TEST_IMAGE, waitUntil } from './lib.mjs';
+import { removeNodeContainers } from './lib-images.mjs';
 
 const opts = flags(process.argv.slice(2));
 const SECONDS = Math.min(10, Number(opts.seconds ?? 10));
@@ -25,11 +25,6 @@ const CONNECTIONS = Number(opts.connections ?? 16);
 const NODE = `proxy-bench-${process.pid}`;
 const LINK = `flb${process.pid % 1_000_000}`;
 const NS = 'proxy-bench';
-const TEST_LABEL = 'io.flotilla.test';
-const TEST_IMAGE = 'flotilla-test/busybox:1';
-const PAUSE_IMAGE = 'flotilla-test/pause:1';
-const bin = (pkg, name) => join(ROOT, 'packages', pkg, 'bin', `${name}.js`);
-const sleep = (t) => new Promise((r) => setTimeout(r, t));
 
 const { DockerClient } = await import(join(ROOT, 'packages/agent/dist/runtime/docker-client.js'));
 const { RestClient, loadClientConfig, res } = await import(join(ROOT, 'packages/client/dist/index.js'));
@@ -38,53 +33,16 @@ const dir = tempDir('proxy');
 const children = [];
 let client;
 
-async function waitUntil(what, fn, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
-
-/** One GET on a fresh connection; resolves true on a 200 with a body. */
-function once(url) {
-  return new Promise((resolve) => {
-    const req = get(url, { agent: false, timeout: 5000 }, (r) => {
-      r.resume();
-      r.on('end', () => resolve(r.statusCode === 200));
-      r.on('error', () => resolve(false));
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(false));
-  });
-}
-
-/** CONNECTIONS closed-loop workers for `seconds`: requests/s, latency percentiles (ms), errors. */
+/** CONNECTIONS closed-loop workers for `seconds`, each GET on a fresh connection: requests/s, latency percentiles (ms), errors. */
 async function load(url, seconds) {
-  const latencies = [];
-  let errors = 0;
-  const started = performance.now();
-  const deadline = started + seconds * 1000;
-  await Promise.all(
-    Array.from({ length: CONNECTIONS }, async () => {
-      while (performance.now() < deadline) {
-        const t0 = performance.now();
-        if (await once(url)) latencies.push(performance.now() - t0);
-        else errors++;
-      }
-    }),
-  );
-  const elapsed = (performance.now() - started) / 1000;
-  return { rps: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors, total: latencies.length + errors };
+  const r = await closedLoop(CONNECTIONS, seconds, () => getOk(url, { agent: false }, 5000));
+  return { ...r, total: r.ok + r.errors };
 }
 
 async function cleanup() {
   await client?.close().catch(() => undefined);
   for (const c of children) c.kill('SIGKILL');
-  const mine = await engine.listContainers({ all: true, filters: { label: [`${TEST_LABEL}=true`, `io.flotilla.node=${NODE}`] } }).catch(() => []);
-  for (const c of mine) await engine.removeContainer(c.Id, { force: true }).catch(() => undefined);
+  await removeNodeContainers(engine, NODE).catch(() => undefined);
   await engine.close();
   try {
     execFileSync('ip', ['link', 'del', 'dev', LINK], { stdio: 'ignore' });
@@ -96,24 +54,18 @@ async function cleanup() {
 
 try {
   for (const image of [TEST_IMAGE, PAUSE_IMAGE]) await engine.inspectImage(image).catch(() => { throw new Error(`image ${image} missing: run an e2e test once to build the test images`); });
-  const { child: server } = await startAndWait(process.execPath, [bin('apiserver', 'flotilla-apiserver'), '--data-dir', dir.path, '--secure-port', '0', '--log-level', 'warn'], /listening on (https:\/\/\S+)/);
-  children.push(server);
-  const kubeconfig = join(dir.path, 'admin.kubeconfig');
+  const server = await startApiServer(dir.path);
+  children.push(server.child);
+  const { kubeconfig } = server;
   client = new RestClient(loadClientConfig({ kubeconfig }));
-  const { child: cm } = await startAndWait(process.execPath, [bin('controller-manager', 'flotilla-controller-manager'), '--kubeconfig', kubeconfig, '--port', '0', '--log-level', 'warn'], /controller manager running/);
+  const { child: cm } = await startControllerManager(kubeconfig);
   children.push(cm);
-  const { child: agent } = await startAndWait(process.execPath, [
-    bin('agent', 'flotilla-agent'),
-    '--kubeconfig', kubeconfig,
-    '--node-name', NODE,
-    '--data-dir', join(dir.path, 'agent'),
-    '--pod-infra-image', PAUSE_IMAGE,
-    '--container-labels', `${TEST_LABEL}=true`,
+  const { child: agent } = await startAgent(kubeconfig, NODE, dir.path, [
     '--proxy-mode', 'userspace',
     '--proxy-interface', LINK,
     '--port', '0',
     '--log-level', 'warn',
-  ], /agent running/);
+  ]);
   children.push(agent);
 
   await client.create(res('namespaces'), '', { metadata: { name: NS } });

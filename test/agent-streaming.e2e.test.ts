@@ -13,16 +13,14 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { dirname, join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { spawn, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as k8s from '@kubernetes/client-node';
 import { issueCertificate } from '@flotilla/api/pki';
-import { DockerClient } from '../packages/agent/src/runtime/docker-client.js';
-import { removeTestContainers, startTestAgent } from './harness/agent.js';
-import { startApiServer, type ApiServerProcess } from './harness/apiserver.js';
+import { DockerTestCluster } from './harness/agent.js';
+import { type ApiServerProcess } from './harness/apiserver.js';
 import { findKubectl, Kubectl } from './harness/kubectl.js';
-import { killAll, tempDir, type RunningProcess } from './harness/processes.js';
-import { ensurePauseImage, ensureTestImage, hasDockerSocket, TEST_IMAGE } from './harness/test-image.js';
+import { findOnPath, runUnderScript, type RunningProcess, type tempDir } from './harness/processes.js';
+import { hasDockerSocket, TEST_IMAGE } from './harness/test-image.js';
 import { waitFor } from './harness/wait-for.js';
 
 const docker = hasDockerSocket();
@@ -40,13 +38,13 @@ function kubectlVersions(): { name: string; path: string }[] {
     .map((f) => ({ name: f.slice('kubectl.'.length), path: join(dir, f) }));
   return found.length > 0 ? found : [{ name: 'stock', path: kubectlPath }];
 }
-const hasScript = spawnSync('sh', ['-c', 'command -v script'], { encoding: 'utf8' }).status === 0;
+const hasScript = findOnPath('script') !== undefined;
 
+const cluster = new DockerTestCluster('streams', NODE, { apiServerSubdir: 'apiserver' });
 let server: ApiServerProcess;
 let dir: ReturnType<typeof tempDir>;
 let agent: RunningProcess;
 let agentUrl: string;
-let engine: DockerClient;
 let kubectl: Kubectl;
 
 function container(name: string, script: string): Record<string, unknown> {
@@ -84,13 +82,9 @@ async function waitRunning(name: string): Promise<void> {
 
 describe.skipIf(!docker || !kubectlPath)('logs, exec and port-forward through the API server', () => {
   beforeAll(async () => {
-    engine = new DockerClient();
-    await ensureTestImage();
-    await ensurePauseImage();
-    dir = tempDir('streams');
-    server = await startApiServer(join(dir.path, 'apiserver'));
+    ({ server, dir } = await cluster.start());
     kubectl = kubectlFor(kubectlPath!);
-    const started = await startTestAgent(server.kubeconfig, NODE, dir.path);
+    const started = await cluster.startAgent();
     agent = started.process;
     agentUrl = started.url;
     await kubectl.ok(['create', 'namespace', NS]);
@@ -104,14 +98,7 @@ describe.skipIf(!docker || !kubectlPath)('logs, exec and port-forward through th
     await waitRunning('two');
   });
 
-  afterAll(async () => {
-    await killAll();
-    if (engine) {
-      await removeTestContainers(engine, NODE);
-      await engine.close();
-    }
-    dir?.remove();
-  });
+  afterAll(() => cluster.stop());
 
   it('kubectl logs: whole, --tail, -c, --timestamps, and errors as Status', async () => {
     await waitFor('web logs', async () => (await kubectl.ok(['-n', NS, 'logs', 'web'])).includes('line 3'), { timeoutMs: 20_000 });
@@ -171,14 +158,7 @@ describe.skipIf(!docker || !kubectlPath)('logs, exec and port-forward through th
 
     it.skipIf(!hasScript)('exec -it runs under a TTY', async () => {
       const cmd = `${path} --kubeconfig ${server.kubeconfig} --cache-dir ${join(dir.path, 'kubectl-cache')} -n ${NS} exec -it web -- sh -c 'tty; exit 5'`;
-      const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
-        const child = spawn('script', ['-qec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, HOME: dir.path } });
-        let out = '';
-        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-        child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-        child.on('exit', (code) => resolve({ code, out }));
-        setTimeout(() => child.kill(), 30_000);
-      });
+      const r = await runUnderScript(cmd, { ...process.env, HOME: dir.path });
       expect(r.out).toMatch(/\/dev\/pts\/\d+/);
       expect(r.code).toBe(5);
     });

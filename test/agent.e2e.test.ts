@@ -15,13 +15,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type KubeObject } from '@flotilla/api';
-import { loadClientConfig, res, RestClient } from '@flotilla/client';
-import { DockerClient } from '../packages/agent/src/runtime/docker-client.js';
-import { removeTestContainers, startTestAgent, testContainers } from './harness/agent.js';
-import { startApiServer, type ApiServerProcess } from './harness/apiserver.js';
+import { res, RestClient } from '@flotilla/client';
+import { DockerTestCluster, testContainers } from './harness/agent.js';
+import { type ApiServerProcess } from './harness/apiserver.js';
 import { startControllerManager, startScheduler } from './harness/cluster.js';
-import { killAll, tempDir, type RunningProcess } from './harness/processes.js';
-import { ensurePauseImage, ensureTestImage, hasDockerSocket, TEST_IMAGE } from './harness/test-image.js';
+import { type RunningProcess } from './harness/processes.js';
+import { hasDockerSocket, TEST_IMAGE } from './harness/test-image.js';
 import { waitFor } from './harness/wait-for.js';
 
 const PODS = res('pods');
@@ -46,21 +45,21 @@ interface PodView extends KubeObject {
   status?: { phase?: string; podIP?: string; hostIP?: string; qosClass?: string; conditions?: { type: string; status: string }[]; containerStatuses?: ContainerStatusView[] };
 }
 
+const cluster = new DockerTestCluster('agent', NODE);
+const engine = cluster.engine;
 let server: ApiServerProcess;
-let dir: ReturnType<typeof tempDir>;
 let client: RestClient;
 let agent: RunningProcess;
 let agentUrl: string;
-let engine: DockerClient;
 
 async function startAgent(): Promise<RunningProcess> {
-  const a = await startTestAgent(server.kubeconfig, NODE, dir.path);
+  const a = await cluster.startAgent();
   agentUrl = a.url;
   return a.process;
 }
 
 function ourContainers(extra: string[] = []): ReturnType<typeof testContainers> {
-  return testContainers(engine, NODE, extra);
+  return cluster.containers(extra);
 }
 
 function pod(name: string, container: Record<string, unknown>, spec: Record<string, unknown> = {}): KubeObject {
@@ -95,24 +94,11 @@ async function logs(ns: string, name: string, container = 'main'): Promise<strin
 
 describe.skipIf(!docker)('agent with the Docker engine', () => {
   beforeAll(async () => {
-    engine = new DockerClient();
-    await ensureTestImage();
-    await ensurePauseImage();
-    dir = tempDir('agent');
-    server = await startApiServer(dir.path);
-    client = new RestClient(loadClientConfig({ kubeconfig: server.kubeconfig }));
+    ({ server, client } = await cluster.start());
     agent = await startAgent();
   }, 120_000);
 
-  afterAll(async () => {
-    await client?.close();
-    await killAll();
-    if (engine) {
-      await removeTestContainers(engine, NODE);
-      await engine.close();
-    }
-    dir?.remove();
-  });
+  afterAll(() => cluster.stop());
 
   it('registers its node with capacity, addresses and the runtime version', async () => {
     const node = await client.get<KubeObject & { status: { capacity: Record<string, string>; nodeInfo: { containerRuntimeVersion: string }; conditions: { type: string; status: string }[]; addresses: { type: string }[] } }>(res('nodes'), '', NODE);

@@ -4,52 +4,29 @@
  * either survives the other being killed. Skipped (with a reason) when etcd is not installed;
  * `.ci/run` installs it.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApiServer, type ApiServerProcess } from './harness/apiserver.js';
-import { RawClient } from './harness/http.js';
-import { killAll, tempDir } from './harness/processes.js';
+import type { ApiServerProcess } from './harness/apiserver.js';
+import { ApiServersOnEtcd, etcdBinary } from './harness/etcd.js';
+import type { RawClient } from './harness/http.js';
+import { tempDir } from './harness/processes.js';
 import { waitFor } from './harness/wait-for.js';
 
-const etcdBinary = (() => {
-  const r = spawnSync('sh', ['-c', 'command -v etcd'], { encoding: 'utf8' });
-  return r.status === 0 && r.stdout.trim() ? r.stdout.trim() : undefined;
-})();
 if (!etcdBinary) console.warn('skipping etcd end-to-end tests: etcd is not installed (apt-get install etcd-server)');
 
 describe.skipIf(!etcdBinary)('two API servers on one etcd', () => {
+  const servers = new ApiServersOnEtcd();
   let dir: ReturnType<typeof tempDir>;
-  let etcd: ChildProcess;
   let a: ApiServerProcess;
-  let b: ApiServerProcess;
   let ca: RawClient;
   let cb: RawClient;
 
   beforeAll(async () => {
     dir = tempDir('etcd-ha');
-    const port = 26000 + Math.floor(Math.random() * 2000);
-    etcd = spawn(etcdBinary!, ['--data-dir', join(dir.path, 'etcd'), '--listen-client-urls', `http://127.0.0.1:${port}`, '--advertise-client-urls', `http://127.0.0.1:${port}`, '--listen-peer-urls', `http://127.0.0.1:${port + 1}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${port + 1}`, '--initial-cluster', `default=http://127.0.0.1:${port + 1}`, '--log-level', 'error'], { stdio: 'ignore' });
-    const etcdUrl = `http://127.0.0.1:${port}`;
-    await waitFor('etcd', async () => (await fetch(`${etcdUrl}/health`)).ok, { timeoutMs: 20_000 });
-    a = await startApiServer(join(dir.path, 'a'), { extraArgs: ['--etcd-servers', etcdUrl] });
-    // The second server shares the first one's CA and tokens, as HA servers must.
-    mkdirSync(join(dir.path, 'b'), { recursive: true });
-    cpSync(join(dir.path, 'a', 'pki'), join(dir.path, 'b', 'pki'), { recursive: true });
-    cpSync(join(dir.path, 'a', 'tokens.csv'), join(dir.path, 'b', 'tokens.csv'));
-    b = await startApiServer(join(dir.path, 'b'), { extraArgs: ['--etcd-servers', etcdUrl] });
-    ca = new RawClient(a.url, a.caPem, a.token);
-    cb = new RawClient(b.url, b.caPem, b.token);
+    ({ a, ca, cb } = await servers.start(dir.path, 26000));
   });
 
   afterAll(async () => {
-    ca?.close();
-    cb?.close();
-    await a?.stop();
-    await b?.stop();
-    await killAll();
-    etcd?.kill('SIGKILL');
+    await servers.stop();
     dir?.remove();
   });
 

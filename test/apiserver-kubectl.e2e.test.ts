@@ -7,66 +7,16 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApiServer, type ApiServerProcess } from './harness/apiserver.js';
+import { startApiServer, stopApiServerWithClient, type ApiServerProcess } from './harness/apiserver.js';
 import { findKubectl, Kubectl } from './harness/kubectl.js';
-import { killAll, tempDir } from './harness/processes.js';
+import { shopManifest } from './harness/manifests.js';
+import { tempDir } from './harness/processes.js';
 import { waitFor } from './harness/wait-for.js';
 
 const kubectlPath = findKubectl();
 if (!kubectlPath) console.warn('skipping kubectl end-to-end tests: no kubectl on PATH');
 
-const manifest = (replicas: number, data: string, extraLabel: boolean) => `apiVersion: v1
-kind: Namespace
-metadata:
-  name: kubectl-e2e
----
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: settings
-  namespace: kubectl-e2e
-  labels:
-    app: shop
-${extraLabel ? '    stale: "yes"\n' : ''}data:
-  mode: ${data}
-${extraLabel ? '  removed-later: "x"\n' : ''}---
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: shop
-  namespace: kubectl-e2e
-spec:
-  replicas: ${replicas}
-  selector:
-    matchLabels:
-      app: shop
-  template:
-    metadata:
-      labels:
-        app: shop
-    spec:
-      containers:
-      - name: web
-        image: busybox:1.36
-        ports:
-        - containerPort: 8080
-        env:
-        - name: MODE
-          value: ${data}
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: shop
-  namespace: kubectl-e2e
-spec:
-  selector:
-    app: shop
-  ports:
-  - name: http
-    port: 80
-    targetPort: 8080
-`;
+const manifest = (replicas: number, mode: string, stale: boolean) => shopManifest({ namespace: 'kubectl-e2e', replicas, mode, stale, withNamespace: true });
 
 describe.skipIf(!kubectlPath)('kubectl against flotilla-apiserver', () => {
   let server: ApiServerProcess;
@@ -81,11 +31,7 @@ describe.skipIf(!kubectlPath)('kubectl against flotilla-apiserver', () => {
     file = join(dir.path, 'app.yaml');
   });
 
-  afterAll(async () => {
-    await server?.stop();
-    await killAll();
-    dir?.remove();
-  });
+  afterAll(() => stopApiServerWithClient({ server, dir }));
 
   it('reports a server version kubectl understands', async () => {
     const out = await kubectl.ok(['version', '-o', 'json']);

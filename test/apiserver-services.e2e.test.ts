@@ -4,12 +4,10 @@
  * release on delete, uniqueness under concurrency, across restarts (also after kill -9) and across
  * two API servers on one etcd; the `kubernetes` Service; the default pod tolerations' flags.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApiServer, type ApiServerProcess } from './harness/apiserver.js';
-import { RawClient, type RawResponse } from './harness/http.js';
+import { startApiServer, startApiServerWithClient, stopApiServerWithClient, type ApiServerProcess } from './harness/apiserver.js';
+import { ApiServersOnEtcd, etcdBinary } from './harness/etcd.js';
+import type { RawClient, RawResponse } from './harness/http.js';
 import { killAll, tempDir } from './harness/processes.js';
 import { waitFor } from './harness/wait-for.js';
 
@@ -73,17 +71,11 @@ describe('Service allocation', () => {
 
   beforeAll(async () => {
     dir = tempDir('services');
-    server = await startApiServer(dir.path, { extraArgs: args });
-    client = new RawClient(server.url, server.caPem, server.token);
+    ({ server, client } = await startApiServerWithClient(dir.path, { extraArgs: args }));
     await createNamespace(client, NS);
   });
 
-  afterAll(async () => {
-    client?.close();
-    await server?.stop();
-    await killAll();
-    dir?.remove();
-  });
+  afterAll(() => stopApiServerWithClient({ client, server, dir }));
 
   it('creates the kubernetes Service with the first IP of the range and endpoints at the API server', async () => {
     const svc = (await client.request('/api/v1/namespaces/default/services/kubernetes')).json as Service;
@@ -201,8 +193,7 @@ describe('Service allocation', () => {
     const before = await create(client, 'before-restart', { type: 'NodePort' });
     client.close();
     await server.stop();
-    server = await startApiServer(dir.path, { extraArgs: args });
-    client = new RawClient(server.url, server.caPem, server.token);
+    ({ server, client } = await startApiServerWithClient(dir.path, { extraArgs: args }));
     expectInvalid(await client.request(path(), { method: 'POST', body: service('after-1', { clusterIP: before.spec.clusterIP }) }), 'spec.clusterIP', 'provided IP is already allocated');
     expectInvalid(await client.request(path(), { method: 'POST', body: service('after-2', { type: 'NodePort', ports: [{ port: 80, nodePort: before.spec.ports![0]!.nodePort }] }) }), 'spec.ports[0].nodePort', 'provided port is already allocated');
     // New automatic allocations avoid everything allocated before the restart.
@@ -226,8 +217,7 @@ describe('Service allocation', () => {
     await server.kill();
     await load;
     client.close();
-    server = await startApiServer(dir.path, { extraArgs: args });
-    client = new RawClient(server.url, server.caPem, server.token);
+    ({ server, client } = await startApiServerWithClient(dir.path, { extraArgs: args }));
     const more = await Promise.all(Array.from({ length: 100 }, (_, i) => create(client, `post-crash-${i}`, { type: 'NodePort' }, ns)));
     expect(more.length).toBe(100);
     const items = ((await client.request('/api/v1/services')).json as { items: Service[] }).items;
@@ -262,17 +252,11 @@ describe('custom service ranges', () => {
 
   beforeAll(async () => {
     dir = tempDir('services-ranges');
-    server = await startApiServer(dir.path, { extraArgs: ['--service-cluster-ip-range', '10.96.0.0/24', '--service-node-port-range', '31000-31009'] });
-    client = new RawClient(server.url, server.caPem, server.token);
+    ({ server, client } = await startApiServerWithClient(dir.path, { extraArgs: ['--service-cluster-ip-range', '10.96.0.0/24', '--service-node-port-range', '31000-31009'] }));
     await createNamespace(client, NS);
   });
 
-  afterAll(async () => {
-    client?.close();
-    await server?.stop();
-    await killAll();
-    dir?.remove();
-  });
+  afterAll(() => stopApiServerWithClient({ client, server, dir }));
 
   it('allocates from the ranges the flags give, until they are full', async () => {
     const k = (await client.request('/api/v1/namespaces/default/services/kubernetes')).json as Service;
@@ -302,15 +286,11 @@ describe('custom service ranges', () => {
   });
 });
 
-const etcdBinary = (() => {
-  const r = spawnSync('sh', ['-c', 'command -v etcd'], { encoding: 'utf8' });
-  return r.status === 0 && r.stdout.trim() ? r.stdout.trim() : undefined;
-})();
 if (!etcdBinary) console.warn('skipping the two-server allocation test: etcd is not installed (apt-get install etcd-server)');
 
 describe.skipIf(!etcdBinary)('Service allocation with two API servers on one etcd', () => {
+  const servers = new ApiServersOnEtcd();
   let dir: ReturnType<typeof tempDir>;
-  let etcd: ChildProcess;
   let a: ApiServerProcess;
   let b: ApiServerProcess;
   let ca: RawClient;
@@ -318,27 +298,12 @@ describe.skipIf(!etcdBinary)('Service allocation with two API servers on one etc
 
   beforeAll(async () => {
     dir = tempDir('services-etcd');
-    const port = 28000 + Math.floor(Math.random() * 2000);
-    etcd = spawn(etcdBinary!, ['--data-dir', join(dir.path, 'etcd'), '--listen-client-urls', `http://127.0.0.1:${port}`, '--advertise-client-urls', `http://127.0.0.1:${port}`, '--listen-peer-urls', `http://127.0.0.1:${port + 1}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${port + 1}`, '--initial-cluster', `default=http://127.0.0.1:${port + 1}`, '--log-level', 'error'], { stdio: 'ignore' });
-    const etcdUrl = `http://127.0.0.1:${port}`;
-    await waitFor('etcd', async () => (await fetch(`${etcdUrl}/health`)).ok, { timeoutMs: 20_000 });
-    a = await startApiServer(join(dir.path, 'a'), { extraArgs: ['--etcd-servers', etcdUrl] });
-    mkdirSync(join(dir.path, 'b'), { recursive: true });
-    cpSync(join(dir.path, 'a', 'pki'), join(dir.path, 'b', 'pki'), { recursive: true });
-    cpSync(join(dir.path, 'a', 'tokens.csv'), join(dir.path, 'b', 'tokens.csv'));
-    b = await startApiServer(join(dir.path, 'b'), { extraArgs: ['--etcd-servers', etcdUrl] });
-    ca = new RawClient(a.url, a.caPem, a.token);
-    cb = new RawClient(b.url, b.caPem, b.token);
+    ({ a, b, ca, cb } = await servers.start(dir.path, 28000));
     await createNamespace(ca, NS);
   });
 
   afterAll(async () => {
-    ca?.close();
-    cb?.close();
-    await a?.stop();
-    await b?.stop();
-    await killAll();
-    etcd?.kill('SIGKILL');
+    await servers.stop();
     dir?.remove();
   });
 

@@ -10,24 +10,21 @@
  * container the agent creates carries `io.flotilla.test=true` and this run's node name; the suite
  * removes exactly those.
  */
-import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { createServer, isIPv4, type Server } from 'node:net';
+import { isIPv4 } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type KubeObject } from '@flotilla/api';
-import { loadClientConfig, res, RestClient } from '@flotilla/client';
+import { res, RestClient } from '@flotilla/client';
 import * as dnsPacket from 'dns-packet';
 import type { DecodedPacket } from 'dns-packet';
 import { detectNodeIP } from '../packages/agent/src/agent.js';
 import { dockerBridgeGateway } from '../packages/agent/src/dns/node-dns.js';
 import { UpstreamForwarder } from '../packages/agent/src/dns/upstream-forwarder.js';
-import { DockerClient } from '../packages/agent/src/runtime/docker-client.js';
-import { removeTestContainers, startTestAgent, testContainers } from './harness/agent.js';
-import { startApiServer, type ApiServerProcess } from './harness/apiserver.js';
+import { DockerTestCluster } from './harness/agent.js';
+import { type ApiServerProcess } from './harness/apiserver.js';
 import { startControllerManager } from './harness/cluster.js';
-import { killAll, tempDir } from './harness/processes.js';
-import { ensurePauseImage, ensureTestImage, hasDockerSocket, TEST_IMAGE } from './harness/test-image.js';
+import { startFakeUpstream, type FakeUpstream } from './harness/fake-dns-upstream.js';
+import { hasDockerSocket, TEST_IMAGE } from './harness/test-image.js';
 import { waitFor } from './harness/wait-for.js';
 
 const PODS = res('pods');
@@ -42,56 +39,12 @@ interface PodView extends KubeObject {
   status?: { phase?: string; podIP?: string; containerStatuses?: { containerID?: string; ready: boolean }[] };
 }
 
-/** A fake upstream resolver (UDP and TCP on one port): `*.example.test` A → 192.0.2.7 (no AAAA), else NXDOMAIN. */
-async function startFakeUpstream(): Promise<{ port: number; queries: string[]; close(): Promise<void> }> {
-  const queries: string[] = [];
-  const answer = (msg: Buffer): Buffer => {
-    const q = dnsPacket.decode(msg);
-    const question = q.questions![0]!;
-    queries.push(`${question.name} ${question.type}`);
-    const known = question.name.toLowerCase().endsWith('.example.test');
-    return dnsPacket.encode({ id: q.id!, type: 'response', flags: dnsPacket.RECURSION_AVAILABLE | (known ? 0 : 3), questions: [question], answers: known && question.type === 'A' ? [{ type: 'A', name: question.name, ttl: 60, data: '192.0.2.7' }] : [] });
-  };
-  let udp: UdpSocket;
-  let port: number;
-  // UDP picks the port; TCP takes the same one, unless something else holds it: then try again.
-  for (;;) {
-    const socket = createSocket('udp4');
-    socket.on('message', (msg, rinfo) => socket.send(answer(msg), rinfo.port, rinfo.address));
-    await new Promise<void>((r) => socket.bind(0, '127.0.0.1', r));
-    const free = await new Promise<boolean>((r) => {
-      const probe = createServer().once('error', () => r(false));
-      probe.listen(socket.address().port, '127.0.0.1', () => probe.close(() => r(true)));
-    });
-    if (free) {
-      udp = socket;
-      port = socket.address().port;
-      break;
-    }
-    socket.close();
-  }
-  const tcp: Server = createServer((c) => {
-    c.on('data', (d: Buffer) => {
-      const reply = answer(d.subarray(2, 2 + d.readUInt16BE(0)));
-      const len = Buffer.alloc(2);
-      len.writeUInt16BE(reply.length);
-      c.end(Buffer.concat([len, reply]));
-    });
-  });
-  await new Promise<void>((r, j) => tcp.once('error', j).listen(port, '127.0.0.1', r));
-  return { port, queries, close: async () => void (await Promise.all([new Promise((r) => udp.close(() => r(undefined))), new Promise((r) => tcp.close(() => r(undefined)))])) };
-}
-
+const cluster = new DockerTestCluster('dns', NODE);
+const engine = cluster.engine;
 let server: ApiServerProcess;
-let dir: ReturnType<typeof tempDir>;
 let client: RestClient;
-let engine: DockerClient;
-let upstream: Awaited<ReturnType<typeof startFakeUpstream>>;
+let upstream: FakeUpstream;
 let dnsIP: string;
-
-function ourContainers(): ReturnType<typeof testContainers> {
-  return testContainers(engine, NODE);
-}
 
 function pod(name: string, labels: Record<string, string>, spec: Record<string, unknown> = {}): KubeObject {
   return { metadata: { name, labels }, spec: { nodeName: NODE, terminationGracePeriodSeconds: 1, containers: [{ name: 'main', image: TEST_IMAGE, imagePullPolicy: 'Never', command: ['sleep', '3600'] }], ...spec } };
@@ -127,22 +80,11 @@ describe.skipIf(!docker)('cluster DNS served by the agent', () => {
   let dbIPs: string[];
 
   beforeAll(async () => {
-    engine = new DockerClient();
-    await ensureTestImage();
-    await ensurePauseImage();
-    dir = tempDir('dns');
     upstream = await startFakeUpstream();
-    server = await startApiServer(dir.path);
-    client = new RestClient(loadClientConfig({ kubeconfig: server.kubeconfig }));
+    ({ server, client } = await cluster.start());
     await startControllerManager(server.kubeconfig);
     dnsIP = detectNodeIP();
-    const agent = (await startTestAgent(server.kubeconfig, NODE, dir.path, [
-      '--port', '0',
-      '--enable-dns', 'true',
-      '--dns-bind-address', dnsIP,
-      '--dns-upstreams', `127.0.0.1:${upstream.port}`,
-      '--log-level', 'warn',
-    ])).process;
+    const agent = (await cluster.startAgent(['--enable-dns', 'true', '--dns-bind-address', dnsIP, '--dns-upstreams', `127.0.0.1:${upstream.port}`])).process;
     expect(agent.stderr()).not.toMatch(/cluster dns not started/);
 
     await client.create(NAMESPACES, '', { metadata: { name: NS } });
@@ -157,14 +99,8 @@ describe.skipIf(!docker)('cluster DNS served by the agent', () => {
   }, 180_000);
 
   afterAll(async () => {
-    await client?.close();
-    await killAll();
-    if (engine) {
-      await removeTestContainers(engine, NODE);
-      await engine.close();
-    }
+    await cluster.stop();
     await upstream?.close();
-    dir?.remove();
   });
 
   it('finds the Docker bridge gateway as the default listen address', async () => {
@@ -214,7 +150,7 @@ describe.skipIf(!docker)('cluster DNS served by the agent', () => {
   it('forwards other names to the upstream resolver', async () => {
     const r = await nslookup('www.example.test');
     expect(answered(r.stdout)).toEqual(['192.0.2.7']);
-    expect(upstream.queries).toContain('www.example.test A');
+    expect(upstream.queries).toContainEqual(expect.stringMatching(/^(udp|tcp) www\.example\.test A$/));
   });
 
   it('answers the test process directly over UDP and TCP', async () => {

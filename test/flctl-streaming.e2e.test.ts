@@ -7,21 +7,21 @@
  * Ingress ports, so nothing binds host ports beyond loopback; pods are on the Docker bridge. Every
  * container carries `io.flotilla.test=true` and this run's node name; the suite removes exactly those.
  */
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DockerClient } from '../packages/agent/src/runtime/docker-client.js';
-import { startApiServer, type ApiServerProcess } from './harness/apiserver.js';
+import { DockerTestCluster } from './harness/agent.js';
+import { type ApiServerProcess } from './harness/apiserver.js';
 import { findKubectl, Kubectl } from './harness/kubectl.js';
-import { binPath, killAll, REPO_ROOT, startProcess, tempDir, type RunningProcess } from './harness/processes.js';
-import { ensurePauseImage, ensureTestImage, hasDockerSocket, PAUSE_IMAGE, TEST_IMAGE, TEST_LABEL } from './harness/test-image.js';
+import { findOnPath, REPO_ROOT, runUnderScript, startProcess, type RunningProcess, type tempDir } from './harness/processes.js';
+import { hasDockerSocket, TEST_IMAGE } from './harness/test-image.js';
 import { waitFor } from './harness/wait-for.js';
 
 const FLCTL = join(REPO_ROOT, 'packages', 'cli', 'bin', 'flctl.js');
 const docker = hasDockerSocket();
 if (!docker) console.warn('skipping flctl streaming end-to-end tests: no Docker socket at /var/run/docker.sock');
 const kubectlPath = findKubectl();
-const hasScript = spawnSync('sh', ['-c', 'command -v script'], { encoding: 'utf8' }).status === 0;
+const hasScript = findOnPath('script') !== undefined;
 const NODE = `flctl-streams-${process.pid}`;
 const NS = 'flctl-streams';
 
@@ -34,9 +34,9 @@ interface Result {
   stderr: string;
 }
 
+const cluster = new DockerTestCluster('flctl-streams', NODE, { apiServerSubdir: 'apiserver' });
 let server: ApiServerProcess;
 let dir: ReturnType<typeof tempDir>;
-let engine: DockerClient;
 
 function run(args: string[], input?: string): Promise<Result> {
   return new Promise((resolve) => {
@@ -70,28 +70,8 @@ function pod(name: string, script: string, extra: Record<string, unknown> = {}):
 
 describe.skipIf(!docker)('flctl exec, attach, port-forward, logs -f and top against an agent', () => {
   beforeAll(async () => {
-    engine = new DockerClient();
-    await ensureTestImage();
-    await ensurePauseImage();
-    dir = tempDir('flctl-streams');
-    server = await startApiServer(join(dir.path, 'apiserver'));
-    const agent = startProcess(binPath('agent', 'flotilla-agent'), [
-      '--kubeconfig', server.kubeconfig,
-      '--node-name', NODE,
-      '--node-ip', '127.0.0.1',
-      '--bind-address', '127.0.0.1',
-      '--port', '0',
-      '--data-dir', join(dir.path, 'agent'),
-      '--pod-infra-image', PAUSE_IMAGE,
-      '--container-labels', `${TEST_LABEL}=true`,
-      '--proxy-mode', 'none',
-      '--enable-dns', 'false',
-      '--ingress-http-port', '0',
-      '--ingress-https-port', '0',
-      '--metrics-interval', '2s',
-      '--log-level', 'warn',
-    ]);
-    await agent.waitForOutput(/agent running on (https:\/\/\S+)/, 60_000);
+    ({ server, dir } = await cluster.start());
+    await cluster.startAgent(['--metrics-interval', '2s']);
     await ok(['create', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } }));
     await ok(['apply', '-f', '-'], pod('web', WEB, { ports: [{ name: 'http', containerPort: 80 }] }));
     await ok(['apply', '-f', '-'], pod('ticker', TICKER));
@@ -99,15 +79,7 @@ describe.skipIf(!docker)('flctl exec, attach, port-forward, logs -f and top agai
     for (const name of ['web', 'ticker']) await ok(['-n', NS, 'wait', '--for=condition=Ready', `pod/${name}`, '--timeout=90s']);
   });
 
-  afterAll(async () => {
-    await killAll();
-    if (engine) {
-      const ours = (await engine.listContainers({ all: true, filters: { label: [`${TEST_LABEL}=true`, `io.flotilla.node=${NODE}`] } })) as { Id: string }[];
-      for (const c of ours) await engine.removeContainer(c.Id, { force: true }).catch(() => undefined);
-      await engine.close();
-    }
-    dir?.remove();
-  });
+  afterAll(() => cluster.stop());
 
   it('exec prints the output and passes the exit code through', async () => {
     const r = await run(['-n', NS, 'exec', 'web', '--', 'sh', '-c', 'echo hi; echo oops >&2; exit 3']);
@@ -137,14 +109,7 @@ describe.skipIf(!docker)('flctl exec, attach, port-forward, logs -f and top agai
 
   it.skipIf(!hasScript)('exec -it runs under a TTY (script -qec) with the terminal size', async () => {
     const cmd = `${process.execPath} ${FLCTL} --kubeconfig ${server.kubeconfig} -n ${NS} exec -it web -- sh -c 'tty; sleep 1; stty size; exit 5'`;
-    const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
-      const child = spawn('script', ['-qec', `stty rows 33 cols 101; ${cmd}`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-      child.on('exit', (code) => resolve({ code, out }));
-      setTimeout(() => child.kill(), 30_000);
-    });
+    const r = await runUnderScript(`stty rows 33 cols 101; ${cmd}`);
     expect(r.out).toMatch(/\/dev\/pts\/\d+/);
     expect(r.out).toMatch(/33 101/);
     expect(r.out).toContain('command terminated with exit code 5');

@@ -9,63 +9,18 @@ import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApiServer, type ApiServerProcess } from './harness/apiserver.js';
+import { startApiServer, stopApiServerWithClient, type ApiServerProcess } from './harness/apiserver.js';
 import { startControllerManager, startHollowNodes, startScheduler } from './harness/cluster.js';
 import { findKubectl, Kubectl } from './harness/kubectl.js';
-import { killAll, REPO_ROOT, tempDir } from './harness/processes.js';
+import { shopManifest } from './harness/manifests.js';
+import { REPO_ROOT, tempDir } from './harness/processes.js';
 import { waitFor } from './harness/wait-for.js';
 
 const FLCTL = join(REPO_ROOT, 'packages', 'cli', 'bin', 'flctl.js');
 const NS = 'flctl-e2e';
 const kubectlPath = findKubectl();
 
-const manifest = (replicas: number, mode: string, extra: boolean) => `apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: settings
-  namespace: ${NS}
-  labels:
-    app: shop
-${extra ? '    stale: "yes"\n' : ''}data:
-  mode: ${mode}
-${extra ? '  removed-later: "x"\n' : ''}---
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: shop
-  namespace: ${NS}
-spec:
-  replicas: ${replicas}
-  selector:
-    matchLabels:
-      app: shop
-  template:
-    metadata:
-      labels:
-        app: shop
-    spec:
-      containers:
-      - name: web
-        image: busybox:1.36
-        ports:
-        - containerPort: 8080
-        env:
-        - name: MODE
-          value: ${mode}
-${extra ? '        - name: OLD\n          value: "1"\n' : ''}---
-apiVersion: v1
-kind: Service
-metadata:
-  name: shop
-  namespace: ${NS}
-spec:
-  selector:
-    app: shop
-  ports:
-  - name: http
-    port: 80
-    targetPort: 8080
-`;
+const manifest = (replicas: number, mode: string, stale: boolean) => shopManifest({ namespace: NS, replicas, mode, stale, staleEnv: true });
 
 interface Result {
   code: number;
@@ -103,11 +58,7 @@ describe('flctl against flotilla', () => {
     await ok(['create', '-f', '-'], `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${NS}\n`);
   }, 180_000);
 
-  afterAll(async () => {
-    await server?.stop();
-    await killAll();
-    dir?.remove();
-  });
+  afterAll(() => stopApiServerWithClient({ server, dir }));
 
   it('applies a multi-document YAML, then re-applies a changed file with a 3-way merge', async () => {
     writeFileSync(file, manifest(2, 'blue', true));

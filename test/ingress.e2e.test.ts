@@ -12,17 +12,14 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeObject } from '@flotilla/api';
 import { createCa, issueCertificate, type KeyPairPem } from '@flotilla/api/pki';
-import { loadClientConfig, res, RestClient } from '@flotilla/client';
-import { DockerClient } from '../packages/agent/src/runtime/docker-client.js';
-import { removeTestContainers, startTestAgent, testContainers } from './harness/agent.js';
-import { startApiServer, type ApiServerProcess } from './harness/apiserver.js';
+import { res, RestClient } from '@flotilla/client';
+import { DockerTestCluster } from './harness/agent.js';
+import { type ApiServerProcess } from './harness/apiserver.js';
 import { startControllerManager } from './harness/cluster.js';
-import { killAll, tempDir } from './harness/processes.js';
-import { ensurePauseImage, ensureTestImage, hasDockerSocket, TEST_IMAGE } from './harness/test-image.js';
+import { hasDockerSocket, TEST_IMAGE } from './harness/test-image.js';
 import { waitFor } from './harness/wait-for.js';
 
 const PODS = res('pods');
@@ -36,10 +33,10 @@ const docker = hasDockerSocket();
 const NODE = `ingress-e2e-${process.pid}`;
 const NS = 'ingress-e2e';
 
+const cluster = new DockerTestCluster('ingress', NODE);
+const engine = cluster.engine;
 let server: ApiServerProcess;
-let dir: ReturnType<typeof tempDir>;
 let client: RestClient;
-let engine: DockerClient;
 let httpPort: number;
 let httpsPort: number;
 let ca: KeyPairPem;
@@ -100,26 +97,11 @@ function webPod(name: string, app: string, files: Record<string, string>): KubeO
   };
 }
 
-function ourContainers(): ReturnType<typeof testContainers> {
-  return testContainers(engine, NODE);
-}
-
 describe.skipIf(!docker)('Ingress served by the agent', () => {
   beforeAll(async () => {
-    engine = new DockerClient();
-    await ensureTestImage();
-    await ensurePauseImage();
-    dir = tempDir('ingress');
-    server = await startApiServer(dir.path);
-    client = new RestClient(loadClientConfig({ kubeconfig: server.kubeconfig }));
+    ({ server, client } = await cluster.start());
     await startControllerManager(server.kubeconfig);
-    const agent = (await startTestAgent(server.kubeconfig, NODE, dir.path, [
-      '--port', '0',
-      '--ingress-http-port', 'auto',
-      '--ingress-https-port', 'auto',
-      '--ingress-bind-address', '127.0.0.1',
-      '--log-level', 'warn',
-    ])).process;
+    const agent = (await cluster.startAgent(['--ingress-http-port', 'auto', '--ingress-https-port', 'auto', '--ingress-bind-address', '127.0.0.1'])).process;
     const m = await agent.waitForOutput(/ingress listening on http:\/\/127\.0\.0\.1:(\d+) https:\/\/127\.0\.0\.1:(\d+)/, 60_000);
     httpPort = Number(m[1]);
     httpsPort = Number(m[2]);
@@ -160,15 +142,7 @@ describe.skipIf(!docker)('Ingress served by the agent', () => {
     await waitFor('svc2 behind the ingress', async () => (await get('b.test', '/')).body.trim() === 'svc2 root', { timeoutMs: 60_000, intervalMs: 250 });
   }, 180_000);
 
-  afterAll(async () => {
-    await client?.close();
-    await killAll();
-    if (engine) {
-      await removeTestContainers(engine, NODE);
-      await engine.close();
-    }
-    dir?.remove();
-  });
+  afterAll(() => cluster.stop());
 
   it('creates the flotilla IngressClass as the default and writes the node IP into the Ingress status', async () => {
     const ic = await client.get<KubeObject & { spec: { controller: string } }>(INGRESSCLASSES, '', 'flotilla');

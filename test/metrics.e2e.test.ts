@@ -11,14 +11,12 @@
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type KubeObject } from '@flotilla/api';
-import { loadClientConfig, res, RestClient } from '@flotilla/client';
-import { DockerClient } from '../packages/agent/src/runtime/docker-client.js';
-import { removeTestContainers, startTestAgent, testContainers } from './harness/agent.js';
-import { startApiServer, type ApiServerProcess } from './harness/apiserver.js';
+import { res, RestClient } from '@flotilla/client';
+import { DockerTestCluster } from './harness/agent.js';
+import { type ApiServerProcess } from './harness/apiserver.js';
 import { startControllerManager, startScheduler } from './harness/cluster.js';
 import { findKubectl, Kubectl } from './harness/kubectl.js';
-import { killAll, tempDir } from './harness/processes.js';
-import { ensurePauseImage, ensureTestImage, hasDockerSocket, TEST_IMAGE } from './harness/test-image.js';
+import { hasDockerSocket, TEST_IMAGE } from './harness/test-image.js';
 import { waitFor } from './harness/wait-for.js';
 
 const PODS = res('pods');
@@ -39,10 +37,9 @@ interface PodView extends KubeObject {
   status?: { phase?: string; conditions?: { type: string; status: string }[] };
 }
 
+const cluster = new DockerTestCluster('metrics', NODE);
 let server: ApiServerProcess;
-let dir: ReturnType<typeof tempDir>;
 let client: RestClient;
-let engine: DockerClient;
 let kubectl: Kubectl;
 
 async function freePort(): Promise<number> {
@@ -51,10 +48,6 @@ async function freePort(): Promise<number> {
   const port = (s.address() as { port: number }).port;
   await new Promise((r) => s.close(r));
   return port;
-}
-
-function ourContainers(): ReturnType<typeof testContainers> {
-  return testContainers(engine, NODE);
 }
 
 /** `kubectl top ...` rows as name → columns (millicores and MiB parsed where they are). */
@@ -72,31 +65,12 @@ function milli(cpu: string | undefined): number {
 
 describe.skipIf(!docker || !kubectlPath)('resource metrics (agent → metrics.k8s.io → kubectl top, HPA)', () => {
   beforeAll(async () => {
-    engine = new DockerClient();
-    await ensureTestImage();
-    await ensurePauseImage();
-    dir = tempDir('metrics');
-    server = await startApiServer(dir.path);
-    client = new RestClient(loadClientConfig({ kubeconfig: server.kubeconfig }));
-    kubectl = new Kubectl(kubectlPath!, server.kubeconfig, dir.path);
-    const p = (await startTestAgent(server.kubeconfig, NODE, dir.path, [
-      '--bind-address', '127.0.0.1',
-      '--node-ip', '127.0.0.1',
-      '--port', String(await freePort()),
-      '--metrics-interval', '5s',
-      '--log-level', 'warn',
-    ])).process;
+    ({ server, client } = await cluster.start());
+    kubectl = new Kubectl(kubectlPath!, server.kubeconfig, cluster.dir.path);
+    await cluster.startAgent(['--port', String(await freePort()), '--metrics-interval', '5s']);
   }, 120_000);
 
-  afterAll(async () => {
-    await client?.close();
-    await killAll();
-    if (engine) {
-      await removeTestContainers(engine, NODE);
-      await engine.close();
-    }
-    dir?.remove();
-  });
+  afterAll(() => cluster.stop());
 
   it('advertises metrics.k8s.io/v1beta1 in discovery', async () => {
     const groups = JSON.parse(await kubectl.ok(['get', '--raw', '/apis'])) as { groups: { name: string; preferredVersion: { version: string } }[] };

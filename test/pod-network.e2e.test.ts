@@ -17,22 +17,20 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import type { KubeObject } from '@flotilla/api';
-import { loadClientConfig, res, RestClient, SharedInformer } from '@flotilla/client';
+import { res, RestClient, SharedInformer } from '@flotilla/client';
 import { FakeClient } from '@flotilla/client/testing';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DockerClient } from '../packages/agent/src/runtime/docker-client.js';
 import { execFileRunner } from '../packages/agent/src/network/command-runner.js';
 import { hostGwRules, podNetworkName, POD_BRIDGE } from '../packages/agent/src/network/host-gw-network.js';
 import { formatRule } from '../packages/agent/src/network/iptables-rules.js';
 import { cidrContains, cidrsOverlap, firstHost, formatCidr, parseCidr } from '../packages/agent/src/network/ipv4-cidr.js';
 import { RouteReconciler } from '../packages/agent/src/network/route-reconciler.js';
 import { IpRouteTable, ROUTE_PROTO } from '../packages/agent/src/network/route-table.js';
-import { removeTestContainers, startTestAgent } from './harness/agent.js';
-import { startApiServer, type ApiServerProcess } from './harness/apiserver.js';
+import { DockerTestCluster } from './harness/agent.js';
+import { type ApiServerProcess } from './harness/apiserver.js';
 import { startControllerManager } from './harness/cluster.js';
-import { killAll, tempDir } from './harness/processes.js';
-import { ensurePauseImage, ensureTestImage, hasDockerSocket, TEST_IMAGE } from './harness/test-image.js';
+import { hasDockerSocket, TEST_IMAGE } from './harness/test-image.js';
 import { waitFor } from './harness/wait-for.js';
 
 const NODES = res('nodes');
@@ -175,37 +173,24 @@ const CLUSTER_CIDR = '10.42.0.0/16';
 const NODE = `pod-network-e2e-${process.pid}`;
 
 describe.skipIf(!canUseNetns() || !hasDockerSocket())('agent with --pod-network host-gw', () => {
+  const cluster = new DockerTestCluster('pod-network', NODE);
+  const engine = cluster.engine;
   let server: ApiServerProcess;
-  let dir: ReturnType<typeof tempDir>;
   let api: RestClient;
-  let engine: DockerClient;
   let podCIDR: string | undefined;
 
   beforeAll(async () => {
-    engine = new DockerClient();
     // The pod network of an interrupted earlier run is the agent's to replace; anything else in the range is not ours.
     const ours = (await engine.listNetworks({ filters: { label: ['io.flotilla.pod-network=true'] } })).flatMap((n) => (n.IPAM?.Config ?? []).map((c) => c.Subnet ?? ''));
     const clash = (await usedPrefixes()).find((c) => cidrsOverlap(c, parseCidr(CLUSTER_CIDR)) && !ours.includes(formatCidr(c)));
     if (clash) throw new Error(`${CLUSTER_CIDR} overlaps ${formatCidr(clash)}, in use on this machine`);
-    await ensureTestImage();
-    await ensurePauseImage();
-    dir = tempDir('pod-network');
-    server = await startApiServer(dir.path);
-    api = new RestClient(loadClientConfig({ kubeconfig: server.kubeconfig }));
+    ({ server, client: api } = await cluster.start());
     await startControllerManager(server.kubeconfig, ['--cluster-cidr', CLUSTER_CIDR]);
-    const agent = (await startTestAgent(server.kubeconfig, NODE, dir.path, [
-      '--pod-network', 'host-gw',
-      '--cluster-cidr', CLUSTER_CIDR,
-      '--port', '0',
-      '--log-level', 'warn',
-    ])).process;
+    await cluster.startAgent(['--pod-network', 'host-gw', '--cluster-cidr', CLUSTER_CIDR]);
   }, 180_000);
 
-  afterAll(async () => {
-    await api?.close();
-    await killAll();
-    if (engine) {
-      await removeTestContainers(engine, NODE);
+  afterAll(() =>
+    cluster.stop(async () => {
       if (podCIDR) {
         await engine.removeNetwork(podNetworkName(podCIDR)).catch(() => undefined);
         const forward = (await run('iptables', ['-w', '5', '-S', 'DOCKER-USER']).then(() => true, () => false)) ? 'DOCKER-USER' : 'FORWARD';
@@ -213,10 +198,8 @@ describe.skipIf(!canUseNetns() || !hasDockerSocket())('agent with --pod-network 
           await run('iptables', ['-w', '5', '-t', r.table, '-D', ...formatRule(r).split(' ').slice(1)]).catch(() => undefined);
         }
       }
-      await engine.close();
-    }
-    dir?.remove();
-  });
+    }),
+  );
 
   it('gives a pod an address inside its node\'s podCIDR on the pod bridge, with the masquerade exception above Docker\'s MASQUERADE', async () => {
     const node = await api.get<KubeObject & { spec: { podCIDR?: string } }>(NODES, '', NODE);

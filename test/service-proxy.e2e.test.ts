@@ -11,17 +11,15 @@
  * PROXY_E2E_LOG=debug prints the agent's log (endpoint changes, refused connections) at the end.
  */
 import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeObject } from '@flotilla/api';
-import { loadClientConfig, res, RestClient } from '@flotilla/client';
+import { res, RestClient } from '@flotilla/client';
 import { detectNodeIP } from '../packages/agent/src/agent.js';
-import { DockerClient } from '../packages/agent/src/runtime/docker-client.js';
-import { removeTestContainers, startTestAgent } from './harness/agent.js';
-import { startApiServer, type ApiServerProcess } from './harness/apiserver.js';
+import { DockerTestCluster } from './harness/agent.js';
+import { type ApiServerProcess } from './harness/apiserver.js';
 import { startControllerManager } from './harness/cluster.js';
-import { killAll, startProcess, tempDir } from './harness/processes.js';
-import { ensurePauseImage, ensureTestImage, hasDockerSocket, TEST_IMAGE, TEST_LABEL } from './harness/test-image.js';
+import { type RunningProcess } from './harness/processes.js';
+import { hasDockerSocket, TEST_IMAGE, TEST_LABEL } from './harness/test-image.js';
 import { waitFor } from './harness/wait-for.js';
 
 const PODS = res('pods');
@@ -42,11 +40,11 @@ interface ServiceView extends KubeObject {
   status?: { loadBalancer?: { ingress?: { ip?: string }[] } };
 }
 
+const cluster = new DockerTestCluster('proxy', NODE);
+const engine = cluster.engine;
 let server: ApiServerProcess;
-let dir: ReturnType<typeof tempDir>;
 let client: RestClient;
-let engine: DockerClient;
-let agentProcess: ReturnType<typeof startProcess> | undefined;
+let agentProcess: RunningProcess | undefined;
 
 function linkAddresses(): string {
   try {
@@ -103,14 +101,9 @@ describe.skipIf(!docker || !isRoot)('service proxy (userspace) with the Docker e
   let svc: ServiceView;
 
   beforeAll(async () => {
-    engine = new DockerClient();
-    await ensureTestImage();
-    await ensurePauseImage();
-    dir = tempDir('proxy');
-    server = await startApiServer(dir.path);
-    client = new RestClient(loadClientConfig({ kubeconfig: server.kubeconfig }));
+    ({ server, client } = await cluster.start());
     await startControllerManager(server.kubeconfig);
-    const agent = (await startTestAgent(server.kubeconfig, NODE, dir.path, [
+    const agent = (await cluster.startAgent([
       '--proxy-mode', 'userspace',
       '--proxy-interface', IFACE,
       // Cluster DNS on the node's address, so pods reach the service by name; nothing is forwarded
@@ -118,7 +111,6 @@ describe.skipIf(!docker || !isRoot)('service proxy (userspace) with the Docker e
       '--enable-dns', 'true',
       '--dns-bind-address', detectNodeIP(),
       '--dns-upstreams', '127.0.0.1:9',
-      '--port', '0',
       '--log-level', process.env['PROXY_E2E_LOG'] ?? 'warn',
     ])).process;
     agentProcess = agent;
@@ -130,12 +122,7 @@ describe.skipIf(!docker || !isRoot)('service proxy (userspace) with the Docker e
 
   afterAll(async () => {
     if (process.env['PROXY_E2E_LOG']) console.log(agentProcess?.stderr());
-    await client?.close();
-    await killAll();
-    if (engine) {
-      await removeTestContainers(engine, NODE);
-      await engine.close();
-    }
+    await cluster.stop();
     // The link is this run's own; nothing else uses it.
     if (linkAddresses() !== '' || execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).includes(`${IFACE}:`)) {
       try {
@@ -144,7 +131,6 @@ describe.skipIf(!docker || !isRoot)('service proxy (userspace) with the Docker e
         // Already gone.
       }
     }
-    dir?.remove();
   });
 
   it('assigns the ClusterIP to the local link and spreads requests from the node over every pod', async () => {

@@ -6,9 +6,11 @@
  * arguments turn them on.
  */
 import { join } from 'node:path';
+import { loadClientConfig, RestClient } from '@flotilla/client';
 import { DockerClient } from '../../packages/agent/src/runtime/docker-client.js';
-import { binPath, startProcess, type RunningProcess } from './processes.js';
-import { PAUSE_IMAGE, TEST_LABEL } from './test-image.js';
+import { startApiServer, type ApiServerProcess } from './apiserver.js';
+import { binPath, killAll, startProcess, tempDir, type RunningProcess } from './processes.js';
+import { ensurePauseImage, ensureTestImage, PAUSE_IMAGE, TEST_LABEL } from './test-image.js';
 
 /** A started agent. */
 export interface TestAgent {
@@ -55,4 +57,59 @@ export async function testContainers(engine: DockerClient, nodeName: string, ext
 /** Removes exactly the containers `testContainers` lists. */
 export async function removeTestContainers(engine: DockerClient, nodeName: string): Promise<void> {
   for (const c of await testContainers(engine, nodeName)) await engine.removeContainer(c.Id, { force: true }).catch(() => undefined);
+}
+
+/**
+ * What an agent test runs on: the Docker engine (a client made at once, so a test can look at the
+ * engine before `start`), the test images, a temporary directory and an API server in it, and a
+ * `RestClient` for that server (made on first use); agents started by `startAgent` run as
+ * `nodeName`. `stop` undoes whatever of it was started: the client, every process the test started,
+ * exactly the containers of `nodeName` (test label and node name), the engine client, the directory.
+ */
+export class DockerTestCluster {
+  readonly engine = new DockerClient();
+  dir!: ReturnType<typeof tempDir>;
+  server!: ApiServerProcess;
+  private restClient: RestClient | undefined;
+
+  /** `dirPrefix` names the temporary directory; `apiServerSubdir` puts the API server's data in a folder of it. */
+  constructor(
+    readonly dirPrefix: string,
+    readonly nodeName: string,
+    private readonly options: { apiServerSubdir?: string } = {},
+  ) {}
+
+  /** Builds (or reuses) the test images, makes the directory and starts the API server. */
+  async start(): Promise<this> {
+    await ensureTestImage();
+    await ensurePauseImage();
+    this.dir = tempDir(this.dirPrefix);
+    this.server = await startApiServer(this.options.apiServerSubdir ? join(this.dir.path, this.options.apiServerSubdir) : this.dir.path);
+    return this;
+  }
+
+  /** A client of the API server with its admin kubeconfig. */
+  get client(): RestClient {
+    return (this.restClient ??= new RestClient(loadClientConfig({ kubeconfig: this.server.kubeconfig })));
+  }
+
+  /** Starts an agent for `nodeName` against the API server (see `startTestAgent`). */
+  startAgent(extraArgs: string[] = []): Promise<TestAgent> {
+    return startTestAgent(this.server.kubeconfig, this.nodeName, this.dir.path, extraArgs);
+  }
+
+  /** The containers the agents made (see `testContainers`). */
+  containers(extraLabels: string[] = []): ReturnType<typeof testContainers> {
+    return testContainers(this.engine, this.nodeName, extraLabels);
+  }
+
+  /** Stops it all; `afterContainers` runs once the processes are gone and the containers removed, before the engine client closes. */
+  async stop(afterContainers?: (engine: DockerClient) => Promise<void>): Promise<void> {
+    await this.restClient?.close();
+    await killAll();
+    await removeTestContainers(this.engine, this.nodeName);
+    await afterContainers?.(this.engine);
+    await this.engine.close();
+    this.dir?.remove();
+  }
 }

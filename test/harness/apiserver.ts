@@ -4,7 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { binPath, startProcess, type RunningProcess } from './processes.js';
+import { RawClient } from './http.js';
+import { binPath, killAll, startProcess, type RunningProcess } from './processes.js';
 
 /** A running API server process. */
 export interface ApiServerProcess {
@@ -45,4 +46,18 @@ export async function startApiServer(dataDir: string, options: { port?: number; 
       await proc.stop('SIGKILL');
     },
   };
+}
+
+/** Starts the API server in `dataDir` and opens a `RawClient` to it (admin token, its CA). */
+export async function startApiServerWithClient(dataDir: string, options: { port?: number; extraArgs?: string[] } = {}): Promise<{ server: ApiServerProcess; client: RawClient }> {
+  const server = await startApiServer(dataDir, options);
+  return { server, client: new RawClient(server.url, server.caPem, server.token) };
+}
+
+/** The end of a test with one API server: closes the client, stops the server, kills what the test started and removes its directory (each one that exists). */
+export async function stopApiServerWithClient(started: { client?: RawClient; server?: ApiServerProcess; dir?: { remove(): void } }): Promise<void> {
+  started.client?.close();
+  await started.server?.stop();
+  await killAll();
+  started.dir?.remove();
 }

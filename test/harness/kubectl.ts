@@ -2,14 +2,13 @@
  * Running the machine's stock kubectl against a test cluster. Tests skip (with a printed reason)
  * when no kubectl is installed.
  */
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { findOnPath } from './processes.js';
 
 /** The kubectl binary on PATH, or undefined. */
 export function findKubectl(): string | undefined {
-  const r = spawnSync('sh', ['-c', 'command -v kubectl'], { encoding: 'utf8' });
-  const path = r.stdout.trim();
-  return r.status === 0 && path ? path : undefined;
+  return findOnPath('kubectl');
 }
 
 /** The result of one kubectl run. */

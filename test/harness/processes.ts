@@ -2,7 +2,7 @@
  * Starting and stopping the real component processes in end-to-end tests. Every process started
  * here is tracked by PID and killed (only those) when the test ends.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -14,6 +14,25 @@ export const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '
 /** Path of a workspace binary's launcher script (`packages/apiserver/bin/flotilla-apiserver.js`). */
 export function binPath(pkg: string, bin: string): string {
   return join(REPO_ROOT, 'packages', pkg, 'bin', `${bin}.js`);
+}
+
+/** The path of `command` on PATH (`command -v`), or undefined when it is not installed. */
+export function findOnPath(command: string): string | undefined {
+  const r = spawnSync('sh', ['-c', `command -v ${command}`], { encoding: 'utf8' });
+  const path = r.stdout.trim();
+  return r.status === 0 && path ? path : undefined;
+}
+
+/** Runs a shell command line under a pseudo-terminal (`script -qec`), its output and exit code; killed after 30 s. Needs `script` (see `findOnPath`). */
+export function runUnderScript(commandLine: string, env?: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolvePromise) => {
+    const child = spawn('script', ['-qec', commandLine, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], ...(env ? { env } : {}) });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('exit', (code) => resolvePromise({ code, out }));
+    setTimeout(() => child.kill(), 30_000);
+  });
 }
 
 /** A started process with its captured output. */

@@ -1,11 +1,11 @@
-import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { createServer, type Server } from 'node:net';
+import { createSocket } from 'node:dgram';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { res } from '@flotilla/client';
 import { FakeClient } from '@flotilla/client/testing';
 import * as dnsPacket from 'dns-packet';
 import type { DecodedPacket, Question } from 'dns-packet';
 import pino from 'pino';
+import { startFakeUpstream, type FakeUpstream } from '../../../../test/harness/fake-dns-upstream.js';
 import { startDnsServer, type DnsServerHandle } from './dns-server.js';
 import { parseNameservers } from './resolv-conf.js';
 import { parseUpstream, UpstreamForwarder } from './upstream-forwarder.js';
@@ -13,47 +13,6 @@ import { parseUpstream, UpstreamForwarder } from './upstream-forwarder.js';
 const SERVICES = res('services');
 const SLICES = res('endpointslices.discovery.k8s.io');
 const logger = pino({ level: 'silent' });
-
-/** A fake upstream resolver on 127.0.0.1 (UDP and TCP): `*.example.test` → 192.0.2.7, else NXDOMAIN. */
-async function startFakeUpstream(options: { truncateUdp?: boolean } = {}): Promise<{ port: number; queries: string[]; close(): Promise<void> }> {
-  const queries: string[] = [];
-  const answer = (msg: Buffer, transport: string): Buffer => {
-    const q = dnsPacket.decode(msg);
-    const question = q.questions![0]!;
-    queries.push(`${transport} ${question.name} ${question.type}`);
-    const known = question.name.endsWith('example.test') && question.type === 'A';
-    if (transport === 'udp' && options.truncateUdp) return dnsPacket.encode({ id: q.id!, type: 'response', flags: dnsPacket.TRUNCATED_RESPONSE, questions: [question] });
-    return dnsPacket.encode({ id: q.id!, type: 'response', flags: dnsPacket.RECURSION_AVAILABLE | (known ? 0 : 3), questions: [question], answers: known ? [{ type: 'A', name: question.name, ttl: 60, data: '192.0.2.7' }] : [] });
-  };
-  let udp: UdpSocket;
-  let port: number;
-  // UDP picks the port; TCP takes the same one, unless something else holds it: then try again.
-  for (;;) {
-    const socket = createSocket('udp4');
-    socket.on('message', (msg, rinfo) => socket.send(answer(msg, 'udp'), rinfo.port, rinfo.address));
-    await new Promise<void>((r) => socket.bind(0, '127.0.0.1', r));
-    const free = await new Promise<boolean>((r) => {
-      const probe = createServer().once('error', () => r(false));
-      probe.listen(socket.address().port, '127.0.0.1', () => probe.close(() => r(true)));
-    });
-    if (free) {
-      udp = socket;
-      port = socket.address().port;
-      break;
-    }
-    socket.close();
-  }
-  const tcp: Server = createServer((c) => {
-    c.on('data', (d: Buffer) => {
-      const reply = answer(d.subarray(2, 2 + d.readUInt16BE(0)), 'tcp');
-      const len = Buffer.alloc(2);
-      len.writeUInt16BE(reply.length);
-      c.end(Buffer.concat([len, reply]));
-    });
-  });
-  await new Promise<void>((r, j) => tcp.once('error', j).listen(port, '127.0.0.1', r));
-  return { port, queries, close: async () => void (await Promise.all([new Promise((r) => udp.close(() => r(undefined))), new Promise((r) => tcp.close(() => r(undefined)))])) };
-}
 
 async function query(port: number, q: Question, tcp = false, edns = false): Promise<DecodedPacket & { rcode?: string }> {
   const msg = dnsPacket.encode({ id: 4321, type: 'query', flags: dnsPacket.RECURSION_DESIRED, questions: [q], ...(edns ? { additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 4096 } as never] } : {}) });
@@ -65,7 +24,7 @@ async function query(port: number, q: Question, tcp = false, edns = false): Prom
 describe('startDnsServer', () => {
   let client: FakeClient;
   let server: DnsServerHandle;
-  let upstream: Awaited<ReturnType<typeof startFakeUpstream>>;
+  let upstream: FakeUpstream;
   let abort: AbortController;
 
   beforeEach(async () => {
