@@ -11,6 +11,7 @@ import { getControllerOf, isNotFound, labelSelectorFromObject, objectKey, splitO
 import { deletedObject, res, runWorkers, WorkQueue, type EventRecorder, type SharedInformer } from '@flotilla/client';
 import type { Controller, ControllerContext } from '../../controller-context.js';
 import { Expectations } from '../../expectations.js';
+import { watchOwnedPods } from '../../owned-pods.js';
 import { CONTROLLER_REVISION_HASH_LABEL, CONTROLLER_REVISIONS, syncRevisions, truncateHistory, type ControllerRevision, type RevisionHistory } from '../../history.js';
 import { claimObjects, controllerRef, isPodAvailable, isPodReady, podFromTemplate, readySince, slowStartBatch, type PodTemplate, type PodView } from '../../pod-utils.js';
 import { scaledValue } from '../deployment/rollout-math.js';
@@ -102,34 +103,16 @@ export class DaemonSetController implements Controller {
         this.queue.add(key);
       },
     });
-    this.pods.addEventHandler({
-      onAdd: (p) => {
-        const owner = this.ownerKey(p);
-        if (owner) {
-          this.creations.creationObserved(owner);
-          this.queue.add(owner);
-        } else this.enqueueMatching(p);
+    watchOwnedPods(this.pods, {
+      queue: this.queue,
+      ownerKey: (p) => this.ownerKey(p),
+      enqueueMatching: (p) => this.enqueueMatching(p),
+      minReadySeconds: (key) => {
+        const { namespace, name } = splitObjectKey(key);
+        return this.sets.lister.get(namespace, name)?.spec.minReadySeconds ?? 0;
       },
-      onUpdate: (a, b) => {
-        const oldOwner = this.ownerKey(a);
-        const newOwner = this.ownerKey(b);
-        if (oldOwner && oldOwner !== newOwner) this.queue.add(oldOwner);
-        if (newOwner) {
-          this.queue.add(newOwner);
-          // A pod that just became ready becomes available after minReadySeconds.
-          const ds = this.sets.lister.get(b.metadata.namespace ?? '', splitObjectKey(newOwner).name);
-          const minReady = ds?.spec.minReadySeconds ?? 0;
-          if (minReady > 0 && !isPodReady(a) && isPodReady(b)) this.queue.addAfter(newOwner, minReady * 1000 + 100);
-        } else if (!isDeepStrictEqual(a.metadata.labels, b.metadata.labels) || !oldOwner) this.enqueueMatching(b);
-      },
-      onDelete: (p) => {
-        const pod = deletedObject(p);
-        const owner = this.ownerKey(pod);
-        if (owner) {
-          this.deletions.deletionObserved(owner, objectKey(pod));
-          this.queue.add(owner);
-        }
-      },
+      creationObserved: (owner) => this.creations.creationObserved(owner),
+      deletionObserved: (owner, pod) => this.deletions.deletionObserved(owner, pod),
     });
     this.nodes.addEventHandler({
       onAdd: () => this.enqueueAll(),

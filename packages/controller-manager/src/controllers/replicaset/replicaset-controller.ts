@@ -9,6 +9,7 @@ import { getControllerOf, groupVersionOf, isNotFound, labelSelectorFromObject, o
 import { deletedObject, res, runWorkers, WorkQueue, type EventRecorder, type SharedInformer } from '@flotilla/client';
 import type { Controller, ControllerContext } from '../../controller-context.js';
 import { Expectations } from '../../expectations.js';
+import { watchOwnedPods } from '../../owned-pods.js';
 import { claimObjects, controllerRef, deletionOrder, isPodActive, isPodAvailable, isPodReady, podFromTemplate, slowStartBatch, type PodTemplate, type PodView } from '../../pod-utils.js';
 
 const PODS = res('pods');
@@ -67,34 +68,16 @@ export class ReplicaSetController implements Controller {
         this.enqueue(o);
       },
     });
-    this.pods.addEventHandler({
-      onAdd: (p) => {
-        const owner = this.ownerKey(p);
-        if (owner) {
-          this.expectations.creationObserved(owner);
-          this.queue.add(owner);
-        } else this.enqueueMatching(p);
+    watchOwnedPods(this.pods, {
+      queue: this.queue,
+      ownerKey: (p) => this.ownerKey(p),
+      enqueueMatching: (p) => this.enqueueMatching(p),
+      minReadySeconds: (key) => {
+        const { namespace, name } = splitObjectKey(key);
+        return this.sets.lister.get(namespace, name)?.spec.minReadySeconds ?? 0;
       },
-      onUpdate: (a, b) => {
-        const oldOwner = this.ownerKey(a);
-        const newOwner = this.ownerKey(b);
-        if (oldOwner && oldOwner !== newOwner) this.queue.add(oldOwner);
-        if (newOwner) {
-          this.queue.add(newOwner);
-          // A pod that just became ready becomes available after minReadySeconds.
-          const rs = this.sets.lister.get(b.metadata.namespace ?? '', splitObjectKey(newOwner).name);
-          const minReady = rs?.spec.minReadySeconds ?? 0;
-          if (minReady > 0 && !isPodReady(a) && isPodReady(b)) this.queue.addAfter(newOwner, minReady * 1000 + 100);
-        } else if (!isDeepStrictEqual(a.metadata.labels, b.metadata.labels) || !oldOwner) this.enqueueMatching(b);
-      },
-      onDelete: (p) => {
-        const pod = deletedObject(p);
-        const owner = this.ownerKey(pod);
-        if (owner) {
-          this.expectations.deletionObserved(owner, objectKey(pod));
-          this.queue.add(owner);
-        }
-      },
+      creationObserved: (owner) => this.expectations.creationObserved(owner),
+      deletionObserved: (owner, pod) => this.expectations.deletionObserved(owner, pod),
     });
     ctx.queueDepth?.(this.name, () => this.queue.len());
   }

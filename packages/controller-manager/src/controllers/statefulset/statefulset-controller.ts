@@ -14,6 +14,7 @@ import { deletedObject, res, runWorkers, WorkQueue, type EventRecorder, type Sha
 import type { Controller, ControllerContext } from '../../controller-context.js';
 import { CONTROLLER_REVISION_HASH_LABEL, CONTROLLER_REVISIONS, syncRevisions, templateFromRevision, truncateHistory, type ControllerRevision, type RevisionHistory } from '../../history.js';
 import { claimObjects, controllerRef, isPodAvailable, isPodReady, podFromTemplate, readySince, slowStartBatch, type PodTemplate, type PodView } from '../../pod-utils.js';
+import { watchOwnedPods } from '../../owned-pods.js';
 
 const PODS = res('pods');
 const PVCS = res('persistentvolumeclaims');
@@ -116,27 +117,13 @@ export class StatefulSetController implements Controller {
       onUpdate: (_a, b) => this.queue.add(objectKey(b)),
       onDelete: (s) => this.queue.add(objectKey(deletedObject(s))),
     });
-    this.pods.addEventHandler({
-      onAdd: (p) => {
-        const owner = this.ownerKey(p);
-        if (owner) this.queue.add(owner);
-        else this.enqueueMatching(p);
-      },
-      onUpdate: (a, b) => {
-        const oldOwner = this.ownerKey(a);
-        const newOwner = this.ownerKey(b);
-        if (oldOwner && oldOwner !== newOwner) this.queue.add(oldOwner);
-        if (newOwner) {
-          this.queue.add(newOwner);
-          // A pod that just became ready becomes available after minReadySeconds.
-          const set = this.sets.lister.get(b.metadata.namespace ?? '', splitObjectKey(newOwner).name);
-          const minReady = set?.spec.minReadySeconds ?? 0;
-          if (minReady > 0 && !isPodReady(a) && isPodReady(b)) this.queue.addAfter(newOwner, minReady * 1000 + 100);
-        } else if (!isDeepStrictEqual(a.metadata.labels, b.metadata.labels) || !oldOwner) this.enqueueMatching(b);
-      },
-      onDelete: (p) => {
-        const owner = this.ownerKey(deletedObject(p));
-        if (owner) this.queue.add(owner);
+    watchOwnedPods(this.pods, {
+      queue: this.queue,
+      ownerKey: (p) => this.ownerKey(p),
+      enqueueMatching: (p) => this.enqueueMatching(p),
+      minReadySeconds: (key) => {
+        const { namespace, name } = splitObjectKey(key);
+        return this.sets.lister.get(namespace, name)?.spec.minReadySeconds ?? 0;
       },
     });
     ctx.queueDepth?.(this.name, () => this.queue.len());
