@@ -14,3 +14,4 @@ export * from './duration.js';
 export type * from './types/generated.js';
 export * from './node-selection.js';
 export * from './bootstrap-token.js';
+export * from './channel-protocols.js';

@@ -6,27 +6,12 @@
 import { Agent, WebSocket } from 'undici';
 import type { ClientConfig } from '@flotilla/client';
 
-/** Channel numbers of exec/attach. */
-export const STDIN = 0;
-export const STDOUT = 1;
-export const STDERR = 2;
-export const ERROR = 3;
-export const RESIZE = 4;
-export const CLOSE = 255;
+export { CLOSE, ERROR, frame, RESIZE, STDERR, STDIN, STDOUT } from '@flotilla/api';
 
 /** The exec/attach protocols flctl offers, newest first. */
 export const EXEC_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
 /** The port-forward protocols flctl offers (the API server relays either to the agent). */
 export const PORT_FORWARD_PROTOCOLS = ['v4.channel.k8s.io', 'portforward.k8s.io'];
-
-/** `[channel] + data` as one message. */
-export function frame(channel: number, data: Uint8Array | string): Buffer {
-  const body = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-  const out = Buffer.allocUnsafe(body.length + 1);
-  out[0] = channel;
-  out.set(body, 1);
-  return out;
-}
 
 /** A dispatcher carrying the context's TLS settings; one per command, closed at the end. */
 export function channelDispatcher(config: ClientConfig): Agent {
