@@ -3,7 +3,7 @@
  * Works as-is with stock kubectl and @kubernetes/client-node.
  */
 import { dump } from 'js-yaml';
-import { writeFileAtomic } from './auth/pki.js';
+import { writeFileAtomic } from '@flotilla/client';
 
 /** What goes into a kubeconfig. */
 export interface KubeconfigSpec {

@@ -12,3 +12,4 @@ export * from './leader-election.js';
 export * from './event-recorder.js';
 export * from './health-server.js';
 export * from './command-line.js';
+export * from './files.js';

@@ -6,11 +6,11 @@
  * is never sent before the CA has been checked.
  */
 import { request as httpsRequest } from 'node:https';
-import { mkdir, writeFile, rename } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { BOOTSTRAP_USER_PREFIX, formatBootstrapToken, parseJoinToken } from '@flotilla/api';
 import { certificateSha256, createCertificateRequest } from '@flotilla/api/pki';
-import { buildKubeconfig } from '@flotilla/client';
+import { buildKubeconfig, writeFileAtomic } from '@flotilla/client';
 
 /** Why joining failed, in words for the person running the command. */
 export class JoinError extends Error {
@@ -133,7 +133,5 @@ export async function joinCluster(o: JoinOptions): Promise<void> {
 
   // 3. The kubeconfig, written atomically with mode 0600.
   await mkdir(dirname(o.kubeconfigPath), { recursive: true, mode: 0o700 });
-  const tmp = `${o.kubeconfigPath}.tmp-${process.pid}`;
-  await writeFile(tmp, buildKubeconfig({ server: base.origin, caPem, certPem, keyPem: key, userName: `system:node:${o.nodeName}` }), { mode: 0o600 });
-  await rename(tmp, o.kubeconfigPath);
+  await writeFileAtomic(o.kubeconfigPath, buildKubeconfig({ server: base.origin, caPem, certPem, keyPem: key, userName: `system:node:${o.nodeName}` }), 0o600);
 }

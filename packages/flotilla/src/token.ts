@@ -4,10 +4,11 @@
  * exists the file holds the full secure form `K10<sha256 of the CA certificate>::<id>.<secret>` that
  * `flotilla agent --token` takes. A token of the old 32-hex-digit form is converted in place.
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatBootstrapToken, formatJoinToken, generateBootstrapToken, parseJoinToken, type BootstrapToken } from '@flotilla/api';
 import { certificateSha256 } from '@flotilla/api/pki';
+import { writeFileAtomicSync } from '@flotilla/client';
 
 /** Path of the token file in a data directory. */
 export function joinTokenPath(dataDir: string): string {
@@ -15,9 +16,7 @@ export function joinTokenPath(dataDir: string): string {
 }
 
 function writeToken(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${text}\n`, { mode: 0o600 });
-  renameSync(tmp, path);
+  writeFileAtomicSync(path, `${text}\n`, 0o600);
 }
 
 /** Reads `dataDir/token`, creating it with a fresh bootstrap token first if it does not exist. */

@@ -2,29 +2,15 @@
  * The agent's HTTPS serving certificate: self-signed (as a kubelet without `--tls-cert-file`),
  * kept in DATA_DIR/pki/agent.{crt,key} and re-issued when it expires or misses a host.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import type { KeyPairPem } from '@flotilla/api/pki';
+import { readFileIfExists, writeFileAtomic } from '@flotilla/client';
 
 /** Hosts (DNS names and IPs) a certificate covers, read with Node's own X.509 parser. */
 function coveredHosts(cert: X509Certificate): Set<string> {
   return new Set((cert.subjectAltName ?? '').split(', ').map((e) => e.replace(/^(DNS|IP Address):/, '')));
-}
-
-async function readIfExists(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-}
-
-async function writeAtomic(path: string, data: string, mode: number): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, data, { mode });
-  await rename(tmp, path);
 }
 
 /** Loads or creates the serving certificate covering `hosts` (names and IPs). */
@@ -33,8 +19,8 @@ export async function ensureServingCertificate(dataDir: string, nodeName: string
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const certPath = join(dir, 'agent.crt');
   const keyPath = join(dir, 'agent.key');
-  const cert = await readIfExists(certPath);
-  const key = await readIfExists(keyPath);
+  const cert = await readFileIfExists(certPath);
+  const key = await readFileIfExists(keyPath);
   if (cert && key) {
     // Reading an existing certificate needs no X.509 library (which costs the agent ~20 MiB of memory).
     const x509 = new X509Certificate(cert);
@@ -44,7 +30,7 @@ export async function ensureServingCertificate(dataDir: string, nodeName: string
   }
   const { createSelfSignedCertificate } = await import('@flotilla/api/pki');
   const issued = await createSelfSignedCertificate(`${nodeName}@agent`, hosts);
-  await writeAtomic(keyPath, issued.key, 0o600);
-  await writeAtomic(certPath, issued.cert, 0o644);
+  await writeFileAtomic(keyPath, issued.key, 0o600);
+  await writeFileAtomic(certPath, issued.cert, 0o644);
   return issued;
 }

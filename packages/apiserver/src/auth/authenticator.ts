@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { TLSSocket } from 'node:tls';
-import { writeFileAtomic } from './pki.js';
+import { writeFileAtomic } from '@flotilla/client';
 
 /** The authenticated caller. */
 export interface UserInfo {

@@ -4,9 +4,10 @@
  * directory and reused afterwards (so kubeconfigs stay valid across restarts). The X.509 work is in
  * `@flotilla/api/pki`.
  */
-import { mkdir, readFile, writeFile, rename } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createCa, isExpiringSoon, issueCertificate, publicKeyHash, subjectAltNames, type KeyPairPem, type LeafOptions } from '@flotilla/api/pki';
+import { readFileIfExists, writeFileAtomic } from '@flotilla/client';
 
 export { createCa, issueCertificate, publicKeyHash, signPublicKey, subjectAltNames, userFromCertificate, type KeyPairPem, type LeafOptions } from '@flotilla/api/pki';
 
@@ -24,22 +25,6 @@ export interface ServerPki {
   caHash: string;
 }
 
-async function readIfExists(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-}
-
-/** Writes a file atomically (temp file + rename) with the given mode. */
-export async function writeFileAtomic(path: string, data: string, mode = 0o600): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, data, { mode });
-  await rename(tmp, path);
-}
-
 /**
  * Loads the CA and serving certificate from `dir`, creating what is missing. The serving certificate
  * is re-issued when it does not cover every host in `hosts` (e.g. a new --bind-address).
@@ -48,8 +33,8 @@ export async function ensureServerPki(dir: string, hosts: string[]): Promise<Ser
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const caCertPath = join(dir, 'ca.crt');
   const caKeyPath = join(dir, 'ca.key');
-  let caCert = await readIfExists(caCertPath);
-  let caKey = await readIfExists(caKeyPath);
+  let caCert = await readFileIfExists(caCertPath);
+  let caKey = await readFileIfExists(caKeyPath);
   if (!caCert || !caKey) {
     const ca = await createCa();
     caCert = ca.cert;
@@ -60,8 +45,8 @@ export async function ensureServerPki(dir: string, hosts: string[]): Promise<Ser
   const ca = { cert: caCert, key: caKey };
   const servingCertPath = join(dir, 'apiserver.crt');
   const servingKeyPath = join(dir, 'apiserver.key');
-  let cert = await readIfExists(servingCertPath);
-  let key = await readIfExists(servingKeyPath);
+  let cert = await readFileIfExists(servingCertPath);
+  let key = await readFileIfExists(servingKeyPath);
   const wanted = [...new Set(hosts)];
   const covered = cert ? new Set(subjectAltNames(cert)) : new Set<string>();
   if (!cert || !key || !wanted.every((h) => covered.has(h)) || isExpiringSoon(cert)) {
@@ -77,8 +62,8 @@ export async function ensureServerPki(dir: string, hosts: string[]): Promise<Ser
 
 /** Loads `BASE.crt`/`BASE.key`, issuing a fresh pair when missing or expiring. */
 async function ensureLeaf(base: string, ca: KeyPairPem, options: LeafOptions): Promise<KeyPairPem> {
-  let cert = await readIfExists(`${base}.crt`);
-  let key = await readIfExists(`${base}.key`);
+  let cert = await readFileIfExists(`${base}.crt`);
+  let key = await readFileIfExists(`${base}.key`);
   if (!cert || !key || isExpiringSoon(cert)) {
     ({ cert, key } = await issueCertificate(ca, options));
     await writeFileAtomic(`${base}.key`, key);
