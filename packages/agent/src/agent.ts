@@ -65,8 +65,8 @@ export interface AgentConfig {
   clusterCIDR?: string;
   /** Ingress proxy listeners: a port left undefined stays closed (both undefined: no Ingress controller), 0 picks one. */
   ingress?: { httpPort?: number; httpsPort?: number; bindAddress: string };
-  /** Service proxy: `userspace` (proxy/service-proxy.ts) or `none` (default). */
-  proxyMode?: 'userspace' | 'none';
+  /** Service proxy: `userspace` (proxy/service-proxy.ts), `iptables` (kernel DNAT, proxy/iptables-rules.ts) or `none` (default). */
+  proxyMode?: 'userspace' | 'iptables' | 'none';
   /** Link holding the service VIPs (default flotilla0). */
   proxyInterface?: string;
   /** Resource metrics collection period (ms, default 10 s). */
@@ -229,7 +229,7 @@ export async function startAgent(config: AgentConfig, options: { logger: Logger 
   const recorder = new EventRecorder({ client, component: 'kubelet', host: config.nodeName, logger: log });
   const services = new SharedInformer<KubeObject>(client, { resource: SERVICES, logger: log });
   void services.run(stop.signal);
-  const proxy = config.proxyMode === 'userspace' ? (await import('./proxy/service-proxy.js')).startServiceProxy({ client, nodeName: config.nodeName, nodeIPs: [hostIP], logger: log.child({ component: 'service-proxy' }), signal: stop.signal, ...(config.proxyInterface ? { interfaceName: config.proxyInterface } : {}) }) : undefined;
+  const proxy = config.proxyMode === 'userspace' || config.proxyMode === 'iptables' ? (await import('./proxy/service-proxy.js')).startServiceProxy({ client, mode: config.proxyMode, nodeName: config.nodeName, nodeIPs: [hostIP], logger: log.child({ component: 'service-proxy' }), signal: stop.signal, ...(config.proxyInterface ? { interfaceName: config.proxyInterface } : {}) }) : undefined;
   const sources = apiSources(client);
   const provisioner = new LocalPathProvisioner({ client, nodeName: config.nodeName, rootDir: config.localPathDir ?? join(dataDir, 'storage'), logger: log });
   void provisioner.run(stop.signal).catch((err: unknown) => log.warn({ err }, 'local-path provisioner stopped'));

@@ -30,7 +30,8 @@ Flags:
   --bind-address ADDR          address of the agent's endpoint (logs, exec, port-forward for the API server;
                                /healthz, /metrics) (default 0.0.0.0, like the kubelet)
   --port PORT                  their port (default 10250; 0 picks one)
-  --proxy-mode MODE            service proxy: userspace (VIPs on a local link, NodePorts, LoadBalancer) or none
+  --proxy-mode MODE            service proxy: userspace (VIPs on a local link, NodePorts, LoadBalancer),
+                               iptables (the same, by kernel DNAT in the nat table) or none
                                (default userspace when running as root, none otherwise)
   --proxy-interface NAME       link holding the service VIPs (default flotilla0)
   --metrics-interval DURATION  resource metrics resolution for /stats/summary, e.g. 10s, 500ms (default 10s)
@@ -107,7 +108,7 @@ export async function main(argv: string[]): Promise<void> {
       ...(Object.keys(extra).length > 0 ? { extraContainerLabels: extra } : {}),
       podNetwork: enumFlag(values['pod-network']!, 'pod-network', ['docker', 'host-gw'] as const),
       ...(values['cluster-cidr'] ? { clusterCIDR: values['cluster-cidr'] } : {}),
-      proxyMode: enumFlag(values['proxy-mode'] ?? (root ? 'userspace' : 'none'), 'proxy-mode', ['userspace', 'none'] as const),
+      proxyMode: enumFlag(values['proxy-mode'] ?? (root ? 'userspace' : 'none'), 'proxy-mode', ['userspace', 'iptables', 'none'] as const),
       ...(values['proxy-interface'] ? { proxyInterface: values['proxy-interface'] } : {}),
       metricsIntervalMs,
       ingress: { httpPort: ingressPort('ingress-http-port'), httpsPort: ingressPort('ingress-https-port'), bindAddress: values['ingress-bind-address']! },

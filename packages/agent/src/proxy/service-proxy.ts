@@ -31,6 +31,7 @@ import { isIPv4 } from 'node:net';
 import { objectKey, splitObjectKey, type EndpointSlice, type KubeObject, type Node, type Service, type ServicePort } from '@flotilla/api';
 import { res, runWorkers, SharedInformer, WorkQueue, deletedObject, type Clock, type KubeClient } from '@flotilla/client';
 import type { Logger } from 'pino';
+import { IptablesProxier, type IptablesDestination, type IptablesServicePort } from './iptables-rules.js';
 import { EndpointSelector, endpointKey, usableEndpoints, type ProxyEndpoint, type TrafficPolicy } from './endpoint-selector.js';
 import { TcpProxier } from './tcp-proxier.js';
 import { UdpProxier } from './udp-proxier.js';
@@ -60,12 +61,18 @@ export interface ServiceProxyOptions {
   /** UDP sessions end after this long without traffic (ms, default 30 s). */
   udpIdleTimeoutMs?: number;
   clock?: Clock;
+  /** `userspace` (listeners in this process, default) or `iptables` (kernel DNAT, see iptables-rules.ts). */
+  mode?: 'userspace' | 'iptables';
+  /** The iptables rule writer (iptables mode; default one for `nodeName`). */
+  iptables?: IptablesProxier;
 }
 
 /** A running service proxy. */
 export interface ServiceProxyHandle {
   /** Resolves once the caches synced and every service had its first sync. */
   ready: Promise<void>;
+  /** The mode in effect (iptables falls back to userspace when iptables fails at start). */
+  readonly mode: 'userspace' | 'iptables';
   /** True while VIPs are managed (false: NodePorts only). */
   readonly vipsEnabled: boolean;
   /** Closes every listener (VIPs stay assigned). */
@@ -88,6 +95,10 @@ interface DesiredListener {
   address: string;
   port: number;
   selector: EndpointSelector;
+  /** Selector key (one iptables service-port chain per selector). */
+  selKey: string;
+  dest: IptablesDestination;
+  affinitySeconds: number;
 }
 
 /** The IPv4 ClusterIPs of a service that gets VIPs (none for headless and ExternalName). */
@@ -146,6 +157,22 @@ export function startServiceProxy(options: ServiceProxyOptions): ServiceProxyHan
   if (!addresses) log.warn({ interface: interfaceName }, 'not running as root; service VIPs disabled, serving NodePorts only');
   const nodePortAddress = options.nodePortAddress ?? '0.0.0.0';
   const clock = options.clock ? { clock: options.clock } : {};
+  let iptables: IptablesProxier | null = options.mode === 'iptables' ? (options.iptables ?? new IptablesProxier(nodeName)) : null;
+  /** iptables mode: service key -> its service ports. */
+  const rulePorts = new Map<string, IptablesServicePort[]>();
+  let applyRunning: Promise<void> = Promise.resolve();
+  let applyPending: Promise<void> | undefined;
+  /** Applies the current rules; concurrent callers share one pending apply (which sees every change made before it starts). */
+  const applyRules = (): Promise<void> => {
+    if (applyPending) return applyPending;
+    const p = applyRunning.catch(() => undefined).then(() => {
+      applyPending = undefined;
+      return iptables!.apply([...rulePorts.values()].flat());
+    });
+    applyPending = p;
+    applyRunning = p;
+    return p;
+  };
 
   const services = new SharedInformer<Service>(client, { resource: SERVICES, logger: log, ...clock });
   const slices = new SharedInformer<EndpointSlice>(client, { resource: SLICES, logger: log, ...clock });
@@ -218,14 +245,15 @@ export function startServiceProxy(options: ServiceProxyOptions): ServiceProxyHan
         if (protocol !== 'TCP' && protocol !== 'UDP') continue;
         const all = endpointsForPort(serviceSlices, port);
         const id = `${port.name ?? ''}/${protocol}`;
-        const add = (scope: 'internal' | 'external', policy: TrafficPolicy, address: string, listenPort: number) => {
+        const add = (scope: 'internal' | 'external', policy: TrafficPolicy, address: string, listenPort: number, nodePort = false) => {
           const selKey = `${id}/${scope}`;
           usedSelectors.add(selKey);
           const selector = selectorFor(key, st, selKey, affinityMs, usableEndpoints(all, policy, nodeName));
-          desired.push({ key: `${protocol}/${address}:${listenPort}`, protocol, address, port: listenPort, selector });
+          const dest: IptablesDestination = nodePort ? { kind: 'nodePort', port: listenPort } : { kind: 'address', ip: address, port: listenPort };
+          desired.push({ key: `${protocol}/${address}:${listenPort}`, protocol, address, port: listenPort, selector, selKey, dest, affinitySeconds: Math.round(affinityMs / 1000) });
         };
         for (const vip of vips) add('internal', spec.internalTrafficPolicy ?? 'Cluster', vip, port.port);
-        if (external && port.nodePort) add('external', spec.externalTrafficPolicy ?? 'Cluster', nodePortAddress, port.nodePort);
+        if (external && port.nodePort) add('external', spec.externalTrafficPolicy ?? 'Cluster', nodePortAddress, port.nodePort, true);
         if (spec.type === 'LoadBalancer') for (const ip of options.nodeIPs) add('external', spec.externalTrafficPolicy ?? 'Cluster', ip, port.port);
       }
     }
@@ -238,6 +266,19 @@ export function startServiceProxy(options: ServiceProxyOptions): ServiceProxyHan
         assigned.add(vip);
         log.info({ service: key, vip }, 'assigned service VIP');
       }
+    }
+    if (iptables) {
+      const byChain = new Map<string, IptablesServicePort & { destinations: IptablesDestination[] }>();
+      for (const d of desired) {
+        const id = `${key}/${d.selKey}`;
+        let sp = byChain.get(id);
+        if (!sp) byChain.set(id, (sp = { id, protocol: d.protocol, affinitySeconds: d.affinitySeconds, endpoints: d.selector.endpoints.map((e) => ({ ip: e.ip, port: e.port })), destinations: [] }));
+        sp.destinations.push(d.dest);
+      }
+      if (svc) rulePorts.set(key, [...byChain.values()]);
+      else rulePorts.delete(key);
+      desired.length = 0;
+      await applyRules();
     }
     const wanted = new Map(desired.map((d) => [d.key, d]));
     for (const [k, l] of st.listeners) {
@@ -312,6 +353,14 @@ export function startServiceProxy(options: ServiceProxyOptions): ServiceProxyHan
         log.warn({ err, interface: interfaceName }, 'cannot set up the service VIP interface; serving NodePorts only');
       }
     }
+    if (iptables) {
+      try {
+        await iptables.init();
+      } catch (err) {
+        iptables = null;
+        log.warn({ err }, 'iptables does not work here; service proxy falls back to userspace mode');
+      }
+    }
     await Promise.all([services.waitForSync(signal), slices.waitForSync(signal), nodes.waitForSync(signal)]);
     if (addresses && vipsEnabled) {
       const wantedVips = new Set(services.lister.list().flatMap((s) => serviceVIPs(s)));
@@ -333,7 +382,7 @@ export function startServiceProxy(options: ServiceProxyOptions): ServiceProxyHan
       });
     }
     workers = runWorkers({ name: 'service-proxy', queue, workers: 2, sync, logger: log, signal });
-    log.info({ node: nodeName, vips: vipsEnabled, interface: vipsEnabled ? interfaceName : undefined }, 'service proxy started');
+    log.info({ node: nodeName, mode: iptables ? 'iptables' : 'userspace', vips: vipsEnabled, interface: vipsEnabled ? interfaceName : undefined }, 'service proxy started');
   })();
   ready.catch(() => undefined);
   signal.addEventListener('abort', () => {
@@ -343,6 +392,9 @@ export function startServiceProxy(options: ServiceProxyOptions): ServiceProxyHan
 
   return {
     ready,
+    get mode() {
+      return iptables ? 'iptables' as const : 'userspace' as const;
+    },
     get vipsEnabled() {
       return vipsEnabled;
     },
