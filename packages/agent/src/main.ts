@@ -32,7 +32,8 @@ Flags:
   --port PORT                  their port (default 10250; 0 picks one)
   --proxy-mode MODE            service proxy: userspace (VIPs on a local link, NodePorts, LoadBalancer),
                                iptables (the same, by kernel DNAT in the nat table) or none
-                               (default userspace when running as root, none otherwise)
+                               (default iptables when running as root — userspace, with a log line, when
+                               iptables does not work — none otherwise)
   --proxy-interface NAME       link holding the service VIPs (default flotilla0)
   --metrics-interval DURATION  resource metrics resolution for /stats/summary, e.g. 10s, 500ms (default 10s)
   --ingress-http-port PORT     HTTP port of the Ingress proxy (default 80; 0 disables; auto picks a free one)
@@ -108,7 +109,7 @@ export async function main(argv: string[]): Promise<void> {
       ...(Object.keys(extra).length > 0 ? { extraContainerLabels: extra } : {}),
       podNetwork: enumFlag(values['pod-network']!, 'pod-network', ['docker', 'host-gw'] as const),
       ...(values['cluster-cidr'] ? { clusterCIDR: values['cluster-cidr'] } : {}),
-      proxyMode: enumFlag(values['proxy-mode'] ?? (root ? 'userspace' : 'none'), 'proxy-mode', ['userspace', 'iptables', 'none'] as const),
+      proxyMode: enumFlag(values['proxy-mode'] ?? (root ? 'iptables' : 'none'), 'proxy-mode', ['userspace', 'iptables', 'none'] as const),
       ...(values['proxy-interface'] ? { proxyInterface: values['proxy-interface'] } : {}),
       metricsIntervalMs,
       ingress: { httpPort: ingressPort('ingress-http-port'), httpsPort: ingressPort('ingress-https-port'), bindAddress: values['ingress-bind-address']! },

@@ -11,6 +11,7 @@ import { res } from '@flotilla/client';
 import { FakeClient } from '@flotilla/client/testing';
 import pino from 'pino';
 import { startServiceProxy, type ServiceProxyHandle } from './service-proxy.js';
+import { IptablesProxier } from './iptables-rules.js';
 import type { AddressManager } from './vip-interface.js';
 
 const SERVICES = res('services');
@@ -207,5 +208,26 @@ describe('service proxy', () => {
     expect(proxy.vipsEnabled).toBe(false);
     expect(await fetchText('127.0.0.1', nodePort)).toBe('127.0.10.1');
     expect(await fetchText('127.0.11.1', 80)).toBe('REFUSED');
+  });
+});
+
+describe('service proxy in iptables mode', () => {
+  it('falls back to userspace mode when iptables does not work', async () => {
+    const port = await freePort('127.0.1.1');
+    await backend('127.0.1.1', port);
+    const vipPort = await freePort('127.0.2.1');
+    const client = new FakeClient([
+      { resource: SERVICES, objects: [service('web', { clusterIP: '127.0.2.1', ports: [{ name: 'web', port: vipPort, targetPort: port, protocol: 'TCP' }] })] },
+      { resource: SLICES, objects: [slice('web', port, [{ ip: '127.0.1.1' }])] },
+    ]);
+    const failing = new IptablesProxier('node-a', async () => {
+      throw new Error('iptables: not found');
+    });
+    const abort = new AbortController();
+    const proxy = startServiceProxy({ client, nodeName: 'node-a', nodeIPs: [], logger: log, signal: abort.signal, addresses: new FakeAddresses(), nodePortAddress: '127.0.0.1', mode: 'iptables', iptables: failing });
+    cleanups.push(() => proxy.stop());
+    await proxy.ready;
+    expect(proxy.mode).toBe('userspace');
+    expect(await fetchText('127.0.2.1', vipPort)).toBe('127.0.1.1');
   });
 });

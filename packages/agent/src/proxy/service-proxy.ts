@@ -1,5 +1,9 @@
 /**
- * The agent's service proxy (kube-proxy's job), in the shape of kube-proxy's old *userspace* mode.
+ * The agent's service proxy (kube-proxy's job), in the shape of kube-proxy's old *userspace* mode,
+ * or (`mode: 'iptables'`, the agent's default as root) kube-proxy's iptables mode: the same informers,
+ * sync and VIPs, but each sync writes DNAT rules (iptables-rules.ts) instead of opening listeners;
+ * when iptables does not work at start it logs so and runs in userspace mode. Notes below are about
+ * userspace mode unless they say otherwise.
  *
  * Why userspace: it needs no iptables/nftables/IPVS (nothing of the host's packet filter is touched,
  * nothing to leak or to fight Docker over), it works the same in a container or on a laptop, and it
