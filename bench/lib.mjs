@@ -209,6 +209,10 @@ export function startControllerManager(kubeconfig, extraArgs = []) {
  * matches `ready` (by default the line naming its endpoint).
  */
 export function startAgent(kubeconfig, nodeName, dataDir, extraArgs = [], ready = /agent running on (https?:\/\/\S+)/) {
+  // Host-wide features stay off unless a bench asks for them (a bench agent must not leave iptables
+  // chains, DNS listeners or ports 80/443 behind).
+  const given = new Set(extraArgs.filter((a) => a.startsWith('--')).map((a) => a.split('=')[0]));
+  const isolation = Object.entries({ '--proxy-mode': 'none', '--enable-dns': 'false', '--ingress-http-port': '0', '--ingress-https-port': '0' }).filter(([flag]) => !given.has(flag)).flat();
   return startAndWait(process.execPath, [
     bin('agent', 'flotilla-agent'),
     '--kubeconfig', kubeconfig,
@@ -216,6 +220,7 @@ export function startAgent(kubeconfig, nodeName, dataDir, extraArgs = [], ready 
     '--data-dir', join(dataDir, 'agent'),
     '--pod-infra-image', PAUSE_IMAGE,
     '--container-labels', `${TEST_LABEL}=true`,
+    ...isolation,
     ...extraArgs,
   ], ready);
 }

@@ -164,7 +164,9 @@ describe.skipIf(!docker)('flotilla server with the local agent', () => {
   it('builds the pause image, registers the local node and runs a pod on it', async () => {
     engine = new DockerClient();
     await ensureTestImage();
-    const l = await startLauncher(['--node-name', NODE, '--agent-port', '0', `--agent-arg=--container-labels=${TEST_LABEL}=true`]);
+    // The local agent without its host-wide parts (iptables chains, DNS on the bridge, ports 80/443),
+    // which other tests' clusters on this machine would share.
+    const l = await startLauncher(['--node-name', NODE, '--agent-port', '0', `--agent-arg=--container-labels=${TEST_LABEL}=true`, '--agent-arg=--proxy-mode=none', '--agent-arg=--enable-dns=false', '--agent-arg=--ingress-http-port=0', '--agent-arg=--ingress-https-port=0']);
     expect(l.process.stdout()).toMatch(new RegExp(`Local agent:\\s+node ${NODE}`));
     const image = await engine.inspectImage('flotilla/pause:1');
     expect(image.Config?.Cmd).toEqual(['/bin/sh', '-c', "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait; done"]);
