@@ -8,7 +8,7 @@ import { readFileSync, statfsSync, mkdirSync } from 'node:fs';
 import { cpus, hostname, networkInterfaces, release, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { isNotFound, type KubeObject, type Pod } from '@flotilla/api';
-import { deletedObject, EventRecorder, res, RestClient, SharedInformer, type ClientConfig, type KubeClient } from '@flotilla/client';
+import { componentAbortController, deletedObject, EventRecorder, res, RestClient, SharedInformer, type ClientConfig, type KubeClient } from '@flotilla/client';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { EnvSources } from './containers/env.js';
@@ -194,7 +194,7 @@ export async function startAgent(config: AgentConfig, options: { logger: Logger 
   const node = await registerNode(client, facts, health, new Date());
   let conditions = ((node['status'] as { conditions?: [] } | undefined)?.conditions ?? []) as Parameters<typeof reportNodeConditions>[4];
   const lease = new NodeLease(client, config.nodeName, 40, node.metadata.uid);
-  const stop = new AbortController();
+  const stop = componentAbortController();
   const timers: NodeJS.Timeout[] = [];
   const dns = config.dnsServer ? await (await import('./dns/node-dns.js')).startNodeDns({ docker, client, config: config.dnsServer, logger: log, signal: stop.signal }) : undefined;
   const clusterDns = config.clusterDns ?? dns?.clusterDns;

@@ -2,7 +2,7 @@
  * `flotilla-hollow-nodes`: many simulated nodes in one process, for testing schedulers and
  * controllers at scale without machines.
  */
-import { checkFlags, durationFlag, intFlag, loadClientConfig, parseCommandLine, RestClient, runUntilSignalled } from '@flotilla/client';
+import { checkFlags, componentAbortController, durationFlag, intFlag, loadClientConfig, parseCommandLine, RestClient, runUntilSignalled } from '@flotilla/client';
 import pino from 'pino';
 import { HollowNodes } from './hollow-nodes.js';
 import { parseNodeLabels, parseTaints } from './node/node-flags.js';
@@ -58,7 +58,7 @@ export async function main(argv: string[]): Promise<void> {
   }));
   const logger = pino({ level: values['log-level'], base: { component: 'hollow-nodes' } }, pino.destination(2));
   const client = new RestClient(loadClientConfig(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}), { userAgent: 'flotilla-hollow-nodes', connections: 64 });
-  const stop = new AbortController();
+  const stop = componentAbortController();
   const fleet = new HollowNodes({ client, logger, ...settings });
   await runUntilSignalled(
     logger,

@@ -13,3 +13,4 @@ export * from './event-recorder.js';
 export * from './health-server.js';
 export * from './command-line.js';
 export * from './files.js';
+export * from './abort.js';

@@ -4,6 +4,7 @@
  * leaseDuration (as observed on this candidate's own clock) can be taken over; the leader steps
  * down when it cannot renew within the renew deadline.
  */
+import { componentAbortController } from './abort.js';
 import { formatMicroTime, isConflict, isNotFound, isAlreadyExists, type KubeObject } from '@flotilla/api';
 import type { Logger } from 'pino';
 import { realClock, type Clock } from './clock.js';
@@ -134,7 +135,7 @@ export class LeaderElector {
       }
       this.leading = true;
       this.o.logger.info({ lease: `${this.o.namespace}/${this.o.name}`, identity: this.o.identity }, 'became leader');
-      const leadership = new AbortController();
+      const leadership = componentAbortController();
       const stopLeading = () => leadership.abort();
       signal.addEventListener('abort', stopLeading, { once: true });
       const work = Promise.resolve()

@@ -3,7 +3,7 @@
  * leader election on a Lease (controllers run only while leading), and /healthz and /metrics.
  */
 import { hostname } from 'node:os';
-import { acceleratedClock, runWhileLeading, serveHealthAndMetrics, realClock, RestClient, SharedInformerFactory, type ClientConfig } from '@flotilla/client';
+import { acceleratedClock, componentAbortController, realClock, RestClient, runWhileLeading, serveHealthAndMetrics, SharedInformerFactory, type ClientConfig } from '@flotilla/client';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { recorderFactory, type Controller, type ControllerContext, type ControllerOptions } from './controller-context.js';
@@ -68,7 +68,7 @@ export async function start(config: ControllerManagerConfig, options: { logger: 
   const leaderGauge = new Gauge({ name: 'controller_manager_is_leader', help: '1 while this instance runs the controllers.', registers: [registry] });
   collectDefaultMetrics({ register: registry });
 
-  const stopAll = new AbortController();
+  const stopAll = componentAbortController();
   options.signal?.addEventListener('abort', () => stopAll.abort(), { once: true });
   const factory = new SharedInformerFactory(client, log);
   const recorders = recorderFactory(client, log, clock);

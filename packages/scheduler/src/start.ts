@@ -5,7 +5,7 @@
  */
 import { hostname } from 'node:os';
 import { formatTime, type KubeObject } from '@flotilla/api';
-import { deletedObject, EventRecorder, runWhileLeading, serveHealthAndMetrics, res, RestClient, SharedInformerFactory, type ClientConfig } from '@flotilla/client';
+import { componentAbortController, deletedObject, EventRecorder, res, RestClient, runWhileLeading, serveHealthAndMetrics, SharedInformerFactory, type ClientConfig } from '@flotilla/client';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { defaultProfile } from './plugins/index.js';
@@ -71,7 +71,7 @@ export async function start(config: SchedulerConfig, options: { logger: Logger; 
   const leaderGauge = new Gauge({ name: 'scheduler_is_leader', help: '1 while this instance schedules.', registers: [registry] });
   collectDefaultMetrics({ register: registry });
 
-  const stopAll = new AbortController();
+  const stopAll = componentAbortController();
   options.signal?.addEventListener('abort', () => stopAll.abort(), { once: true });
   const factory = new SharedInformerFactory(client, log);
   const pods = factory.informerFor<Pod>(PODS);
