@@ -106,10 +106,10 @@ describe.skipIf(!docker || !kubectlPath)('resource metrics (agent → metrics.k8
       // The object itself, as metrics-server returns it.
       const pm = JSON.parse(await kubectl.ok(['get', '--raw', `/apis/metrics.k8s.io/v1beta1/namespaces/${ns}/pods/busy`])) as { kind: string; window: string; timestamp: string; containers: { name: string; usage: { cpu: string; memory: string } }[] };
       expect(pm).toMatchObject({ kind: 'PodMetrics', containers: [{ name: 'main' }] });
-      // The window is the measured time between the two samples: the 5 s interval, or a little more
-      // when the machine is busy.
+      // The window is the measured time between the two samples: about the 5 s interval, more or less
+      // when a busy machine delays one of the stats reads.
       expect(pm.window).toMatch(/^\d+s$/);
-      expect(Number.parseInt(pm.window, 10)).toBeGreaterThanOrEqual(5);
+      expect(Number.parseInt(pm.window, 10)).toBeGreaterThanOrEqual(1);
       expect(Number.parseInt(pm.window, 10)).toBeLessThanOrEqual(15);
       expect(pm.containers[0]!.usage.cpu).toMatch(/^\d+(n|u|m)?$/);
       expect(pm.containers[0]!.usage.memory).toMatch(/^\d+(Ki|Mi)?$/);
