@@ -5,6 +5,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseDuration } from '@flotilla/api';
+import type { LeaderElectionConfig } from './leader-election.js';
 
 /** Thrown by the value checks; `parseCommandLine`'s callers print it and exit 2. */
 export class FlagError extends Error {}
@@ -89,4 +90,29 @@ export async function runUntilSignalled<H extends Stoppable>(logger: { fatal(obj
 export function enumFlag<T extends string>(v: string, name: string, allowed: readonly T[]): T {
   if (!(allowed as readonly string[]).includes(v)) throw new FlagError(`--${name} must be ${allowed.join(' or ')}, not "${v}"`);
   return v as T;
+}
+
+/** kube-scheduler's and kube-controller-manager's `--leader-elect*` flags; `resourceName` names the Lease. */
+export function leaderElectionOptions(resourceName: string) {
+  return {
+    'leader-elect': { type: 'string', default: 'true' },
+    'leader-elect-lease-duration': { type: 'string', default: '15s' },
+    'leader-elect-renew-deadline': { type: 'string', default: '10s' },
+    'leader-elect-retry-period': { type: 'string', default: '2s' },
+    'leader-elect-resource-namespace': { type: 'string', default: 'kube-system' },
+    'leader-elect-resource-name': { type: 'string', default: resourceName },
+  } as const;
+}
+
+/** The election settings from those flags (durations like `15s`; a bare number counts in seconds). */
+export function leaderElectionFlags(values: Readonly<Record<string, unknown>>): LeaderElectionConfig {
+  const text = (flag: string): string => String(values[flag]);
+  return {
+    leaderElect: boolFlag(values['leader-elect'] as string | undefined, 'leader-elect'),
+    namespace: text('leader-elect-resource-namespace'),
+    name: text('leader-elect-resource-name'),
+    leaseDurationSeconds: durationFlag(text('leader-elect-lease-duration'), 'leader-elect-lease-duration', 's') / 1000,
+    renewDeadlineMs: durationFlag(text('leader-elect-renew-deadline'), 'leader-elect-renew-deadline', 's'),
+    retryPeriodMs: durationFlag(text('leader-elect-retry-period'), 'leader-elect-retry-period', 's'),
+  };
 }

@@ -184,6 +184,18 @@ export class LeaderElector {
   }
 }
 
+/** How a component elects its leader (from its `--leader-elect*` flags). */
+export interface LeaderElectionConfig {
+  /** Without election the component acts at once (a single instance). */
+  leaderElect: boolean;
+  /** Namespace and name of the Lease. */
+  namespace: string;
+  name: string;
+  leaseDurationSeconds: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+}
+
 /** What a leader-elected component runs: its work while leading, with or without an election. */
 export interface LeadingOptions extends Omit<LeaderElectorOptions, 'onStartedLeading' | 'onStoppedLeading'> {
   /** Without election the work runs at once (a single instance). */

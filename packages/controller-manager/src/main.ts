@@ -1,7 +1,7 @@
 /**
  * `flotilla-controller-manager`: flags (kube-controller-manager's names), logging, signals.
  */
-import { boolFlag, checkFlags, durationFlag, FlagError, intFlag, loadClientConfig, parseCommandLine, runUntilSignalled } from '@flotilla/client';
+import { checkFlags, durationFlag, FlagError, intFlag, leaderElectionFlags, leaderElectionOptions, loadClientConfig, parseCommandLine, runUntilSignalled } from '@flotilla/client';
 import pino from 'pino';
 import { CONTROLLERS } from './controllers.js';
 import { start } from './start.js';
@@ -39,12 +39,7 @@ export async function main(argv: string[]): Promise<void> {
     kubeconfig: { type: 'string' },
     controllers: { type: 'string', multiple: true },
     'concurrent-syncs': { type: 'string', default: '5' },
-    'leader-elect': { type: 'string', default: 'true' },
-    'leader-elect-lease-duration': { type: 'string', default: '15s' },
-    'leader-elect-renew-deadline': { type: 'string', default: '10s' },
-    'leader-elect-retry-period': { type: 'string', default: '2s' },
-    'leader-elect-resource-namespace': { type: 'string', default: 'kube-system' },
-    'leader-elect-resource-name': { type: 'string', default: 'kube-controller-manager' },
+    ...leaderElectionOptions('kube-controller-manager'),
     'bind-address': { type: 'string', default: '127.0.0.1' },
     port: { type: 'string', default: '10257' },
     'node-monitor-grace-period': { type: 'string', default: '40s' },
@@ -63,12 +58,7 @@ export async function main(argv: string[]): Promise<void> {
     return {
       client: loadClientConfig(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
       controllers: values.controllers ?? ['*'],
-      leaderElect: boolFlag(values['leader-elect'], 'leader-elect'),
-      leaseNamespace: values['leader-elect-resource-namespace']!,
-      leaseName: values['leader-elect-resource-name']!,
-      leaseDurationSeconds: durationFlag(values['leader-elect-lease-duration']!, 'leader-elect-lease-duration') / 1000,
-      renewDeadlineMs: durationFlag(values['leader-elect-renew-deadline']!, 'leader-elect-renew-deadline'),
-      retryPeriodMs: durationFlag(values['leader-elect-retry-period']!, 'leader-elect-retry-period'),
+      leaderElection: leaderElectionFlags(values),
       bindAddress: values['bind-address']!,
       port: intFlag(values.port!, 'port', 0),
       clockSpeed,

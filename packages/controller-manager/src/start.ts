@@ -3,7 +3,7 @@
  * leader election on a Lease (controllers run only while leading), and /healthz and /metrics.
  */
 import { hostname } from 'node:os';
-import { acceleratedClock, componentAbortController, realClock, RestClient, runWhileLeading, serveHealthAndMetrics, SharedInformerFactory, type ClientConfig } from '@flotilla/client';
+import { acceleratedClock, componentAbortController, realClock, RestClient, runWhileLeading, serveHealthAndMetrics, SharedInformerFactory, type ClientConfig, type LeaderElectionConfig } from '@flotilla/client';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { recorderFactory, type Controller, type ControllerContext, type ControllerOptions } from './controller-context.js';
@@ -14,12 +14,7 @@ export interface ControllerManagerConfig {
   client: ClientConfig;
   /** Controller selection as in `--controllers` (`*`, `name`, `-name`). */
   controllers: string[];
-  leaderElect: boolean;
-  leaseNamespace: string;
-  leaseName: string;
-  leaseDurationSeconds: number;
-  renewDeadlineMs: number;
-  retryPeriodMs: number;
+  leaderElection: LeaderElectionConfig;
   /** Address of /healthz and /metrics; port 0 picks one; undefined disables it. */
   bindAddress?: string;
   port?: number;
@@ -93,14 +88,9 @@ export async function start(config: ControllerManagerConfig, options: { logger: 
 
   const running = runWhileLeading(
     {
-      leaderElect: config.leaderElect,
+      ...config.leaderElection,
       client,
-      namespace: config.leaseNamespace,
-      name: config.leaseName,
       identity,
-      leaseDurationSeconds: config.leaseDurationSeconds,
-      renewDeadlineMs: config.renewDeadlineMs,
-      retryPeriodMs: config.retryPeriodMs,
       logger: log,
       onLeadership: (leading) => leaderGauge.set(leading ? 1 : 0),
       lead: async (signal) => {
@@ -120,7 +110,7 @@ export async function start(config: ControllerManagerConfig, options: { logger: 
 
   const server = config.bindAddress !== undefined && config.port !== undefined ? await serveHealthAndMetrics({ bindAddress: config.bindAddress, port: config.port, registry }) : undefined;
   const metricsUrl = server?.url;
-  log.info({ identity, controllers: names, leaderElect: config.leaderElect, metricsUrl }, 'controller manager started');
+  log.info({ identity, controllers: names, leaderElect: config.leaderElection.leaderElect, metricsUrl }, 'controller manager started');
   return {
     metricsUrl,
     controllers: names,

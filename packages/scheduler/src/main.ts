@@ -1,7 +1,7 @@
 /**
  * `flotilla-scheduler`: flags (kube-scheduler's names), logging, signals.
  */
-import { boolFlag, checkFlags, durationFlag, intFlag, loadClientConfig, parseCommandLine, runUntilSignalled } from '@flotilla/client';
+import { checkFlags, intFlag, leaderElectionFlags, leaderElectionOptions, loadClientConfig, parseCommandLine, runUntilSignalled } from '@flotilla/client';
 import pino from 'pino';
 import { start } from './start.js';
 
@@ -29,12 +29,7 @@ export async function main(argv: string[]): Promise<void> {
   const values = parseCommandLine('flotilla-scheduler', USAGE, argv, {
     kubeconfig: { type: 'string' },
     'scheduler-name': { type: 'string', default: 'default-scheduler' },
-    'leader-elect': { type: 'string', default: 'true' },
-    'leader-elect-lease-duration': { type: 'string', default: '15s' },
-    'leader-elect-renew-deadline': { type: 'string', default: '10s' },
-    'leader-elect-retry-period': { type: 'string', default: '2s' },
-    'leader-elect-resource-namespace': { type: 'string', default: 'kube-system' },
-    'leader-elect-resource-name': { type: 'string', default: 'kube-scheduler' },
+    ...leaderElectionOptions('kube-scheduler'),
     'bind-address': { type: 'string', default: '127.0.0.1' },
     port: { type: 'string', default: '10251' },
     'percentage-of-nodes-to-score': { type: 'string' },
@@ -44,12 +39,7 @@ export async function main(argv: string[]): Promise<void> {
   const config = checkFlags('flotilla-scheduler', () => ({
     client: loadClientConfig(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
     schedulerName: values['scheduler-name']!,
-    leaderElect: boolFlag(values['leader-elect'], 'leader-elect'),
-    leaseNamespace: values['leader-elect-resource-namespace']!,
-    leaseName: values['leader-elect-resource-name']!,
-    leaseDurationSeconds: durationFlag(values['leader-elect-lease-duration']!, 'leader-elect-lease-duration', 's') / 1000,
-    renewDeadlineMs: durationFlag(values['leader-elect-renew-deadline']!, 'leader-elect-renew-deadline', 's'),
-    retryPeriodMs: durationFlag(values['leader-elect-retry-period']!, 'leader-elect-retry-period', 's'),
+    leaderElection: leaderElectionFlags(values),
     bindAddress: values['bind-address']!,
     port: intFlag(values.port!, 'port', 0, 65535),
     ...(values['percentage-of-nodes-to-score'] ? { percentageOfNodesToScore: intFlag(values['percentage-of-nodes-to-score'], 'percentage-of-nodes-to-score', 0, 100) } : {}),

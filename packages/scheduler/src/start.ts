@@ -5,7 +5,7 @@
  */
 import { hostname } from 'node:os';
 import { formatTime, type KubeObject } from '@flotilla/api';
-import { componentAbortController, deletedObject, EventRecorder, res, RestClient, runWhileLeading, serveHealthAndMetrics, SharedInformerFactory, type ClientConfig } from '@flotilla/client';
+import { componentAbortController, deletedObject, EventRecorder, res, RestClient, runWhileLeading, serveHealthAndMetrics, SharedInformerFactory, type ClientConfig, type LeaderElectionConfig } from '@flotilla/client';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { defaultProfile } from './plugins/index.js';
@@ -17,12 +17,7 @@ import type { Node, PersistentVolume, PersistentVolumeClaim, Pod, StorageClass }
 export interface SchedulerConfig {
   client: ClientConfig;
   schedulerName: string;
-  leaderElect: boolean;
-  leaseNamespace: string;
-  leaseName: string;
-  leaseDurationSeconds: number;
-  renewDeadlineMs: number;
-  retryPeriodMs: number;
+  leaderElection: LeaderElectionConfig;
   /** Address of the /healthz and /metrics endpoint; port 0 picks one; undefined disables it. */
   bindAddress?: string;
   port?: number;
@@ -151,14 +146,9 @@ export async function start(config: SchedulerConfig, options: { logger: Logger; 
   // A scheduler that loses its lease stops scheduling at once: its queue would be stale.
   const running = runWhileLeading(
     {
-      leaderElect: config.leaderElect,
+      ...config.leaderElection,
       client,
-      namespace: config.leaseNamespace,
-      name: config.leaseName,
       identity,
-      leaseDurationSeconds: config.leaseDurationSeconds,
-      renewDeadlineMs: config.renewDeadlineMs,
-      retryPeriodMs: config.retryPeriodMs,
       logger: log,
       onLeadership: (leading) => leaderGauge.set(leading ? 1 : 0),
       lead: async (signal) => {
@@ -172,7 +162,7 @@ export async function start(config: SchedulerConfig, options: { logger: Logger; 
 
   const server = config.bindAddress !== undefined && config.port !== undefined ? await serveHealthAndMetrics({ bindAddress: config.bindAddress, port: config.port, registry }) : undefined;
   const metricsUrl = server?.url;
-  log.info({ identity, schedulerName: config.schedulerName, leaderElect: config.leaderElect, metricsUrl }, 'scheduler started');
+  log.info({ identity, schedulerName: config.schedulerName, leaderElect: config.leaderElection.leaderElect, metricsUrl }, 'scheduler started');
   return {
     metricsUrl,
     isLeader: running.isLeader,
