@@ -7,7 +7,7 @@
  * `pod-template-generation`.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { getControllerOf, isNotFound, labelSelectorFromObject, objectKey, splitObjectKey, type KubeObject, type LabelSelectorObject, type OwnerReference } from '@flotilla/api';
+import { isNotFound, labelSelectorFromObject, objectKey, splitObjectKey, type KubeObject, type LabelSelectorObject, type OwnerReference } from '@flotilla/api';
 import { deletedObject, res, runWorkers, WorkQueue, type EventRecorder, type SharedInformer } from '@flotilla/client';
 import type { Controller, ControllerContext } from '../../controller-context.js';
 import { Expectations } from '../../expectations.js';
@@ -105,12 +105,9 @@ export class DaemonSetController implements Controller {
     });
     watchOwnedPods(this.pods, {
       queue: this.queue,
-      ownerKey: (p) => this.ownerKey(p),
+      owners: this.sets,
+      kind: 'DaemonSet',
       enqueueMatching: (p) => this.enqueueMatching(p),
-      minReadySeconds: (key) => {
-        const { namespace, name } = splitObjectKey(key);
-        return this.sets.lister.get(namespace, name)?.spec.minReadySeconds ?? 0;
-      },
       creationObserved: (owner) => this.creations.creationObserved(owner),
       deletionObserved: (owner, pod) => this.deletions.deletionObserved(owner, pod),
     });
@@ -130,14 +127,6 @@ export class DaemonSetController implements Controller {
 
   private enqueueAll(): void {
     for (const ds of this.sets.lister.list()) this.queue.add(objectKey(ds));
-  }
-
-  private ownerKey(p: PodView): string | undefined {
-    const ref = getControllerOf(p);
-    if (!ref || ref.kind !== 'DaemonSet') return undefined;
-    const ds = this.sets.lister.get(p.metadata.namespace ?? '', ref.name);
-    if (!ds || ds.metadata.uid !== ref.uid) return undefined;
-    return objectKey(ds);
   }
 
   /** Enqueues the DaemonSets that could adopt an orphan pod. */

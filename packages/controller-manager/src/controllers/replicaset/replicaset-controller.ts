@@ -5,7 +5,7 @@
  * and owner reference, and reports replicas, ready, available and fully labeled counts.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { getControllerOf, groupVersionOf, isNotFound, labelSelectorFromObject, objectKey, splitObjectKey, type KubeObject, type LabelSelectorObject, type ResourceInfo } from '@flotilla/api';
+import { groupVersionOf, isNotFound, labelSelectorFromObject, objectKey, splitObjectKey, type KubeObject, type LabelSelectorObject, type ResourceInfo } from '@flotilla/api';
 import { deletedObject, res, runWorkers, WorkQueue, type EventRecorder, type SharedInformer } from '@flotilla/client';
 import type { Controller, ControllerContext } from '../../controller-context.js';
 import { Expectations } from '../../expectations.js';
@@ -70,12 +70,9 @@ export class ReplicaSetController implements Controller {
     });
     watchOwnedPods(this.pods, {
       queue: this.queue,
-      ownerKey: (p) => this.ownerKey(p),
+      owners: this.sets,
+      kind: this.kind.resource.kind,
       enqueueMatching: (p) => this.enqueueMatching(p),
-      minReadySeconds: (key) => {
-        const { namespace, name } = splitObjectKey(key);
-        return this.sets.lister.get(namespace, name)?.spec.minReadySeconds ?? 0;
-      },
       creationObserved: (owner) => this.expectations.creationObserved(owner),
       deletionObserved: (owner, pod) => this.expectations.deletionObserved(owner, pod),
     });
@@ -84,14 +81,6 @@ export class ReplicaSetController implements Controller {
 
   private enqueue(rs: KubeObject): void {
     this.queue.add(objectKey(rs));
-  }
-
-  private ownerKey(p: PodView): string | undefined {
-    const ref = getControllerOf(p);
-    if (!ref || ref.kind !== this.kind.resource.kind) return undefined;
-    const rs = this.sets.lister.get(p.metadata.namespace ?? '', ref.name);
-    if (!rs || rs.metadata.uid !== ref.uid) return undefined;
-    return objectKey(rs);
   }
 
   private enqueueMatching(p: PodView): void {

@@ -9,7 +9,7 @@
  * never deletes (nor sets owners on) the claims it created.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { getControllerOf, isAlreadyExists, isNotFound, labelSelectorFromObject, objectKey, splitObjectKey, type KubeObject, type LabelSelectorObject, type OwnerReference } from '@flotilla/api';
+import { isAlreadyExists, isNotFound, labelSelectorFromObject, objectKey, splitObjectKey, type KubeObject, type LabelSelectorObject, type OwnerReference } from '@flotilla/api';
 import { deletedObject, res, runWorkers, WorkQueue, type EventRecorder, type SharedInformer } from '@flotilla/client';
 import type { Controller, ControllerContext } from '../../controller-context.js';
 import { CONTROLLER_REVISION_HASH_LABEL, CONTROLLER_REVISIONS, syncRevisions, templateFromRevision, truncateHistory, type ControllerRevision, type RevisionHistory } from '../../history.js';
@@ -119,22 +119,11 @@ export class StatefulSetController implements Controller {
     });
     watchOwnedPods(this.pods, {
       queue: this.queue,
-      ownerKey: (p) => this.ownerKey(p),
+      owners: this.sets,
+      kind: 'StatefulSet',
       enqueueMatching: (p) => this.enqueueMatching(p),
-      minReadySeconds: (key) => {
-        const { namespace, name } = splitObjectKey(key);
-        return this.sets.lister.get(namespace, name)?.spec.minReadySeconds ?? 0;
-      },
     });
     ctx.queueDepth?.(this.name, () => this.queue.len());
-  }
-
-  private ownerKey(p: PodView): string | undefined {
-    const ref = getControllerOf(p);
-    if (!ref || ref.kind !== 'StatefulSet') return undefined;
-    const set = this.sets.lister.get(p.metadata.namespace ?? '', ref.name);
-    if (!set || set.metadata.uid !== ref.uid) return undefined;
-    return objectKey(set);
   }
 
   /** Enqueues the sets that could adopt an orphan pod. */
