@@ -6,4 +6,5 @@ export * from './runtime/runtime.js';
 export { DockerClient, DockerError, isDockerNotFound, isDockerConflict, type DockerClientOptions } from './runtime/docker-client.js';
 export { DockerRuntime, type DockerRuntimeOptions } from './runtime/docker-runtime.js';
 export { createTar, type TarEntry } from './runtime/tar.js';
-export { ensurePauseImage, DEFAULT_PAUSE_IMAGE, PAUSE_COMMAND, PauseImageError, type EnsurePauseImageOptions } from './runtime/pause-image.js';
+export { ensureBusyboxImage, BUSYBOX_RECIPE_LABEL } from './runtime/busybox-image.js';
+export { ensureImportedImage, ensurePauseImage, DEFAULT_PAUSE_IMAGE, PAUSE_COMMAND, PauseImageError, type EnsurePauseImageOptions, type ImportedImageRecipe } from './runtime/pause-image.js';

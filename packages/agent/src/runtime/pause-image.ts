@@ -105,10 +105,31 @@ export async function ensurePauseImage(client: DockerClient, name: string, optio
   const { binary } = readStaticBusybox(options.busyboxPath);
   const changes = pauseImageChanges(options.labels);
   const hash = createHash('sha256').update(RECIPE_VERSION).update(binary).update(JSON.stringify(changes)).digest('hex').slice(0, 16);
+  return ensureImportedImage(client, name, { recipeLabel: PAUSE_RECIPE_LABEL, hash, rootfs: () => pauseRootfs(binary), changes, message: 'flotilla pause image' });
+}
+
+/** How {@link ensureImportedImage} builds an image. */
+export interface ImportedImageRecipe {
+  /** Label holding `hash`: an image carrying the same value is reused. */
+  recipeLabel: string;
+  hash: string;
+  /** The root filesystem tar (only made when a build is needed). */
+  rootfs(): Buffer;
+  /** Dockerfile instructions applied at import (the recipe label is added). */
+  changes: string[];
+  message: string;
+}
+
+/**
+ * Makes sure image `name` (`repo[:tag]`) exists as built by `recipe`: reused when its recipe label
+ * matches, otherwise imported through the engine API (`fromSrc=-`), dropping the previous build
+ * unless a container still uses it. Resolves with `name`.
+ */
+export async function ensureImportedImage(client: DockerClient, name: string, recipe: ImportedImageRecipe): Promise<string> {
   let stale: string | undefined;
   try {
     const image = await client.inspectImage(name);
-    if (image.Config?.Labels?.[PAUSE_RECIPE_LABEL] === hash) return name;
+    if (image.Config?.Labels?.[recipe.recipeLabel] === recipe.hash) return name;
     stale = image.Id;
   } catch (err) {
     if (!isDockerNotFound(err)) throw err;
@@ -117,7 +138,7 @@ export async function ensurePauseImage(client: DockerClient, name: string, optio
   const hasTag = colon > name.lastIndexOf('/');
   const repo = hasTag ? name.slice(0, colon) : name;
   const tag = hasTag ? name.slice(colon + 1) : 'latest';
-  await client.importImage(pauseRootfs(binary), { repo, tag, changes: [...changes, `LABEL ${PAUSE_RECIPE_LABEL}=${hash}`], message: 'flotilla pause image' });
+  await client.importImage(recipe.rootfs(), { repo, tag, changes: [...recipe.changes, `LABEL ${recipe.recipeLabel}=${recipe.hash}`], message: recipe.message });
   // The previous build is now untagged; drop it unless a container still uses it.
   if (stale) await client.removeImage(stale).catch(() => undefined);
   return name;
