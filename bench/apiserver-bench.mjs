@@ -10,6 +10,8 @@
 //      with 100 watchers at 1k events/s, and with 5,000 field-filtered watchers plus 10 unfiltered;
 //   5. RSS at idle, at 10k and at the largest pod count (KB per pod).
 // Usage: node bench/apiserver-bench.mjs [--quick] [--pods 100000] [--creates 20000]
+//   [--only creates,leveldb,etcd,gets,list,watch,watch-filtered,memory] (creates always run: the other
+//   phases read those pods) [--cpu-prof DIR] (the API server writes a V8 CPU profile there on exit)
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
@@ -21,6 +23,8 @@ const quick = Boolean(opts.quick);
 const CREATES = Number(opts.creates ?? (quick ? 3000 : 20000));
 const TOTAL_PODS = Number(opts.pods ?? (quick ? 12000 : 100000));
 const CONCURRENCY = 64;
+const ONLY = typeof opts.only === 'string' ? new Set(opts.only.split(',')) : undefined;
+const want = (phase) => !ONLY || ONLY.has(phase);
 const results = [];
 const report = (name, value, note = '') => {
   results.push({ name, value, note });
@@ -29,7 +33,7 @@ const report = (name, value, note = '') => {
 
 // ---------------------------------------------------------------- API server
 const dir = tempDir('apiserver');
-const { child: server, match } = await startAndWait(process.execPath, [join(ROOT, 'packages/apiserver/bin/flotilla-apiserver.js'), '--data-dir', dir.path, '--secure-port', '0', '--log-level', 'warn'], /listening on (https:\/\/\S+)/);
+const { child: server, match } = await startAndWait(process.execPath, [...(opts['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', opts['cpu-prof']] : []), join(ROOT, 'packages/apiserver/bin/flotilla-apiserver.js'), '--data-dir', dir.path, '--secure-port', '0', '--log-level', 'warn'], /listening on (https:\/\/\S+)/);
 const base = match[1];
 const token = /token: (\S+)/.exec(readFileSync(join(dir.path, 'admin.kubeconfig'), 'utf8'))[1];
 const ca = readFileSync(join(dir.path, 'pki', 'ca.crt'), 'utf8');
@@ -66,7 +70,7 @@ report('pod object size', `${Buffer.byteLength(sample)} bytes`);
 }
 
 // 1a. Raw LevelDB, same values, same concurrency.
-{
+if (want('leveldb')) {
   const require = createRequire(join(ROOT, 'packages/apiserver/package.json'));
   const { ClassicLevel } = require('classic-level');
   const ldir = tempDir('leveldb');
@@ -86,7 +90,7 @@ report('pod object size', `${Buffer.byteLength(sample)} bytes`);
 }
 
 // 1b. etcd, if Debian's etcd-server is installed.
-{
+if (want('etcd')) {
   let etcdBin;
   try {
     etcdBin = (await import('node:child_process')).execSync('command -v etcd', { encoding: 'utf8' }).trim();
@@ -125,15 +129,16 @@ report('pod object size', `${Buffer.byteLength(sample)} bytes`);
 }
 
 // 2. Gets, with 64 clients (throughput) and with 8 (latency without queueing on 2 cores).
-for (const clients of [CONCURRENCY, 8]) {
+for (const clients of want('gets') ? [CONCURRENCY, 8] : []) {
   const n = quick ? 5000 : 20000;
+  const cpu0 = cpuSeconds(server.pid);
   const { latencies, seconds } = await runConcurrent(n, clients, (i) => api('GET', `/api/v1/namespaces/bench/pods/pod-${(i * 7919) % CREATES}`));
-  report(`gets/s (${clients} clients)`, (n / seconds).toFixed(0));
+  report(`gets/s (${clients} clients)`, (n / seconds).toFixed(0), `API server CPU ${(((cpuSeconds(server.pid) - cpu0) / n) * 1e6).toFixed(0)} µs per get`);
   report(`get latency p50 / p99 (${clients} clients)`, `${ms(percentile(latencies, 50))} / ${ms(percentile(latencies, 99))}`);
 }
 
 // 3. List of 3k pods in one namespace.
-{
+if (want('list')) {
   await createNamespace('list3k');
   await runConcurrent(3000, CONCURRENCY, (i) => api('POST', '/api/v1/namespaces/list3k/pods', podJson(`l-${i}`)));
   const lat = [];
@@ -147,36 +152,50 @@ for (const clients of [CONCURRENCY, 8]) {
 }
 
 // 4a. 100 watchers, 1k events/s.
-async function openWatch(path, onLine) {
+// The load generator shares the two cores with the server, so the watch readers work on raw bytes:
+// split at newlines, and for MODIFIED lines read the `bench/sent` annotation's digits in place.
+const NEWLINE = 0x0a;
+const MODIFIED = Buffer.from('{"type":"MODIFIED"');
+const SENT = Buffer.from('"bench/sent":"');
+
+/** The send time a MODIFIED event line carries, or undefined. */
+function sentTime(line) {
+  if (line.compare(MODIFIED, 0, MODIFIED.length, 0, MODIFIED.length) !== 0) return undefined;
+  const at = line.indexOf(SENT);
+  if (at < 0) return undefined;
+  const from = at + SENT.length;
+  const to = line.indexOf(0x22, from);
+  return Number(line.latin1Slice(from, to));
+}
+
+async function openWatch(path, onSent) {
   const r = await request(`${base}${path}`, { method: 'GET', dispatcher: watchAgent, headers: auth });
   if (r.statusCode !== 200) throw new Error(`watch ${path}: ${r.statusCode}`);
-  let buf = '';
-  r.body.setEncoding('utf8');
+  let pending;
   r.body.on('data', (chunk) => {
-    buf += chunk;
+    const now = performance.timeOrigin + performance.now();
+    let data = pending ? Buffer.concat([pending, chunk]) : chunk;
+    pending = undefined;
+    let start = 0;
     let nl;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      onLine(buf.slice(0, nl), performance.timeOrigin + performance.now());
-      buf = buf.slice(nl + 1);
+    while ((nl = data.indexOf(NEWLINE, start)) >= 0) {
+      const sent = sentTime(data.subarray(start, nl));
+      if (sent !== undefined) onSent(now - sent);
+      start = nl + 1;
     }
+    if (start < data.length) pending = data.subarray(start);
   });
   r.body.on('error', () => {});
   return () => r.body.destroy();
 }
 
-const SENT_RE = /"bench\/sent":"(\d+(?:\.\d+)?)"/;
 async function watchPhase(label, watchers, eventsPerSecond, durationS, makeWriter) {
   const lat = [];
   const closers = [];
-  for (const path of watchers) {
-    closers.push(
-      await openWatch(path, (line, now) => {
-        const m = SENT_RE.exec(line);
-        if (m && line.startsWith('{"type":"MODIFIED"')) lat.push(now - Number(m[1]));
-      }),
-    );
-  }
+  for (const path of watchers) closers.push(await openWatch(path, (ms) => lat.push(ms)));
   await new Promise((r) => setTimeout(r, 500));
+  const cpu0 = cpuSeconds(server.pid);
+  const own0 = process.cpuUsage();
   const total = eventsPerSecond * durationS;
   const started = performance.now();
   let sent = 0;
@@ -193,12 +212,15 @@ async function watchPhase(label, watchers, eventsPerSecond, durationS, makeWrite
   }
   await Promise.all(inflight);
   await new Promise((r) => setTimeout(r, 1000));
+  const cpu = cpuSeconds(server.pid) - cpu0;
+  const own = process.cpuUsage(own0);
   for (const c of closers) c();
   report(`${label}: events received`, lat.length);
   report(`${label}: delivery p50 / p99 (write sent -> received)`, `${ms(percentile(lat, 50))} / ${ms(percentile(lat, 99))}`);
+  report(`${label}: API server CPU`, `${((cpu / durationS) * 100).toFixed(0)}% of a core`, `${((cpu / Math.max(lat.length, 1)) * 1e6).toFixed(1)} µs per delivered event; load generator ${(((own.user + own.system) / 1e6 / durationS) * 100).toFixed(0)}% of a core`);
 }
 
-{
+if (want('watch')) {
   await createNamespace('watch');
   const N = 200;
   await runConcurrent(N, CONCURRENCY, (i) => api('POST', '/api/v1/namespaces/watch/pods', podJson(`w-${i}`)));
@@ -210,7 +232,7 @@ async function watchPhase(label, watchers, eventsPerSecond, durationS, makeWrite
 }
 
 // 4b. 5,000 node-filtered watchers + 10 unfiltered (agents + controllers).
-{
+if (want('watch-filtered')) {
   const NODES = quick ? 1000 : 5000;
   await createNamespace('nodes');
   const PODS = 2000;
@@ -228,8 +250,8 @@ async function watchPhase(label, watchers, eventsPerSecond, durationS, makeWrite
 }
 
 // 5. Memory at 10k and at TOTAL_PODS pods; cluster-wide list.
-{
-  let count = CREATES + 3000 + 200 + 2000;
+if (want('memory')) {
+  let count = CREATES + (want('list') ? 3000 : 0) + (want('watch') ? 200 : 0) + (want('watch-filtered') ? 2000 : 0);
   const fill = async (target) => {
     if (count >= target) return;
     const start = count;

@@ -4,6 +4,7 @@
  * Expired for a resourceVersion older than compacted history.
  */
 import { once } from 'node:events';
+import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startApiServer, type ApiServerProcess } from './harness/apiserver.js';
@@ -127,6 +128,37 @@ describe('watch', () => {
     ).then((ev) => {
       expect(ev.object).toMatchObject({ kind: 'Status', code: 410, reason: 'Expired' });
     });
+  });
+
+  it('streams one HTTP/1.1 chunk per event, and plain lines to an HTTP/1.0 client', async () => {
+    const { hostname, port } = new URL(server.url);
+    /** Raw bytes a watch request receives until `done` holds or 5 s pass. */
+    const raw = async (version: string, done: (text: string) => boolean, write: () => Promise<unknown>): Promise<string> => {
+      const socket = tlsConnect({ host: hostname, port: Number(port), ca: server.caPem });
+      await once(socket, 'secureConnect');
+      let text = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (d: string) => (text += d));
+      const rv = await listRv();
+      socket.write(`GET ${cms}?watch=true&resourceVersion=${rv} HTTP/${version}\r\nHost: ${hostname}\r\nAuthorization: Bearer ${server.token}\r\n\r\n`);
+      await waitFor('watch headers', async () => (text.includes('\r\n\r\n') ? true : undefined), { timeoutMs: 5000, intervalMs: 20 });
+      await write();
+      await waitFor('watch event bytes', async () => (done(text) ? true : undefined), { timeoutMs: 5000, intervalMs: 20 });
+      socket.destroy();
+      return text;
+    };
+    const v11 = await raw('1.1', (t) => /\r\n\r\n[\s\S]*\}\n\r\n$/.test(t), () => createCm('chunk-11'));
+    const [head11, body11] = [v11.slice(0, v11.indexOf('\r\n\r\n')), v11.slice(v11.indexOf('\r\n\r\n') + 4)];
+    expect(head11).toMatch(/transfer-encoding: chunked/i);
+    const size = parseInt(body11.slice(0, body11.indexOf('\r\n')), 16);
+    const line = body11.slice(body11.indexOf('\r\n') + 2, -2);
+    expect(Buffer.byteLength(line)).toBe(size);
+    expect(JSON.parse(line)).toMatchObject({ type: 'ADDED', object: { metadata: { name: 'chunk-11' } } });
+
+    const v10 = await raw('1.0', (t) => /\r\n\r\n[\s\S]*\}\n$/.test(t), () => createCm('chunk-10'));
+    const [head10, body10] = [v10.slice(0, v10.indexOf('\r\n\r\n')), v10.slice(v10.indexOf('\r\n\r\n') + 4)];
+    expect(head10).not.toMatch(/transfer-encoding/i);
+    expect(JSON.parse(body10)).toMatchObject({ type: 'ADDED', object: { metadata: { name: 'chunk-10' } } });
   });
 
   it('sends bookmarks to watchers that allow them', async () => {

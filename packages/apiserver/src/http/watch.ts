@@ -27,6 +27,12 @@ export interface EventTransport {
   end(): void;
   /** True when each send must hold exactly one event (WebSocket frames). */
   readonly framed: boolean;
+  /**
+   * Writes events already framed as HTTP/1.1 chunks (`CacheEvent.chunk`); present only while the
+   * stream is a chunked response whose socket takes writes directly. Returns false (nothing sent)
+   * when the caller must fall back to `send`.
+   */
+  sendChunks?(chunks: readonly Buffer[]): boolean;
 }
 
 /** Options of a watch request. */
@@ -50,6 +56,21 @@ export function httpTransport(res: ServerResponse): EventTransport {
     framed: false,
     send: (text) => {
       res.write(text);
+    },
+    // Node writes a chunked response's data straight to its socket once the response owns it (not
+    // queued behind a pipelined predecessor); pre-framed chunks can then skip the per-watcher framing
+    // and string encoding. `chunkedEncoding` is false for HTTP/1.0 clients, which get plain writes.
+    sendChunks: (chunks) => {
+      const socket = res.socket;
+      const chunked = (res as unknown as { chunkedEncoding?: boolean }).chunkedEncoding === true;
+      if (!chunked || !socket || res.writableEnded || socket.destroyed) return false;
+      if (chunks.length === 1) socket.write(chunks[0]!);
+      else {
+        socket.cork();
+        for (const c of chunks) socket.write(c);
+        socket.uncork();
+      }
+      return true;
     },
     buffered: () => res.writableLength,
     end: () => {
@@ -88,9 +109,11 @@ class StreamSink implements WatchSink {
         this.transport.send(line.slice(0, -1));
       }
     } else if (this.req.view === 'object') {
-      let chunk = '';
-      for (const d of deliveries) chunk += d.event.line(d.type);
-      this.transport.send(chunk);
+      if (!this.transport.sendChunks?.(deliveries.map((d) => d.event.chunk(d.type)))) {
+        let chunk = '';
+        for (const d of deliveries) chunk += d.event.line(d.type);
+        this.transport.send(chunk);
+      }
     } else {
       let chunk = '';
       for (const d of deliveries) chunk += `{"type":"${d.type}","object":${this.objectText(d)}}\n`;

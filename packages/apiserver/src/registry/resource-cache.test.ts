@@ -144,6 +144,20 @@ describe('ResourceCache watches', () => {
     expect(e.line('MODIFIED')).toBe(seen[0]);
   });
 
+  it('frames a line as one HTTP chunk whose size counts UTF-8 bytes, built once per type', () => {
+    const o = indexer(podJson('a', 'x', 7, { note: 'grüße-✓' }), 7);
+    const e = new CacheEvent('MODIFIED', 7, o, o);
+    const chunk = e.chunk('MODIFIED');
+    const text = chunk.toString('utf8');
+    const head = text.slice(0, text.indexOf('\r\n'));
+    const body = chunk.subarray(head.length + 2, chunk.length - 2);
+    expect(parseInt(head, 16)).toBe(Buffer.byteLength(e.line('MODIFIED')));
+    expect(body.toString('utf8')).toBe(e.line('MODIFIED'));
+    expect(chunk.subarray(-2).toString('latin1')).toBe('\r\n');
+    expect(e.chunk('MODIFIED')).toBe(chunk);
+    expect(e.chunk('ADDED').toString('utf8')).toContain('{"type":"ADDED"');
+  });
+
   it('gives DELETED events the resourceVersion of the delete', () => {
     const o = indexer(podJson('a', 'x', 7), 7);
     const e = new CacheEvent('DELETED', 9, o, o);

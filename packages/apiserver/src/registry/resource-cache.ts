@@ -30,6 +30,7 @@ export type CacheEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 /** One committed change of this resource. */
 export class CacheEvent {
   private lines: Partial<Record<CacheEventType, string>> | undefined;
+  private chunks: Partial<Record<CacheEventType, Buffer>> | undefined;
   private deletedJsonText: string | undefined;
 
   constructor(
@@ -62,6 +63,26 @@ export class CacheEvent {
       this.lines[type] = l;
     }
     return l;
+  }
+
+  /**
+   * `line(type)` framed as one HTTP/1.1 chunk (`SIZE\r\nLINE\r\n`), encoded once and written as is
+   * to every chunked watch stream, so a fan-out costs one socket write per watcher and no copies.
+   */
+  chunk(type: CacheEventType): Buffer {
+    this.chunks ??= {};
+    let c = this.chunks[type];
+    if (c === undefined) {
+      const line = this.line(type);
+      const size = Buffer.byteLength(line);
+      const head = `${size.toString(16)}\r\n`;
+      c = Buffer.allocUnsafe(head.length + size + 2);
+      c.write(head, 0, 'latin1');
+      c.write(line, head.length, 'utf8');
+      c.write('\r\n', head.length + size, 'latin1');
+      this.chunks[type] = c;
+    }
+    return c;
   }
 }
 
