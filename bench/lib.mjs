@@ -75,7 +75,10 @@ export function tempDir(name) {
 
 /** Starts a process and resolves when its stdout matches `re`. */
 export function startAndWait(cmd, args, re, options = {}) {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  // FLOTILLA_BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=DIR") goes to every component started
+  // with this Node; V8 options cannot be passed through NODE_OPTIONS.
+  const nodeArgs = cmd === process.execPath ? (process.env.FLOTILLA_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean) : [];
+  const child = spawn(cmd, [...nodeArgs, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
   let out = '';
   let err = '';
   return new Promise((resolve, reject) => {
