@@ -17,8 +17,8 @@ import { decodeObjectBody } from './http/body.js';
 import { apiGroupList, apiVersions, versionInfo } from './http/discovery.js';
 import { OpenApiDocuments } from './http/openapi-routes.js';
 import { createResourceHandler, type ResourceHandlerDeps, type WebSocketLike } from './http/resource-handler.js';
-import { parseQuery, queryBool, queryString } from './http/negotiation.js';
-import { parseResourcePath, isRequestInfo } from './http/request-info.js';
+import { queryString } from './http/negotiation.js';
+import { isRequestInfo, requestTarget } from './http/request-info.js';
 import { routeSpdyUpgrades, unaliasProtocol } from './http/spdy-upgrade-routing.js';
 import type { ApiServerMetrics } from './metrics.js';
 import type { SummarySource } from './resource-metrics/agent-summary-client.js';
@@ -96,11 +96,7 @@ function toApiError(err: unknown, log: Logger, req: FastifyRequest): ApiError {
 
 /** What the authorizer needs to know about a request. */
 function authorizationAttributes(req: FastifyRequest, user: UserInfo): AuthorizationAttributes {
-  const url = req.url;
-  const qi = url.indexOf('?');
-  const path = qi < 0 ? url : url.slice(0, qi);
-  const q = parseQuery(qi < 0 ? '' : url.slice(qi + 1));
-  const parsed = parseResourcePath(path, req.method, queryBool(q, 'watch'));
+  const { path, query: q, parsed } = requestTarget(req);
   if (!isRequestInfo(parsed)) return { user, verb: req.method.toLowerCase(), path };
   const fieldSelector = queryString(q, 'fieldSelector');
   let decoded: { object: KubeObject | undefined } | undefined;
@@ -202,8 +198,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   app.addHook('onResponse', async (req, reply) => {
     const started = startTimes.get(req);
-    const path = req.url.split('?', 1)[0]!;
-    const parsed = parseResourcePath(path, req.method, req.url.includes('watch=true') || req.url.includes('watch=1'));
+    const { parsed } = requestTarget(req);
     const info = isRequestInfo(parsed) ? parsed : undefined;
     const verb = info?.verb ?? req.method.toLowerCase();
     const resource = info?.plural ?? '';

@@ -4,6 +4,7 @@
  * subresource status.
  */
 import { findResource, type ResourceInfo } from '@flotilla/api';
+import { parseQuery, queryBool, type Query } from './negotiation.js';
 
 /** The Kubernetes verb of a request. */
 export type RequestVerb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection' | 'connect';
@@ -28,6 +29,7 @@ export type DiscoveryPath = { kind: 'resources'; group: string; version: string 
 const NAMESPACE_SUBRESOURCES = new Set(['status', 'finalize']);
 
 function decodeSegment(s: string): string {
+  if (!s.includes('%')) return s;
   try {
     return decodeURIComponent(s);
   } catch {
@@ -103,4 +105,33 @@ export function parseResourcePath(path: string, method: string, isWatch: boolean
 /** True when the value is a parsed resource request. */
 export function isRequestInfo(v: RequestInfo | DiscoveryPath | undefined): v is RequestInfo {
   return v !== undefined && 'verb' in v;
+}
+
+/** A request's path, query and what the path addresses, worked out once per request. */
+export interface RequestTarget {
+  path: string;
+  query: Query;
+  isWatch: boolean;
+  parsed: RequestInfo | DiscoveryPath | undefined;
+}
+
+const targets = new WeakMap<object, RequestTarget>();
+
+/**
+ * The target of `req` (a fastify request: `url` with query, `method`). Authorization, the resource
+ * handler and the request metrics all read it; it is parsed on first use and remembered for the
+ * request's lifetime.
+ */
+export function requestTarget(req: { url: string; method: string }): RequestTarget {
+  let t = targets.get(req);
+  if (t === undefined) {
+    const url = req.url;
+    const qi = url.indexOf('?');
+    const path = qi < 0 ? url : url.slice(0, qi);
+    const query = parseQuery(qi < 0 ? '' : url.slice(qi + 1));
+    const isWatch = queryBool(query, 'watch');
+    t = { path, query, isWatch, parsed: parseResourcePath(path, req.method, isWatch) };
+    targets.set(req, t);
+  }
+  return t;
 }

@@ -28,7 +28,7 @@ import type { Storage } from '../storage/storage.js';
 import { decodeObjectBody, decodeOptionalBody, decodePatchBody } from './body.js';
 import { apiGroup, apiResourceList } from './discovery.js';
 import { dryRunOf, fieldValidationOf, negotiateView, parseQuery, queryBool, queryInt, queryString, type OutputView, type Query } from './negotiation.js';
-import { isRequestInfo, parseResourcePath, type RequestInfo } from './request-info.js';
+import { isRequestInfo, parseResourcePath, requestTarget, type RequestInfo } from './request-info.js';
 import { includeObjectOf, partialObject, renderTable } from './table.js';
 import { httpTransport, startWatch, type EventTransport } from './watch.js';
 
@@ -474,12 +474,7 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
   }
 
   async function handle(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | void> {
-    const url = req.url;
-    const qi = url.indexOf('?');
-    const path = qi < 0 ? url : url.slice(0, qi);
-    const q = parseQuery(qi < 0 ? '' : url.slice(qi + 1));
-    const isWatch = queryBool(q, 'watch');
-    const parsed = parseResourcePath(path, req.method, isWatch);
+    const { query: q, parsed } = requestTarget(req);
     if (parsed === undefined) throw resourceNotFound();
     if (!isRequestInfo(parsed)) {
       if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed();
