@@ -3,6 +3,7 @@ export * from './kubeconfig.js';
 export * from './token-bucket.js';
 export * from './watch-stream.js';
 export * from './rest-client.js';
+export * from './undici-dispatchers.js';
 export * from './informer/indexed-store.js';
 export * from './informer/reflector.js';
 export * from './informer/shared-informer.js';

@@ -3,7 +3,7 @@
  * bearer token or a client certificate). Typed by the resource table: `client.list(res('pods'), …)`.
  * Non-2xx answers become ApiError (from the server's Status); watches are async iterables.
  */
-import { Agent, Pool, type Dispatcher } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import {
   ApiError,
   groupVersionOf,
@@ -15,6 +15,7 @@ import {
 } from '@flotilla/api';
 import type { ClientConfig } from './kubeconfig.js';
 import { TokenBucket } from './token-bucket.js';
+import { UndiciAgent, UndiciPool } from './undici-dispatchers.js';
 import { parseWatchStream } from './watch-stream.js';
 
 /** Looks a resource up by the names people type (`pods`, `po`, `deployments.apps`); throws if unknown. */
@@ -159,8 +160,8 @@ export class RestClient implements KubeClient {
       ...(config.tlsServerName ? { servername: config.tlsServerName } : {}),
       rejectUnauthorized: config.insecureSkipTLSVerify !== true,
     };
-    this.pool = new Pool(new URL(this.server).origin, { connect, connections: options.connections ?? 32, pipelining: 1, keepAliveTimeout: 30_000 });
-    this.watchAgent = new Agent({ connect, bodyTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 10_000 });
+    this.pool = new UndiciPool(new URL(this.server).origin, { connect, connections: options.connections ?? 32, pipelining: 1, keepAliveTimeout: 30_000 });
+    this.watchAgent = new UndiciAgent({ connect, bodyTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 10_000 });
     this.headers = { 'user-agent': options.userAgent ?? 'flotilla' };
     if (config.token) this.headers['authorization'] = `Bearer ${config.token}`;
     this.bucket = options.qps ? new TokenBucket(options.qps, options.burst ?? Math.max(1, options.qps * 2)) : undefined;

@@ -9,7 +9,8 @@
  */
 import { request as httpRequest } from 'node:http';
 import type { Socket } from 'node:net';
-import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
+import { UndiciAgent, undiciErrors } from '@flotilla/client';
+import type { Agent, Dispatcher } from 'undici';
 import { RuntimeError, type ExecResult, type LogChunk, type RuntimeErrorCode } from './runtime.js';
 
 /** The engine API version every path is prefixed with (Docker 20.10). */
@@ -450,7 +451,7 @@ export class DockerClient {
     this.apiVersion = options.apiVersion ?? DOCKER_API_VERSION;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.pullHeadersTimeoutMs = options.pullHeadersTimeoutMs ?? 120_000;
-    this.agent = new Agent({ connect: { socketPath: this.socketPath }, keepAliveTimeout: 4_000 });
+    this.agent = new UndiciAgent({ connect: { socketPath: this.socketPath }, keepAliveTimeout: 4_000 });
   }
 
   /** Closes idle connections; streams in flight are destroyed. */
