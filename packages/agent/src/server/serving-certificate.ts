@@ -5,8 +5,8 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
-import type { KeyPairPem } from '@flotilla/api/pki';
 import { readFileIfExists, writeFileAtomic } from '@flotilla/client';
+import { createSelfSignedServingCertificate, type CertificatePem } from './self-signed-certificate.js';
 
 /** Hosts (DNS names and IPs) a certificate covers, read with Node's own X.509 parser. */
 function coveredHosts(cert: X509Certificate): Set<string> {
@@ -14,7 +14,7 @@ function coveredHosts(cert: X509Certificate): Set<string> {
 }
 
 /** Loads or creates the serving certificate covering `hosts` (names and IPs). */
-export async function ensureServingCertificate(dataDir: string, nodeName: string, hosts: string[]): Promise<KeyPairPem> {
+export async function ensureServingCertificate(dataDir: string, nodeName: string, hosts: string[]): Promise<CertificatePem> {
   const dir = join(dataDir, 'pki');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const certPath = join(dir, 'agent.crt');
@@ -22,14 +22,13 @@ export async function ensureServingCertificate(dataDir: string, nodeName: string
   const cert = await readFileIfExists(certPath);
   const key = await readFileIfExists(keyPath);
   if (cert && key) {
-    // Reading an existing certificate needs no X.509 library (which costs the agent ~20 MiB of memory).
+    // Node's own X.509 parser reads it; making one needs no X.509 library either (self-signed-certificate.ts).
     const x509 = new X509Certificate(cert);
     const expiringSoon = Date.parse(x509.validTo) - Date.now() < 30 * 24 * 3600_000;
     const covered = coveredHosts(x509);
     if (!expiringSoon && hosts.every((h) => covered.has(h))) return { cert, key };
   }
-  const { createSelfSignedCertificate } = await import('@flotilla/api/pki');
-  const issued = await createSelfSignedCertificate(`${nodeName}@agent`, hosts);
+  const issued = await createSelfSignedServingCertificate(`${nodeName}@agent`, hosts);
   await writeFileAtomic(keyPath, issued.key, 0o600);
   await writeFileAtomic(certPath, issued.cert, 0o644);
   return issued;
