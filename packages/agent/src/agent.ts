@@ -10,7 +10,6 @@ import { join, resolve } from 'node:path';
 import { isNotFound, type KubeObject, type Pod } from '@flotilla/api';
 import { componentAbortController, deletedObject, EventRecorder, res, RestClient, SharedInformer, type ClientConfig, type KubeClient } from '@flotilla/client';
 import type { Logger } from 'pino';
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { EnvSources } from './containers/env.js';
 import { NodeLease, registerNode, reportNodeConditions } from './node/node-registration.js';
 import type { NodeFacts, NodeHealth } from './node/node-object.js';
@@ -23,6 +22,7 @@ import { LocalPathProvisioner } from './storage/local-path.js';
 import { handleStreamingRequest, listenAgentServer, type AgentServer, type StreamingDeps } from './server/agent-server.js';
 import { ensureServingCertificate } from './server/serving-certificate.js';
 import type { NodeDnsConfig } from './dns/node-dns.js';
+import { prometheusMetrics } from './metrics/prometheus-metrics.js';
 import { ResourceMetrics, serveResourceMetrics } from './metrics/resource-metrics.js';
 import type { IngressControllerHandle } from './ingress/ingress-controller.js';
 import { VolumeManager, type VolumeSources } from './volumes/index.js';
@@ -312,9 +312,7 @@ export async function startAgent(config: AgentConfig, options: { logger: Logger 
     for (const w of workers.values()) w.trigger();
   }, 10_000));
 
-  const registry = new Registry();
-  new Gauge({ name: 'agent_running_pods', help: 'Pods this agent is syncing.', registers: [registry], collect() { this.set(workers.size); } });
-  collectDefaultMetrics({ register: registry });
+  const metrics = prometheusMetrics({ runningPods: () => workers.size });
   const resourceMetrics = new ResourceMetrics({ nodeName: config.nodeName, runtime, logger: log, ...(config.metricsIntervalMs ? { intervalMs: config.metricsIntervalMs } : {}) });
   resourceMetrics.start();
   let server: AgentServer | undefined;
@@ -328,7 +326,7 @@ export async function startAgent(config: AgentConfig, options: { logger: Logger 
         return;
       }
       if (u.pathname === '/metrics') {
-        registry.metrics().then((t) => resp.writeHead(200, { 'content-type': registry.contentType }).end(t), () => resp.writeHead(500).end());
+        metrics(resp);
         return;
       }
       if (serveResourceMetrics(req, u.pathname, resp, resourceMetrics)) return;

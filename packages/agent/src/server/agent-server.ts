@@ -3,7 +3,8 @@
  * certificate, optional client certificates checked against the cluster CA) and, for /healthz and
  * /metrics only, plain HTTP — the first byte of a connection tells them apart. Streaming endpoints
  * (`/containerLogs`, `/exec`, `/attach` and `/portForward`, the last three as WebSocket upgrades)
- * need an authorized client certificate (see client-authorization.ts).
+ * need an authorized client certificate (see client-authorization.ts). The WebSocket library loads
+ * with the first upgrade: an agent nobody execs into does not keep it in memory.
  */
 import { createServer as createHttpServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -11,7 +12,7 @@ import { createServer as createNetServer, type AddressInfo, type Socket } from '
 import type { Duplex } from 'node:stream';
 import type { Pod } from '@flotilla/api';
 import type { Logger } from 'pino';
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { WebSocket, WebSocketServer } from 'ws';
 import type { ContainerRuntime, StreamOptions } from '../runtime/runtime.js';
 import { authorizeStreamingClient } from './client-authorization.js';
 import { chooseProtocol, EXEC_PROTOCOLS, PORT_FORWARD_PROTOCOLS } from './channel-protocols.js';
@@ -111,7 +112,7 @@ function refuse(socket: Duplex, code: number, message: string): void {
 }
 
 /** Handles an upgrade request on the endpoint: exec, attach and port-forward WebSockets. */
-async function handleUpgrade(deps: StreamingDeps, wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+async function handleUpgrade(deps: StreamingDeps, webSockets: () => Promise<WebSocketServer>, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
   const url = new URL(req.url ?? '/', 'https://agent');
   const m = PATHS.exec(url.pathname);
   if (!m || m[1] === 'containerLogs') return refuse(socket, 404, 'not found');
@@ -130,6 +131,7 @@ async function handleUpgrade(deps: StreamingDeps, wss: WebSocketServer, req: Inc
       const protocol = offered.length === 0 ? 'portforward.k8s.io' : chooseProtocol(offered, PORT_FORWARD_PROTOCOLS);
       if (!protocol) throw new HttpError(400, `none of the offered protocols is supported: ${offered.join(', ')}`);
       const ip = await podIP(deps, ns, pod);
+      const wss = await webSockets();
       wss.handleUpgrade(req, socket, head, (ws: WebSocket) => runPortForwardSession(ws, ip, ports));
       return;
     }
@@ -143,6 +145,7 @@ async function handleUpgrade(deps: StreamingDeps, wss: WebSocketServer, req: Inc
     if (kind === 'exec' && command.length === 0) throw new HttpError(400, 'you must specify at least one command for the container');
     if (!options.stdin && !options.stdout && !options.stderr) throw new HttpError(400, 'you must specify at least one of stdin, stdout, stderr');
     const id = await runningContainer(deps, ns, pod, container);
+    const wss = await webSockets();
     const proc = kind === 'exec' ? await deps.runtime.execStream(id, command, options) : await deps.runtime.attach(id, options);
     wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       void runExecSession(ws, protocol, proc, command, deps.logger);
@@ -159,11 +162,13 @@ async function handleUpgrade(deps: StreamingDeps, wss: WebSocketServer, req: Inc
  * connections get client-certificate checks, WebSocket upgrades go to the streaming endpoints.
  */
 export async function listenAgentServer(listener: RequestListener, deps: StreamingDeps, tls: AgentTls, bindAddress: string, port: number): Promise<AgentServer> {
-  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 16 * 1024 * 1024, handleProtocols: (protocols) => chooseProtocol(protocols, PORT_FORWARD_PROTOCOLS) });
+  let wss: Promise<WebSocketServer> | undefined;
+  const webSockets = () =>
+    (wss ??= import('ws').then(({ WebSocketServer }) => new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 16 * 1024 * 1024, handleProtocols: (protocols) => chooseProtocol(protocols, PORT_FORWARD_PROTOCOLS) })));
   const https = createHttpsServer({ cert: tls.cert, key: tls.key, ...(tls.ca ? { ca: tls.ca } : {}), requestCert: true, rejectUnauthorized: false }, listener);
   const http = createHttpServer(listener);
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    void handleUpgrade(deps, wss, req, socket, head);
+    void handleUpgrade(deps, webSockets, req, socket, head);
   };
   https.on('upgrade', onUpgrade);
   http.on('upgrade', onUpgrade);
@@ -190,7 +195,9 @@ export async function listenAgentServer(listener: RequestListener, deps: Streami
       server.close();
       https.close();
       http.close();
-      for (const ws of wss.clients) ws.terminate();
+      void wss?.then((s) => {
+        for (const ws of s.clients) ws.terminate();
+      });
     },
   };
 }
