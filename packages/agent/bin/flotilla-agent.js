@@ -1,4 +1,7 @@
 #!/usr/bin/env node
-import { main } from '../dist/main.js';
+// V8 memory settings first, before the agent's modules load (src/v8-settings.ts).
+import { applyAgentV8Settings } from '../dist/v8-settings.js';
 
+applyAgentV8Settings();
+const { main } = await import('../dist/main.js');
 main(process.argv.slice(2));

@@ -6,6 +6,7 @@ import { boolFlag, checkFlags, durationFlag, enumFlag, FlagError, intFlag, loadC
 import pino from 'pino';
 import { startAgent, type AgentConfig } from './agent.js';
 import { parseNodeLabels, parseTaints } from './node/node-flags.js';
+import { relaxForDataPlane } from './v8-settings.js';
 
 const USAGE = `Usage: flotilla-agent --kubeconfig FILE [flags]
 
@@ -116,6 +117,10 @@ export async function main(argv: string[]): Promise<void> {
     };
     return config;
   });
+  // The Ingress proxy and the userspace service proxy move traffic through JavaScript: V8's JIT and
+  // young generation back at their defaults (v8-settings.ts). (An iptables proxy that falls back to
+  // userspace at start keeps the small settings: slower, not wrong.)
+  if (config.ingress?.httpPort !== undefined || config.ingress?.httpsPort !== undefined || config.proxyMode === 'userspace') relaxForDataPlane();
   const logger = pino({ level: values['log-level'], base: { component: 'agent' } }, pino.destination(2));
   await runUntilSignalled(
     logger,

@@ -1,0 +1,42 @@
+/**
+ * V8 settings that keep a resident agent small, set at run time (`v8.setFlagsFromString`) by the
+ * flotilla-agent bin before the agent's modules load, so they hold however the agent is started
+ * (`node bin/flotilla-agent.js`, the `flotilla` launcher and supervisor, a service unit); a flag on
+ * node's command line, or a bin that re-executes node with one, would miss some of those paths or
+ * leave a second Node.js process (~40 MiB) beside the agent.
+ *
+ * - No WebAssembly tier-up: undici's HTTP parser (llhttp, WebAssembly) stays on the baseline
+ *   compiler. Optimizing it takes 35–45 MiB of compiler memory for a moment, much of which the
+ *   allocator keeps; the agent's API and engine traffic is light. (Functions the baseline compiler
+ *   cannot handle are still optimized, unlike with `--liftoff-only`.)
+ * - A young generation of 1 MiB semi-spaces (what `--max-semi-space-size=1` sets, which V8 reads
+ *   only at start; growth factor 1 keeps it at its initial size): V8 otherwise grows it to 16–32 MiB
+ *   in a burst of work and keeps it for a while after.
+ * - No optimizing JIT for JavaScript (`--max-opt=1`: interpreter and baseline code) and
+ *   `--optimize-for-size`: the agent's own JavaScript is glue between I/O done in C++.
+ *
+ * The last two cost throughput where JavaScript is the hot path: the Ingress proxy and the
+ * userspace service proxy. An agent running either calls `relaxForDataPlane()` (back to V8's
+ * defaults for those; measured on an http-proxy-3 proxy: 3.5x CPU per request without the
+ * optimizing JIT, 7–11% with the small young generation).
+ */
+import { setFlagsFromString } from 'node:v8';
+
+/** Index of no WebAssembly function: only "that" function may tier up. */
+const NO_FUNCTION = 2 ** 31 - 1;
+
+/** Flags set at start. */
+export const AGENT_V8_FLAGS: readonly string[] = [`--wasm-tier-up-filter=${NO_FUNCTION}`, '--semi-space-growth-factor=1', '--max-opt=1', '--optimize-for-size'];
+
+/** V8's defaults of the flags `relaxForDataPlane` restores. */
+export const DATA_PLANE_V8_FLAGS: readonly string[] = ['--semi-space-growth-factor=2', '--max-opt=999', '--no-optimize-for-size'];
+
+/** Sets AGENT_V8_FLAGS; call before loading the agent. */
+export function applyAgentV8Settings(): void {
+  setFlagsFromString(AGENT_V8_FLAGS.join(' '));
+}
+
+/** Gives JavaScript back its optimizing JIT and a growing young generation (an agent that proxies traffic). */
+export function relaxForDataPlane(): void {
+  setFlagsFromString(DATA_PLANE_V8_FLAGS.join(' '));
+}
