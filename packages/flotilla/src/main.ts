@@ -1,15 +1,14 @@
 /**
  * `flotilla`: the launcher. `flotilla server` runs a single-machine cluster; `flotilla agent` runs
- * a node agent; `flotilla version`.
+ * a node agent; `flotilla version`. Each command loads what it needs when it runs: `flotilla agent`
+ * stays beside the agent it starts, and joining's X.509 library or the server's components would
+ * otherwise keep ~35 MiB resident in it.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { constants, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { checkFlags, enumFlag, intFlag, parseCommandLine } from '@flotilla/client';
 import { componentBin, launcherVersion } from './components.js';
-import { joinCluster, JoinError } from './join.js';
-import { runServer } from './server.js';
 
 const USAGE = `Usage: flotilla COMMAND [flags]
 
@@ -54,6 +53,7 @@ function usageError(message: string, usage: string): never {
 }
 
 async function server(argv: string[]): Promise<void> {
+  const { checkFlags, enumFlag, intFlag, parseCommandLine } = await import('@flotilla/client');
   const values = parseCommandLine('flotilla', SERVER_USAGE, argv, {
     'data-dir': { type: 'string', default: './data' },
     'secure-port': { type: 'string', default: '6443' },
@@ -79,7 +79,7 @@ async function server(argv: string[]): Promise<void> {
     agentArgs: values['agent-arg'] ?? [],
     dockerSocket: values['docker-socket']!,
   }));
-  await runServer(config);
+  await (await import('./server.js')).runServer(config);
 }
 
 const AGENT_USAGE = `Usage: flotilla agent [--server https://HOST:PORT --token TOKEN] [flotilla-agent flags]
@@ -140,6 +140,7 @@ async function agent(argv: string[]): Promise<void> {
     if (existsSync(kubeconfig)) {
       process.stderr.write(`flotilla agent: using the node credentials in ${kubeconfig} (joined before; the token is not needed)\n`);
     } else {
+      const { joinCluster, JoinError } = await import('./join.js');
       try {
         await joinCluster({ server, token, nodeName, kubeconfigPath: kubeconfig });
       } catch (err) {
