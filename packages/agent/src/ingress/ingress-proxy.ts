@@ -6,6 +6,13 @@
  * endpoint for requests without a body. X-Forwarded-For/-Proto/-Host/-Port and X-Real-IP are set
  * from the connection (client-sent values are replaced, not trusted). WebSocket (any `Upgrade`)
  * requests are passed through.
+ *
+ * A backend that closes its connection after each response (`Connection: close`, as busybox httpd
+ * does) costs the proxy a new upstream connection per request. When the proxy finishes reading such
+ * a response before the backend's FIN arrives, Node.js would close first and leave this host's side
+ * in TIME_WAIT for 60 s; thousands of those towards one pod make every later connect() search longer
+ * for a free source port (and can exhaust the ports towards that pod). Such a connection is reset
+ * instead, once the whole response has been read and the request had no body to deliver.
  */
 import { Agent, createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -47,6 +54,25 @@ function reply(res: ServerResponse, code: number, text: string): void {
 
 function rejectUpgrade(socket: Socket, code: number, reason: string): void {
   socket.end(`HTTP/1.1 ${code} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+/** Whether the backend closes the connection after this response (HTTP/1.1 `close`, or HTTP/1.0 without `keep-alive`). */
+function closesAfter(res: IncomingMessage): boolean {
+  const c = res.headers['connection'];
+  if (res.httpVersionMajor === 1 && res.httpVersionMinor === 0) return !(c && /\bkeep-alive\b/i.test(c));
+  return c !== undefined && /\bclose\b/i.test(c);
+}
+
+/**
+ * Resets the upstream connection at the end of a response after which the backend closes, unless its
+ * FIN is already in: Node.js would otherwise close first (see the module comment). Runs before
+ * Node's own end-of-response handling, which then finds the socket no longer writable.
+ */
+function resetWhenDone(res: IncomingMessage): void {
+  const socket = res.socket;
+  res.prependOnceListener('end', () => {
+    if (!socket.destroyed && !socket.readableEnded) socket.resetAndDestroy();
+  });
 }
 
 function hasBody(req: IncomingMessage): boolean {
@@ -92,9 +118,11 @@ export class IngressProxy {
     this.proxy = createProxyServer({ agent: this.agent, ws: true, xfwd: false, proxyTimeout: options.proxyTimeoutMs ?? 60_000 });
     // Errors without a per-call callback (a WebSocket failing after the upgrade): the sockets are already torn down.
     this.proxy.on('error', (err) => this.log.debug({ err }, 'ingress proxy error'));
-    // Hop-by-hop: a backend closing its connection must not close the client's kept-alive one.
-    this.proxy.on('proxyRes', (proxyRes) => {
+    this.proxy.on('proxyRes', (proxyRes, req) => {
       if (proxyRes.statusCode === 101) return;
+      // A request with a body may still be streaming to the backend: that connection closes normally.
+      if (closesAfter(proxyRes) && !hasBody(req)) resetWhenDone(proxyRes);
+      // Hop-by-hop: a backend closing its connection must not close the client's kept-alive one.
       delete proxyRes.headers['connection'];
       delete proxyRes.headers['keep-alive'];
     });
@@ -147,21 +175,22 @@ export class IngressProxy {
       return;
     }
     setForwardedHeaders(req, isTls);
-    this.forward(req, res, route, new Set());
+    this.forward(req, res, route, undefined);
   }
 
-  private forward(req: IncomingMessage, res: ServerResponse, route: { match: RouteMatch; upstreams: RoundRobin }, tried: Set<string>): void {
+  /** Proxies to the next upstream not in `tried` (the endpoints already failed for this request; none on the first try). */
+  private forward(req: IncomingMessage, res: ServerResponse, route: { match: RouteMatch; upstreams: RoundRobin }, tried: Set<string> | undefined): void {
     const u = route.upstreams.pick(tried);
     if (!u) {
-      if (tried.size === 0) reply(res, 503, 'service unavailable: no ready endpoints');
+      if (!tried) reply(res, 503, 'service unavailable: no ready endpoints');
       else reply(res, 502, 'bad gateway');
       return;
     }
-    tried.add(upstreamKey(u));
     // A retried request's body was already consumed by the first attempt; only bodiless requests are retried.
-    const options = tried.size > 1 ? { target: target(u), buffer: Readable.from([]) } : { target: target(u) };
+    const options = tried ? { target: target(u), buffer: Readable.from([]) } : { target: target(u) };
     this.proxy.web(req, res, options, (err) => {
       const code = (err as NodeJS.ErrnoException).code ?? '';
+      (tried ??= new Set()).add(upstreamKey(u));
       if (!res.headersSent && RETRYABLE.has(code) && !hasBody(req) && tried.size < MAX_TRIES && !req.socket.destroyed) {
         this.log.debug({ err, upstream: upstreamKey(u), ingress: route.match.ingress }, 'ingress upstream failed; trying another');
         this.forward(req, res, route, tried);

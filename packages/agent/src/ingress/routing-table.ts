@@ -87,7 +87,9 @@ export function requestPath(url: string | undefined): string {
       return '/';
     }
   }
-  const q = u.search(/[?#]/);
+  let q = u.indexOf('?');
+  const h = u.indexOf('#');
+  if (h >= 0 && (q < 0 || h < q)) q = h;
   return q >= 0 ? u.slice(0, q) || '/' : u;
 }
 
@@ -181,7 +183,7 @@ export class RoutingTable {
     for (const r of g.routes) {
       if (r.exact) {
         if (r.path === path) return r.match;
-      } else if (isPrefixOf(r.elements, (elements ??= elementsOf(path)))) {
+      } else if (r.elements.length === 0 || isPrefixOf(r.elements, (elements ??= elementsOf(path)))) {
         return r.match;
       }
     }
