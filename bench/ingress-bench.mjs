@@ -1,31 +1,45 @@
 #!/usr/bin/env node
-// Ingress benchmark: requests/s and latency through the agent's Ingress proxy vs straight to the
-// pod, in the same run. A real API server, controller manager (EndpointSlices) and agent (ingress
-// on free loopback ports); one busybox httpd pod (a 512-byte file) behind a Service and an
-// Ingress for host bench.test. A closed loop of CONNECTIONS concurrent clients runs DURATION
-// seconds per case: direct http://POD_IP:8080/, through http://127.0.0.1:INGRESS_PORT/ with
-// `Host: bench.test`, over HTTPS (SNI, default certificate), then direct again (the baseline is
-// the mean of both direct runs, so drift on a shared machine shows). The figure of merit is the
-// throughput cost of the proxy hop (goal: < 20 %). Agent CPU during each ingress case is printed.
-// Why not autocannon: busybox httpd answers `Connection: close` (and forks per connection, listen
-// backlog 9), and autocannon's latency accounting across its reconnects reports ~1 s medians for
-// the direct case where a plain client measures single milliseconds. The loop here uses
-// node:http with a keep-alive agent, which reconnects per request exactly when the server closes.
+// Ingress benchmark: requests/s and latency through the agent's Ingress proxy vs straight to one
+// pod, in the same run. A real API server, controller manager (Deployment, EndpointSlices) and agent
+// (ingress on free loopback ports); a Deployment of 3 busybox httpd pods (a 512-byte file) behind a
+// Service and an Ingress for host bench.test. Cases, CONNECTIONS concurrent connections for
+// DURATION seconds each: direct http://POD_IP:8080/ to the first pod, through
+// http://127.0.0.1:INGRESS_PORT/ with `Host: bench.test` (round robin over the 3 pods), over HTTPS,
+// then direct again (the baseline is the mean of both direct runs, so drift on a shared machine
+// shows). The figure of merit is the throughput cost of the proxy hop (goal: < 20 %).
+//
+// Load generator: wrk (Debian: `apt-get install -y wrk`; one thread, cheap on the 2 cores the
+// client, the proxy and the pods share), else a Node closed loop (`--client node` forces it; it costs
+// the client ~3x wrk's CPU per request, which lowers the direct rate and so the measured cost).
+// busybox httpd answers `Connection: close` and forks per connection: direct, each request is a new
+// connection; through the Ingress the client's connections are kept alive and the proxy opens a new
+// one to a pod per request. wrk's latency starts at the request's first byte (a new connection's
+// handshake is outside it); the Node client's includes it.
+// TIME_WAIT: a client that closes first keeps its side in TIME_WAIT for 60 s, and every later
+// connect() from this host to the same pod then searches longer for a free source port. Each case
+// starts once the sockets towards the pods have left TIME_WAIT, so a case does not inherit the
+// previous one's (the direct runs leave thousands).
+// Printed per case: requests/s, p50/p99, errors, cost vs direct, the agent's CPU (% of a core and
+// µs per request), the pods' and the client's CPU per request, the sockets left in TIME_WAIT.
 // Everything it creates is labelled io.flotilla.test=true and this run's node name, and removed at
 // the end. Run `npx tsc -b` first.
-// Usage: node bench/ingress-bench.mjs [--duration 10] [--connections 8]
+// Usage: node bench/ingress-bench.mjs [--duration 10] [--connections 8] [--client wrk|node]
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { loadClientConfig, res, RestClient } from '@flotilla/client';
-import { closedLoop, cpuSeconds, flags, getOk, startAgent, startApiServer, startControllerManager, tempDir, waitUntil } from './lib.mjs';
-import { agentRuntime, ensureTestImages, removeNodeContainers, TEST_IMAGE } from './lib-images.mjs';
+import { closedLoop, containerCpuSeconds, cpuSeconds, flags, getOk, hasWrk, startAgent, startApiServer, startControllerManager, tempDir, timeWaitCount, waitTimeWaitDrained, waitUntil, wrkLoad } from './lib.mjs';
+import { agentRuntime, ensureTestImages, removeNodeContainers, TEST_IMAGE, TEST_LABEL } from './lib-images.mjs';
 
 const opts = flags(process.argv.slice(2));
 const DURATION = Math.min(Number(opts.duration ?? 10), 30);
 const CONNECTIONS = Number(opts.connections ?? 8);
+const CLIENT = opts.client ?? (hasWrk() ? 'wrk' : 'node');
+if (CLIENT !== 'wrk' && CLIENT !== 'node') throw new Error(`--client: ${CLIENT}? (wrk or node)`);
+if (CLIENT === 'wrk' && !hasWrk()) throw new Error('--client wrk: wrk is not installed (apt-get install -y wrk)');
 const NODE = `ingress-bench-${process.pid}`;
 const NS = 'ingress-bench';
 const HOST = 'bench.test';
+const REPLICAS = 3;
 
 const { DockerClient } = await agentRuntime();
 const engine = new DockerClient();
@@ -33,19 +47,23 @@ const dir = tempDir('ingress');
 const children = [];
 let client;
 
-/** A closed loop of CONNECTIONS clients for `seconds`: requests/s, p50/p99 latency (ms), errors. */
+/** One load run against `url` (Host header `host`): requests/s, p50/p99 (ms), ok, errors, client CPU seconds (wrk only). */
 async function load(url, { host, seconds = DURATION } = {}) {
+  if (CLIENT === 'wrk') return wrkLoad(url, { connections: CONNECTIONS, seconds, headers: host ? { Host: host } : {} });
   const tls = url.startsWith('https:');
   const agent = tls ? new HttpsAgent({ keepAlive: true, maxSockets: CONNECTIONS, rejectUnauthorized: false, ...(host ? { servername: host } : {}) }) : new HttpAgent({ keepAlive: true, maxSockets: CONNECTIONS });
+  const cpu0 = process.cpuUsage();
   const r = await closedLoop(CONNECTIONS, seconds, () => getOk(url, { agent, ...(host ? { headers: { host } } : {}) }));
+  const cpu = process.cpuUsage(cpu0);
   agent.destroy();
-  return { ...r, total: r.ok };
+  return { ...r, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
 }
 
-/** Status code of one GET with a Host header. */
+/** Status code of one GET with a Host header (and SNI over HTTPS). */
 function status(url, host) {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { headers: { host }, agent: false }, (r) => {
+    const send = url.startsWith('https:') ? httpsRequest : httpRequest;
+    const req = send(url, { headers: { host }, agent: false, rejectUnauthorized: false, servername: host }, (r) => {
       r.resume();
       r.on('end', () => resolve(r.statusCode));
     });
@@ -83,12 +101,19 @@ try {
 
   client = new RestClient(loadClientConfig({ kubeconfig }));
   await client.create(res('namespaces'), '', { metadata: { name: NS } });
-  await client.create(res('pods'), NS, {
-    metadata: { name: 'web', labels: { app: 'web' } },
+  await client.create(res('deployments.apps'), NS, {
+    metadata: { name: 'web' },
     spec: {
-      nodeName: NODE,
-      terminationGracePeriodSeconds: 1,
-      containers: [{ name: 'main', image: TEST_IMAGE, imagePullPolicy: 'Never', command: ['sh', '-c', `mkdir -p /www && head -c 512 /dev/zero | tr '\\0' x > /www/index.html && exec httpd -f -p 8080 -h /www`] }],
+      replicas: REPLICAS,
+      selector: { matchLabels: { app: 'web' } },
+      template: {
+        metadata: { labels: { app: 'web' } },
+        spec: {
+          nodeName: NODE,
+          terminationGracePeriodSeconds: 1,
+          containers: [{ name: 'main', image: TEST_IMAGE, imagePullPolicy: 'Never', command: ['sh', '-c', `mkdir -p /www && head -c 512 /dev/zero | tr '\\0' x > /www/index.html && exec httpd -f -p 8080 -h /www`] }],
+        },
+      },
     },
   });
   await client.create(res('services'), NS, { metadata: { name: 'web' }, spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } });
@@ -96,36 +121,57 @@ try {
     metadata: { name: 'web' },
     spec: { rules: [{ host: HOST, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'web', port: { number: 80 } } } }] } }] },
   });
-  const podIP = await waitFor('pod IP', async () => (await client.get(res('pods'), NS, 'web')).status?.podIP);
-  await waitFor('pod serving directly', async () => (await fetch(`http://${podIP}:8080/index.html`)).ok);
-  await waitFor('pod serving through the ingress', async () => (await status(`${httpUrl}/index.html`, HOST)) === 200);
+  const podIPs = await waitFor(`${REPLICAS} pods with IPs`, async () => {
+    const pods = (await client.list(res('pods'), { namespace: NS })).items.filter((p) => p.status?.phase === 'Running' && p.status?.podIP);
+    return pods.length === REPLICAS ? pods.sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1)).map((p) => p.status.podIP) : undefined;
+  });
+  for (const ip of podIPs) await waitFor(`pod ${ip} serving`, async () => (await fetch(`http://${ip}:8080/index.html`)).ok);
+  await waitFor(`${REPLICAS} ready endpoints`, async () => {
+    const slices = (await client.list(res('endpointslices.discovery.k8s.io'), { namespace: NS })).items;
+    return slices.flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions?.ready !== false).length === REPLICAS;
+  });
+  await waitFor('pods serving through the ingress', async () => (await status(`${httpUrl}/index.html`, HOST)) === 200);
+  const podContainers = (await engine.listContainers({ all: true, filters: { label: [`${TEST_LABEL}=true`, `io.flotilla.node=${NODE}`] } })).map((c) => c.Id);
 
+  const direct = `http://${podIPs[0]}:8080/index.html`;
   const cases = [
-    { name: 'direct to pod IP', url: `http://${podIP}:8080/index.html` },
-    { name: 'through ingress (HTTP)', url: `${httpUrl}/index.html`, host: HOST, agent: true },
-    { name: 'through ingress (HTTPS)', url: `${httpsUrl}/index.html`, host: HOST, agent: true },
-    { name: 'direct to pod IP (again)', url: `http://${podIP}:8080/index.html` },
+    { name: 'direct to one pod', url: direct },
+    { name: 'ingress HTTP (3 pods)', url: `${httpUrl}/index.html`, host: HOST, proxied: true },
+    { name: 'ingress HTTPS (3 pods)', url: `${httpsUrl}/index.html`, host: HOST, proxied: true },
+    { name: 'direct again', url: direct },
   ];
   const results = [];
   for (const c of cases) {
-    await load(c.url, { host: c.host, seconds: 1 }); // warm-up
-    const cpu0 = c.agent ? cpuSeconds(agent.pid) : 0;
+    const waited = await waitTimeWaitDrained(podIPs);
+    if (c.proxied) {
+      await load(c.url, { host: c.host, seconds: 1 }); // warm-up
+      await waitTimeWaitDrained(podIPs);
+    }
+    const agent0 = cpuSeconds(agent.pid);
+    const pods0 = containerCpuSeconds(podContainers);
     const t0 = performance.now();
     const r = await load(c.url, { host: c.host });
     const wall = (performance.now() - t0) / 1000;
-    results.push({ name: c.name, ...r, agentCpu: c.agent ? (100 * (cpuSeconds(agent.pid) - cpu0)) / wall : undefined, direct: !c.agent });
+    const agentCpu = cpuSeconds(agent.pid) - agent0;
+    const pods1 = containerCpuSeconds(podContainers);
+    const requests = r.ok + r.errors;
+    if (r.errors > 0) r.probe = await status(c.url, c.host ?? 'x').catch((err) => err.code ?? err.message);
+    results.push({ ...c, ...r, waited, timeWait: timeWaitCount(podIPs), agentPct: (100 * agentCpu) / wall, agentUs: (1e6 * agentCpu) / requests, podsUs: pods0 === undefined || pods1 === undefined ? NaN : (1e6 * (pods1 - pods0)) / requests, clientUs: (1e6 * r.cpuSeconds) / requests });
   }
-  const directs = results.filter((r) => r.direct);
+  const directs = results.filter((r) => !r.proxied);
   const base = directs.reduce((a, r) => a + r.rps, 0) / directs.length;
   const f = (v) => `${v.toFixed(1)} ms`;
-  console.log(`\nIngress benchmark: ${CONNECTIONS} concurrent clients, ${DURATION} s per case, 512-byte busybox httpd response, one pod`);
-  console.log(`${'case'.padEnd(26)} ${'req/s'.padStart(8)} ${'p50'.padStart(9)} ${'p99'.padStart(9)} ${'requests'.padStart(9)} ${'errors'.padStart(7)} ${'vs direct'.padStart(10)} ${'agent CPU'.padStart(10)}`);
+  const us = (v) => (Number.isFinite(v) ? v.toFixed(0) : '-');
+  console.log(`\nIngress benchmark: ${CLIENT} client, ${CONNECTIONS} connections, ${DURATION} s per case, 512-byte busybox httpd response; ingress over ${REPLICAS} pods, direct to one`);
+  console.log(`${'case'.padEnd(24)} ${'req/s'.padStart(7)} ${'p50'.padStart(8)} ${'p99'.padStart(8)} ${'errors'.padStart(7)} ${'vs direct'.padStart(10)} ${'agent CPU'.padStart(10)}   CPU µs/request: agent / pods / client`);
   for (const r of results) {
-    const cost = r.direct ? '' : `${(((r.rps - base) / base) * 100).toFixed(1)} %`;
-    console.log(`${r.name.padEnd(26)} ${r.rps.toFixed(0).padStart(8)} ${f(r.p50).padStart(9)} ${f(r.p99).padStart(9)} ${String(r.total).padStart(9)} ${String(r.errors).padStart(7)} ${cost.padStart(10)} ${(r.agentCpu === undefined ? '' : `${r.agentCpu.toFixed(0)} %`).padStart(10)}`);
+    const cost = r.proxied ? `${(((r.rps - base) / base) * 100).toFixed(1)} %` : '';
+    console.log(`${r.name.padEnd(24)} ${r.rps.toFixed(0).padStart(7)} ${f(r.p50).padStart(8)} ${f(r.p99).padStart(8)} ${String(r.errors).padStart(7)} ${cost.padStart(10)} ${`${r.agentPct.toFixed(0)} %`.padStart(10)}   ${us(r.agentUs)} / ${us(r.podsUs)} / ${us(r.clientUs)}   TIME_WAIT after: ${r.timeWait}${r.waited >= 1 ? ` (waited ${r.waited.toFixed(0)} s before)` : ''}${r.probe !== undefined ? `; a request after it: ${r.probe}` : ''}`);
   }
-  const httpCost = ((base - results[1].rps) / base) * 100;
-  console.log(`\nHTTP throughput cost of the ingress hop vs the mean direct rate: ${httpCost.toFixed(1)} % (goal < 20 %): ${httpCost < 20 ? 'met' : 'NOT met'}`);
+  for (const r of results.filter((x) => x.proxied)) {
+    const cost = ((base - r.rps) / base) * 100;
+    console.log(`${r.name}: throughput cost vs the mean direct rate ${cost.toFixed(1)} % (goal < 20 %): ${cost < 20 ? 'met' : 'NOT met'}`);
+  }
 } finally {
   await cleanup();
 }

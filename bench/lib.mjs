@@ -1,6 +1,6 @@
 // Shared helpers of the benchmarks: percentiles, process control, RSS, a small flag parser, the
 // components as processes, an API client, a closed-loop HTTP load generator.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -276,4 +276,104 @@ export async function closedLoop(connections, seconds, send) {
   );
   const wall = (performance.now() - started) / 1000;
   return { rps: latencies.length / wall, p50: percentile(latencies, 50), p99: percentile(latencies, 99), ok: latencies.length, errors };
+}
+
+/** Whether `wrk` (Debian: `apt-get install -y wrk`) is on the PATH. */
+export function hasWrk() {
+  const r = spawnSync('wrk', ['--version'], { stdio: 'ignore' });
+  return !r.error;
+}
+
+/** `'5.2ms'`, `'830.00us'`, `'1.20s'` -> milliseconds. */
+function wrkMs(text) {
+  const m = /^([\d.]+)(us|ms|s)$/.exec(text ?? '');
+  if (!m) return NaN;
+  return Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1);
+}
+
+/**
+ * One wrk run (one thread, `connections` connections, `seconds`, extra `headers`): requests/s, p50/p99
+ * latency (ms; wrk times a request from its first byte written to the response's end, so a new
+ * connection's handshake is not in it), successes (`ok`), failures (`errors`: socket errors and
+ * non-2xx/3xx answers) and the CPU seconds wrk itself used. Against a server that closes each
+ * connection, wrk reconnects per request. Spell a Host header `Host`: wrk adds its own `Host` (the
+ * URL's) unless one of exactly that spelling is given, and which of two comes first varies by run.
+ */
+export function wrkLoad(url, { connections = 8, seconds = 10, headers = {} } = {}) {
+  const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', ...Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), url];
+  // The shell prints its own /proc stat after wrk exits: its children's CPU times are wrk's.
+  const quoted = ['wrk', ...args].map((a) => `'${String(a).replaceAll("'", "'\\''")}'`).join(' ');
+  return new Promise((resolve, reject) => {
+    const child = spawn('sh', ['-c', `${quoted}; s=$?; cat /proc/$$/stat; exit $s`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
+      if (code !== 0 || !rps) return reject(new Error(`wrk exited ${code}: ${err || out}`));
+      const total = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+      const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+      const errors = (sock ? sock.slice(1).reduce((a, n) => a + Number(n), 0) : 0) + Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+      const stat = out.trim().split('\n').pop().split(') ')[1]?.split(' ') ?? [];
+      resolve({
+        rps: Number(rps[1]),
+        p50: wrkMs(/^\s+50%\s+(\S+)/m.exec(out)?.[1]),
+        p99: wrkMs(/^\s+99%\s+(\S+)/m.exec(out)?.[1]),
+        ok: total,
+        errors,
+        cpuSeconds: (Number(stat[13]) + Number(stat[14])) / 100,
+      });
+    });
+  });
+}
+
+/** `/proc/net/tcp`'s spelling of an IPv4 address (`172.17.0.2` -> `020011AC`). */
+function procNetIp(ip) {
+  return ip.split('.').reverse().map((b) => Number(b).toString(16).padStart(2, '0')).join('').toUpperCase();
+}
+
+/** This network namespace's TCP sockets in TIME_WAIT towards any of `ips` (IPv4). */
+export function timeWaitCount(ips) {
+  const want = new Set(ips.map(procNetIp));
+  let n = 0;
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f[3] === '06' && want.has(f[2]?.split(':')[0])) n++;
+  }
+  return n;
+}
+
+/**
+ * Waits (up to `timeoutMs`, default 65 s: TIME_WAIT lasts 60 s) until fewer than `below` sockets
+ * towards `ips` are in TIME_WAIT; resolves the seconds waited. A client that closes first leaves its
+ * side in TIME_WAIT, and connect() then searches longer for a free source port towards the same
+ * address: a run after one that closed thousands of connections to a pod starts handicapped.
+ */
+export async function waitTimeWaitDrained(ips, { below = 100, timeoutMs = 65_000 } = {}) {
+  const t0 = Date.now();
+  while (timeWaitCount(ips) >= below && Date.now() - t0 < timeoutMs) await new Promise((r) => setTimeout(r, 1000));
+  return (Date.now() - t0) / 1000;
+}
+
+/** CPU seconds the Docker containers `ids` have used (cgroup v1 cpuacct or v2 cpu.stat); undefined when not readable. */
+export function containerCpuSeconds(ids) {
+  let total = 0;
+  for (const id of ids) {
+    const paths = [`/sys/fs/cgroup/cpuacct/docker/${id}/cpuacct.usage`, `/sys/fs/cgroup/docker/${id}/cpu.stat`, `/sys/fs/cgroup/system.slice/docker-${id}.scope/cpu.stat`];
+    let v;
+    for (const p of paths) {
+      try {
+        const text = readFileSync(p, 'utf8');
+        v = p.endsWith('cpu.stat') ? Number(/usage_usec (\d+)/.exec(text)?.[1]) / 1e6 : Number(text) / 1e9;
+        break;
+      } catch {
+        // Try the next layout.
+      }
+    }
+    if (v === undefined || Number.isNaN(v)) return undefined;
+    total += v;
+  }
+  return total;
 }
