@@ -17,8 +17,9 @@
 // handshake is outside it); the Node client's includes it.
 // TIME_WAIT: a client that closes first keeps its side in TIME_WAIT for 60 s, and every later
 // connect() from this host to the same pod then searches longer for a free source port. Each case
-// starts once the sockets towards the pods have left TIME_WAIT, so a case does not inherit the
-// previous one's (the direct runs leave thousands).
+// starts (after a 1 s warm-up) once the sockets towards the pods have left TIME_WAIT, so a case does
+// not inherit the previous one's (the direct runs leave thousands), and once the API server,
+// controller manager and agent are idle.
 // Printed per case: requests/s, p50/p99, errors, cost vs direct, the agent's CPU (% of a core and
 // µs per request), the pods' and the client's CPU per request, the sockets left in TIME_WAIT.
 // Everything it creates is labelled io.flotilla.test=true and this run's node name, and removed at
@@ -27,7 +28,7 @@
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { loadClientConfig, res, RestClient } from '@flotilla/client';
-import { closedLoop, containerCpuSeconds, cpuSeconds, flags, getOk, hasWrk, startAgent, startApiServer, startControllerManager, tempDir, timeWaitCount, waitTimeWaitDrained, waitUntil, wrkLoad } from './lib.mjs';
+import { closedLoop, containerCpuSeconds, cpuSeconds, flags, getOk, hasWrk, startAgent, startApiServer, startControllerManager, tempDir, timeWaitCount, waitQuiet, waitTimeWaitDrained, waitUntil, wrkLoad } from './lib.mjs';
 import { agentRuntime, ensureTestImages, removeNodeContainers, TEST_IMAGE, TEST_LABEL } from './lib-images.mjs';
 
 const opts = flags(process.argv.slice(2));
@@ -142,11 +143,9 @@ try {
   ];
   const results = [];
   for (const c of cases) {
+    await load(c.url, { host: c.host, seconds: 1 }); // warm-up
     const waited = await waitTimeWaitDrained(podIPs);
-    if (c.proxied) {
-      await load(c.url, { host: c.host, seconds: 1 }); // warm-up
-      await waitTimeWaitDrained(podIPs);
-    }
+    await waitQuiet(children.map((p) => p.pid));
     const agent0 = cpuSeconds(agent.pid);
     const pods0 = containerCpuSeconds(podContainers);
     const t0 = performance.now();

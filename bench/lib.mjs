@@ -377,3 +377,18 @@ export function containerCpuSeconds(ids) {
   }
   return total;
 }
+
+/**
+ * Waits (up to `timeoutMs`) until the processes `pids` together use less than `belowPct` % of a core
+ * over a `windowMs` window (a component still settling after a burst skews the next measurement);
+ * resolves the seconds waited.
+ */
+export async function waitQuiet(pids, { belowPct = 5, windowMs = 1000, timeoutMs = 30_000 } = {}) {
+  const t0 = Date.now();
+  const total = () => pids.reduce((a, pid) => a + cpuSeconds(pid), 0);
+  for (;;) {
+    const c0 = total();
+    await new Promise((r) => setTimeout(r, windowMs));
+    if ((100 * (total() - c0)) / (windowMs / 1000) < belowPct || Date.now() - t0 > timeoutMs) return (Date.now() - t0) / 1000;
+  }
+}

@@ -1,47 +1,60 @@
 #!/usr/bin/env node
 // Service proxy benchmark: what the agent's service proxy costs, in userspace mode (bytes copied by
 // the agent) and iptables mode (kernel DNAT; its chains are named after the run's node name and
-// removed at the end, with their jumps). A real API server, controller
-// manager (EndpointSlices) and agent (its own VIP link) on the Docker engine; one busybox
-// `httpd` pod behind a ClusterIP Service. A closed-loop load generator (CONNECTIONS workers, each
-// GET on a fresh connection, latency per request) drives, in the same run and with the same
-// settings, (1) the pod IP directly and (2) the ClusterIP (VIP -> proxy -> the same pod); it
-// prints requests/s, p50/p99 latency and errors of each, the throughput ratio and the agent's
-// CPU while proxying. busybox httpd answers one request per connection, so every request is a
-// new connection through the proxy (accept + connect + splice) — the proxy's worst case.
-// (autocannon is not used: against a server that closes every connection its latency figures
-// are not per request.)
-// Goal: the proxy costs < 20% throughput. Addresses are the VIP and the container's bridge IP.
-// Needs root (VIP link), Docker and the test images (run `npx vitest run test/service-proxy.e2e.test.ts`
-// once, or any e2e test, to build them); run `npx tsc -b` first. Everything it creates is labelled
+// removed at the end, with their jumps). A real API server, controller manager (Deployment,
+// EndpointSlices) and agent (its own VIP link) on the Docker engine; a Deployment of 3 busybox
+// `httpd` pods behind a ClusterIP Service. In the same run and with the same settings, CONNECTIONS
+// connections for SECONDS each drive (1) one pod's IP directly, (2) the ClusterIP (VIP -> proxy ->
+// the 3 pods), (3) that pod directly again (drift on a shared machine shows); it prints
+// requests/s, p50/p99 latency and errors of each, the throughput cost against the mean direct
+// rate (goal: < 20%), the agent's CPU while proxying and the CPU per request of the agent, the
+// pods and the client. busybox httpd answers one request per connection, so every request is a
+// new connection, through the proxy too (accept + connect + splice in userspace mode) — the
+// proxy's worst case.
+// Load generator: wrk (Debian: `apt-get install -y wrk`), else a Node closed loop (`--client node`
+// forces it); see bench/ingress-bench.mjs for the difference. Each case starts (after a 1 s
+// warm-up) once the sockets towards the pods and the VIP have left TIME_WAIT (a client that closes
+// first leaves thousands, and connect() to the same address then searches longer for a free source
+// port) and the API server, controller manager and agent are idle.
+// Addresses are the VIP and the containers' bridge IPs. Needs root (VIP link), Docker and the test
+// images (built on first use); run `npx tsc -b` first. Everything it creates is labelled
 // io.flotilla.test=true with this run's node name and removed at the end, with its link.
-// Usage: node bench/service-proxy-bench.mjs [--seconds 10] [--connections 16] [--mode userspace|iptables|both (default)]
+// Usage: node bench/service-proxy-bench.mjs [--seconds 10] [--connections 8] [--mode userspace|iptables|both (default)] [--client wrk|node]
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { closedLoop, cpuSeconds, flags, getOk, ms, PAUSE_IMAGE, ROOT, startAgent, startApiServer, startControllerManager, tempDir, TEST_IMAGE, waitUntil } from './lib.mjs';
-import { removeNodeContainers } from './lib-images.mjs';
+import { closedLoop, containerCpuSeconds, cpuSeconds, flags, getOk, hasWrk, ms, ROOT, startAgent, startApiServer, startControllerManager, tempDir, TEST_IMAGE, TEST_LABEL, timeWaitCount, waitQuiet, waitTimeWaitDrained, waitUntil, wrkLoad } from './lib.mjs';
+import { ensureTestImages, removeNodeContainers } from './lib-images.mjs';
 
 const opts = flags(process.argv.slice(2));
 const SECONDS = Math.min(10, Number(opts.seconds ?? 10));
-const CONNECTIONS = Number(opts.connections ?? 16);
+const CONNECTIONS = Number(opts.connections ?? 8);
 const MODES = opts.mode && opts.mode !== 'both' ? [opts.mode] : ['userspace', 'iptables'];
 for (const m of MODES) if (m !== 'userspace' && m !== 'iptables') throw new Error(`--mode: ${m}? (userspace, iptables or both)`);
+const CLIENT = opts.client ?? (hasWrk() ? 'wrk' : 'node');
+if (CLIENT !== 'wrk' && CLIENT !== 'node') throw new Error(`--client: ${CLIENT}? (wrk or node)`);
+if (CLIENT === 'wrk' && !hasWrk()) throw new Error('--client wrk: wrk is not installed (apt-get install -y wrk)');
 const NS = 'proxy-bench';
+const REPLICAS = 3;
 
 const { DockerClient } = await import(join(ROOT, 'packages/agent/dist/runtime/docker-client.js'));
 const { RestClient, loadClientConfig, res } = await import(join(ROOT, 'packages/client/dist/index.js'));
 const { cleanupIptables } = await import(join(ROOT, 'packages/agent/dist/proxy/iptables-rules.js'));
 const engine = new DockerClient();
 
-/** CONNECTIONS closed-loop workers for `seconds`, each GET on a fresh connection: requests/s, latency percentiles (ms), errors. */
+/** CONNECTIONS connections for `seconds`, a fresh connection per request: requests/s, latency percentiles (ms), errors, client CPU seconds. */
 async function load(url, seconds) {
+  if (CLIENT === 'wrk') return wrkLoad(url, { connections: CONNECTIONS, seconds });
+  const cpu0 = process.cpuUsage();
   const r = await closedLoop(CONNECTIONS, seconds, () => getOk(url, { agent: false }, 5000));
-  return { ...r, total: r.ok + r.errors };
+  const cpu = process.cpuUsage(cpu0);
+  return { ...r, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
 }
 
-const row = (name, r) => console.log(`${name.padEnd(32)} ${String(Math.round(r.rps)).padStart(7)} req/s   p50 ${ms(r.p50).padStart(9)}   p99 ${ms(r.p99).padStart(9)}   errors ${r.errors}/${r.total}`);
+const us = (v) => (Number.isFinite(v) ? v.toFixed(0) : '-');
+const row = (name, r) =>
+  console.log(`${name.padEnd(32)} ${String(Math.round(r.rps)).padStart(7)} req/s   p50 ${ms(r.p50).padStart(9)}   p99 ${ms(r.p99).padStart(9)}   errors ${r.errors}/${r.ok + r.errors}   CPU µs/request agent ${us(r.agentUs)} pods ${us(r.podsUs)} client ${us(r.clientUs)}`);
 
-/** One full run (API server, controller manager, agent in `mode`, pod, Service); everything removed at the end. */
+/** One full run (API server, controller manager, agent in `mode`, 3 pods, Service); everything removed at the end. */
 async function bench(mode) {
   const NODE = `proxy-bench-${mode === 'iptables' ? 'ipt-' : ''}${process.pid}`;
   const LINK = `fl${mode === 'iptables' ? 'c' : 'b'}${process.pid % 1_000_000}`;
@@ -64,31 +77,61 @@ async function bench(mode) {
     children.push(agent);
 
     await client.create(res('namespaces'), '', { metadata: { name: NS } });
-    await client.create(res('pods'), NS, {
-      metadata: { name: 'web', labels: { app: 'web' } },
+    await client.create(res('deployments.apps'), NS, {
+      metadata: { name: 'web' },
       spec: {
-        nodeName: NODE,
-        terminationGracePeriodSeconds: 1,
-        containers: [{ name: 'main', image: TEST_IMAGE, imagePullPolicy: 'Never', command: ['sh', '-c', 'mkdir -p /www && echo hello from the bench pod > /www/index.html && exec httpd -f -p 80 -h /www'], ports: [{ containerPort: 80 }] }],
+        replicas: REPLICAS,
+        selector: { matchLabels: { app: 'web' } },
+        template: {
+          metadata: { labels: { app: 'web' } },
+          spec: {
+            nodeName: NODE,
+            terminationGracePeriodSeconds: 1,
+            containers: [{ name: 'main', image: TEST_IMAGE, imagePullPolicy: 'Never', command: ['sh', '-c', 'mkdir -p /www && echo hello from the bench pod > /www/index.html && exec httpd -f -p 80 -h /www'], ports: [{ containerPort: 80 }] }],
+          },
+        },
       },
     });
     const svc = await client.create(res('services'), NS, { metadata: { name: 'web' }, spec: { selector: { app: 'web' }, ports: [{ port: 8080, targetPort: 80 }] } });
-    const podIP = await waitUntil('the pod IP', async () => (await client.get(res('pods'), NS, 'web')).status?.podIP);
-    const direct = `http://${podIP}:80/`;
+    const podIPs = await waitUntil(`${REPLICAS} pods with IPs`, async () => {
+      const pods = (await client.list(res('pods'), { namespace: NS })).items.filter((p) => p.status?.phase === 'Running' && p.status?.podIP);
+      return pods.length === REPLICAS ? pods.sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1)).map((p) => p.status.podIP) : undefined;
+    }, { timeoutMs: 90_000 });
+    for (const ip of podIPs) await waitUntil(`pod ${ip}`, async () => (await fetch(`http://${ip}:80/`)).ok);
+    await waitUntil(`${REPLICAS} ready endpoints`, async () => {
+      const slices = (await client.list(res('endpointslices.discovery.k8s.io'), { namespace: NS })).items;
+      return slices.flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions?.ready !== false).length === REPLICAS;
+    });
+    const direct = `http://${podIPs[0]}:80/`;
     const viaProxy = `http://${svc.spec.clusterIP}:8080/`;
-    for (const url of [direct, viaProxy]) await waitUntil(url, async () => (await fetch(url)).ok);
+    await waitUntil(viaProxy, async () => (await fetch(viaProxy)).ok);
+    const podContainers = (await engine.listContainers({ all: true, filters: { label: [`${TEST_LABEL}=true`, `io.flotilla.node=${NODE}`] } })).map((c) => c.Id);
+    const addresses = [...podIPs, svc.spec.clusterIP];
 
-    console.log(`${mode} mode: busybox httpd pod ${podIP}, ClusterIP ${svc.spec.clusterIP}, ${CONNECTIONS} connections, ${SECONDS} s per case`);
-    await load(direct, 2);
-    await load(viaProxy, 2);
-    const d = await load(direct, SECONDS);
-    const cpu0 = cpuSeconds(agent.pid);
-    const p = await load(viaProxy, SECONDS);
-    const cpu = ((cpuSeconds(agent.pid) - cpu0) / SECONDS) * 100;
-    row(`direct to the pod IP`, d);
+    console.log(`${mode} mode: ${REPLICAS} busybox httpd pods (direct: ${podIPs[0]}), ClusterIP ${svc.spec.clusterIP}, ${CLIENT} client, ${CONNECTIONS} connections, ${SECONDS} s per case`);
+    const measure = async (url) => {
+      await load(url, 1); // warm-up
+      const waited = await waitTimeWaitDrained(addresses);
+      await waitQuiet(children.map((c) => c.pid));
+      const agent0 = cpuSeconds(agent.pid);
+      const pods0 = containerCpuSeconds(podContainers);
+      const t0 = performance.now();
+      const r = await load(url, SECONDS);
+      const wall = (performance.now() - t0) / 1000;
+      const agentCpu = cpuSeconds(agent.pid) - agent0;
+      const pods1 = containerCpuSeconds(podContainers);
+      const n = r.ok + r.errors;
+      return { ...r, waited, timeWait: timeWaitCount(addresses), agentPct: (100 * agentCpu) / wall, agentUs: (1e6 * agentCpu) / n, podsUs: pods0 === undefined || pods1 === undefined ? NaN : (1e6 * (pods1 - pods0)) / n, clientUs: (1e6 * r.cpuSeconds) / n };
+    };
+    const d1 = await measure(direct);
+    const p = await measure(viaProxy);
+    const d2 = await measure(direct);
+    row('direct to one pod', d1);
     row(`through the ClusterIP (${mode})`, p);
-    const cost = (1 - p.rps / d.rps) * 100;
-    console.log(`${mode} proxy cost: ${cost.toFixed(1)}% throughput (goal < 20%), p99 +${ms(p.p99 - d.p99)}; agent CPU while proxying ${cpu.toFixed(0)}% of a core`);
+    row('direct to one pod again', d2);
+    const base = (d1.rps + d2.rps) / 2;
+    const cost = (1 - p.rps / base) * 100;
+    console.log(`${mode} proxy cost: ${cost.toFixed(1)}% throughput vs the mean direct rate (goal < 20%), p99 ${p.p99 >= d1.p99 ? '+' : '-'}${ms(Math.abs(p.p99 - d1.p99))}; agent CPU while proxying ${p.agentPct.toFixed(0)}% of a core; TIME_WAIT after each case ${d1.timeWait} / ${p.timeWait} / ${d2.timeWait}`);
   } finally {
     await client?.close().catch(() => undefined);
     for (const c of children) c.kill('SIGKILL');
@@ -105,7 +148,7 @@ async function bench(mode) {
 }
 
 try {
-  for (const image of [TEST_IMAGE, PAUSE_IMAGE]) await engine.inspectImage(image).catch(() => { throw new Error(`image ${image} missing: run an e2e test once to build the test images`); });
+  await ensureTestImages();
   for (const mode of MODES) await bench(mode);
 } finally {
   await engine.close();
