@@ -29,7 +29,7 @@ import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { loadClientConfig, res, RestClient } from '@flotilla/client';
 import { closedLoop, containerCpuSeconds, cpuSeconds, flags, getOk, hasWrk, startAgent, startApiServer, startControllerManager, tempDir, timeWaitCount, waitQuiet, waitTimeWaitDrained, waitUntil, wrkLoad } from './lib.mjs';
-import { agentRuntime, ensureTestImages, removeNodeContainers, TEST_IMAGE, TEST_LABEL } from './lib-images.mjs';
+import { agentRuntime, ensureTestImages, httpdDeployment, removeNodeContainers, TEST_LABEL } from './lib-images.mjs';
 
 const opts = flags(process.argv.slice(2));
 const DURATION = Math.min(Number(opts.duration ?? 10), 30);
@@ -102,21 +102,7 @@ try {
 
   client = new RestClient(loadClientConfig({ kubeconfig }));
   await client.create(res('namespaces'), '', { metadata: { name: NS } });
-  await client.create(res('deployments.apps'), NS, {
-    metadata: { name: 'web' },
-    spec: {
-      replicas: REPLICAS,
-      selector: { matchLabels: { app: 'web' } },
-      template: {
-        metadata: { labels: { app: 'web' } },
-        spec: {
-          nodeName: NODE,
-          terminationGracePeriodSeconds: 1,
-          containers: [{ name: 'main', image: TEST_IMAGE, imagePullPolicy: 'Never', command: ['sh', '-c', `mkdir -p /www && head -c 512 /dev/zero | tr '\\0' x > /www/index.html && exec httpd -f -p 8080 -h /www`] }],
-        },
-      },
-    },
-  });
+  await client.create(res('deployments.apps'), NS, httpdDeployment({ node: NODE, replicas: REPLICAS, port: 8080, index: `head -c 512 /dev/zero | tr '\\0' x > /www/index.html` }));
   await client.create(res('services'), NS, { metadata: { name: 'web' }, spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } });
   await client.create(res('ingresses.networking.k8s.io'), NS, {
     metadata: { name: 'web' },

@@ -46,3 +46,25 @@ export async function removeLabelled(engine, labels) {
 export function removeNodeContainers(engine, nodeName) {
   return removeLabelled(engine, [`${TEST_LABEL}=true`, `io.flotilla.node=${nodeName}`]);
 }
+
+/**
+ * A Deployment named `web` of `replicas` busybox httpd pods bound to `node`, label app=web, serving
+ * /www (written by the shell command `index`) on `port`; `declarePort` lists it as a containerPort.
+ */
+export function httpdDeployment({ node, replicas, port, index, declarePort = false }) {
+  return {
+    metadata: { name: 'web' },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: 'web' } },
+      template: {
+        metadata: { labels: { app: 'web' } },
+        spec: {
+          nodeName: node,
+          terminationGracePeriodSeconds: 1,
+          containers: [{ name: 'main', image: TEST_IMAGE, imagePullPolicy: 'Never', command: ['sh', '-c', `mkdir -p /www && ${index} && exec httpd -f -p ${port} -h /www`], ...(declarePort ? { ports: [{ containerPort: port }] } : {}) }],
+        },
+      },
+    },
+  };
+}

@@ -23,7 +23,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { closedLoop, containerCpuSeconds, cpuSeconds, flags, getOk, hasWrk, ms, ROOT, startAgent, startApiServer, startControllerManager, tempDir, TEST_IMAGE, TEST_LABEL, timeWaitCount, waitQuiet, waitTimeWaitDrained, waitUntil, wrkLoad } from './lib.mjs';
-import { ensureTestImages, removeNodeContainers } from './lib-images.mjs';
+import { ensureTestImages, httpdDeployment, removeNodeContainers } from './lib-images.mjs';
 
 const opts = flags(process.argv.slice(2));
 const SECONDS = Math.min(10, Number(opts.seconds ?? 10));
@@ -77,21 +77,7 @@ async function bench(mode) {
     children.push(agent);
 
     await client.create(res('namespaces'), '', { metadata: { name: NS } });
-    await client.create(res('deployments.apps'), NS, {
-      metadata: { name: 'web' },
-      spec: {
-        replicas: REPLICAS,
-        selector: { matchLabels: { app: 'web' } },
-        template: {
-          metadata: { labels: { app: 'web' } },
-          spec: {
-            nodeName: NODE,
-            terminationGracePeriodSeconds: 1,
-            containers: [{ name: 'main', image: TEST_IMAGE, imagePullPolicy: 'Never', command: ['sh', '-c', 'mkdir -p /www && echo hello from the bench pod > /www/index.html && exec httpd -f -p 80 -h /www'], ports: [{ containerPort: 80 }] }],
-          },
-        },
-      },
-    });
+    await client.create(res('deployments.apps'), NS, httpdDeployment({ node: NODE, replicas: REPLICAS, port: 80, index: 'echo hello from the bench pod > /www/index.html', declarePort: true }));
     const svc = await client.create(res('services'), NS, { metadata: { name: 'web' }, spec: { selector: { app: 'web' }, ports: [{ port: 8080, targetPort: 80 }] } });
     const podIPs = await waitUntil(`${REPLICAS} pods with IPs`, async () => {
       const pods = (await client.list(res('pods'), { namespace: NS })).items.filter((p) => p.status?.phase === 'Running' && p.status?.podIP);
