@@ -111,7 +111,6 @@ export function isRequestInfo(v: RequestInfo | DiscoveryPath | undefined): v is 
 export interface RequestTarget {
   path: string;
   query: Query;
-  isWatch: boolean;
   parsed: RequestInfo | DiscoveryPath | undefined;
 }
 
@@ -129,8 +128,7 @@ export function requestTarget(req: { url: string; method: string }): RequestTarg
     const qi = url.indexOf('?');
     const path = qi < 0 ? url : url.slice(0, qi);
     const query = parseQuery(qi < 0 ? '' : url.slice(qi + 1));
-    const isWatch = queryBool(query, 'watch');
-    t = { path, query, isWatch, parsed: parseResourcePath(path, req.method, isWatch) };
+    t = { path, query, parsed: parseResourcePath(path, req.method, queryBool(query, 'watch')) };
     targets.set(req, t);
   }
   return t;
