@@ -7,7 +7,7 @@ import type { RequestListener } from 'node:http';
 import { readFileSync, statfsSync, mkdirSync } from 'node:fs';
 import { cpus, hostname, networkInterfaces, release, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { isNotFound, type KubeObject, type Pod } from '@flotilla/api';
+import { isNotFound, type KubeObject, type Pod } from '@flotilla/api/core';
 import { componentAbortController, deletedObject, EventRecorder, res, RestClient, SharedInformer, type ClientConfig, type KubeClient } from '@flotilla/client';
 import type { Logger } from 'pino';
 import type { EnvSources } from './containers/env.js';

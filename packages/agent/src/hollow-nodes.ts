@@ -4,7 +4,7 @@
  * report pod status through its status computation — only the containers are imaginary: a pod bound
  * to a hollow node is reported Running shortly after binding, and a deleted pod is finished at once.
  */
-import { objectKey, type Condition, type KubeObject } from '@flotilla/api';
+import { objectKey, type Condition, type KubeObject } from '@flotilla/api/core';
 import { deletedObject, res, type KubeClient, SharedInformer } from '@flotilla/client';
 import type { Logger } from 'pino';
 import { NodeLease, registerNode, reportNodeConditions } from './node/node-registration.js';

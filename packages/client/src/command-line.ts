@@ -4,7 +4,7 @@
  * errors and exit code 2, as the Kubernetes binaries behave.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { parseDuration } from '@flotilla/api';
+import { parseDuration } from '@flotilla/api/core';
 import type { LeaderElectionConfig } from './leader-election.js';
 
 /** Thrown by the value checks; `parseCommandLine`'s callers print it and exit 2. */

@@ -3,7 +3,7 @@
  * (object, type, reason, message) within ten minutes update the existing Event's count and
  * lastTimestamp instead of creating another. Never throws into the caller; bounded memory.
  */
-import { formatTime, isNotFound, type KubeObject } from '@flotilla/api';
+import { formatTime, isNotFound, type KubeObject } from '@flotilla/api/core';
 import type { Logger } from 'pino';
 import { realClock, type Clock } from './clock.js';
 import { res, type KubeClient } from './rest-client.js';

@@ -5,7 +5,7 @@
  * down when it cannot renew within the renew deadline.
  */
 import { componentAbortController } from './abort.js';
-import { formatMicroTime, isConflict, isNotFound, isAlreadyExists, type KubeObject } from '@flotilla/api';
+import { formatMicroTime, isConflict, isNotFound, isAlreadyExists, type KubeObject } from '@flotilla/api/core';
 import type { Logger } from 'pino';
 import { realClock, type Clock } from './clock.js';
 import { res, type KubeClient } from './rest-client.js';

@@ -12,7 +12,7 @@ import {
   type KubeObject,
   type ResourceInfo,
   type WatchEvent,
-} from '@flotilla/api';
+} from '@flotilla/api/core';
 import type { ClientConfig } from './kubeconfig.js';
 import { TokenBucket } from './token-bucket.js';
 import { UndiciAgent, UndiciPool } from './undici-dispatchers.js';

@@ -1,7 +1,7 @@
 /**
  * Parses a Kubernetes watch stream (one JSON event per line, split arbitrarily across chunks).
  */
-import type { KubeObject, WatchEvent } from '@flotilla/api';
+import type { KubeObject, WatchEvent } from '@flotilla/api/core';
 
 /** Yields the events of a newline-delimited JSON stream. */
 export async function* parseWatchStream<T extends KubeObject = KubeObject>(body: AsyncIterable<Buffer | string>): AsyncGenerator<WatchEvent<T>> {

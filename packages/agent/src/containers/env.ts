@@ -15,7 +15,7 @@
  * the kubelet's and whose `reason` is the waiting reason the pod status shows.
  */
 import os from 'node:os';
-import { parseQuantity, type KubeObject, type Quantity } from '@flotilla/api';
+import { parseQuantity, type KubeObject, type Quantity } from '@flotilla/api/core';
 import type { ContainerSpec } from './types.js';
 
 export type { ContainerSpec } from './types.js';

@@ -8,7 +8,7 @@
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, isIPv6, type Server, type Socket } from 'node:net';
-import type { KubeObject } from '@flotilla/api';
+import type { KubeObject } from '@flotilla/api/core';
 import { res, SharedInformer, type KubeClient } from '@flotilla/client';
 import * as dnsPacket from 'dns-packet';
 import type { Answer, DecodedPacket, Packet } from 'dns-packet';

@@ -4,7 +4,7 @@
  * the longest matching registry key wins; Docker Hub images match `docker.io`, `index.docker.io`
  * and `https://index.docker.io/v1/`.
  */
-import type { KubeObject } from '@flotilla/api';
+import type { KubeObject } from '@flotilla/api/core';
 import type { ImageAuth } from '../runtime/runtime.js';
 
 interface DockerAuthEntry {

@@ -4,7 +4,7 @@
  * name holds the resolved targetPort), and a round robin over them. The proxy connects to pods
  * directly, not through the ClusterIP.
  */
-import type { EndpointSlice, Service } from '@flotilla/api';
+import type { EndpointSlice, Service } from '@flotilla/api/core';
 import type { BackendRef } from './routing-table.js';
 
 /** A pod address to proxy to. */

@@ -5,7 +5,7 @@
  * certificate. TLS contexts are rebuilt only when a Secret's resourceVersion changes.
  */
 import { createSecureContext, type SecureContext } from 'node:tls';
-import type { Ingress, Secret } from '@flotilla/api';
+import type { Ingress, Secret } from '@flotilla/api/core';
 import type { Logger } from 'pino';
 import { normalizeHost } from './routing-table.js';
 

@@ -3,7 +3,7 @@
  * controller is `flotilla.io/ingress`), and those without a class while such a class is the
  * cluster's default. The class itself is created at start unless it exists.
  */
-import { isAlreadyExists, type Ingress, type IngressClass, type KubeObject } from '@flotilla/api';
+import { isAlreadyExists, type Ingress, type IngressClass, type KubeObject } from '@flotilla/api/core';
 import { res, type KubeClient } from '@flotilla/client';
 
 /** The IngressClass the agents create and serve. */

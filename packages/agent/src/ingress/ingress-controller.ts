@@ -5,7 +5,7 @@
  * ready pods, and `namespace/name` writes that Ingress's `status.loadBalancer` (this node's IPs).
  * Handlers only enqueue; the proxy reads the last built table.
  */
-import type { EndpointSlice, Ingress, IngressClass, KubeObject, Node, Secret, Service } from '@flotilla/api';
+import type { EndpointSlice, Ingress, IngressClass, KubeObject, Node, Secret, Service } from '@flotilla/api/core';
 import { createSelfSignedCertificate } from '@flotilla/api/pki';
 import { res, runWorkers, SharedInformer, WorkQueue, type KubeClient } from '@flotilla/client';
 import type { Logger } from 'pino';

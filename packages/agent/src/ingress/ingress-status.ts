@@ -4,7 +4,7 @@
  * that are still some Node's address, so agents on different nodes converge on the same sorted list
  * and a deleted node's IPs disappear.
  */
-import type { IngressLoadBalancerIngress } from '@flotilla/api';
+import type { IngressLoadBalancerIngress } from '@flotilla/api/core';
 
 function compareIPs(a: string, b: string): number {
   const pa = a.split('.');

@@ -13,7 +13,7 @@
  *
  * Pure: built from Ingress objects, no I/O; rebuilt whenever they change.
  */
-import type { Ingress, IngressBackend } from '@flotilla/api';
+import type { Ingress, IngressBackend } from '@flotilla/api/core';
 
 /** A Service port an Ingress routes to (in the Ingress's namespace). */
 export interface BackendRef {

@@ -14,7 +14,7 @@
  * IPv4 forwarding is switched on. Nothing is removed when the agent stops (pods keep running).
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import type { KubeObject } from '@flotilla/api';
+import type { KubeObject } from '@flotilla/api/core';
 import { res, runWorkers, SharedInformer, WorkQueue, type KubeClient } from '@flotilla/client';
 import type { Logger } from 'pino';
 import type { DockerClient, NetworkSummary } from '../runtime/docker-client.js';

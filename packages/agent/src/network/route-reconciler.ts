@@ -4,7 +4,7 @@
  * Node events enqueue one key; `sync` computes the desired routes from the Node cache, reads the
  * routes the agent owns (ROUTE_PROTO) and adds, replaces or deletes only those.
  */
-import type { KubeObject } from '@flotilla/api';
+import type { KubeObject } from '@flotilla/api/core';
 import { runWorkers, WorkQueue, type SharedInformer } from '@flotilla/client';
 import type { Logger } from 'pino';
 import { cidrContains, cidrsOverlap, formatCidr, parseCidr, type Ipv4Cidr } from './ipv4-cidr.js';

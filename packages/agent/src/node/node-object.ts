@@ -2,7 +2,7 @@
  * The Node object an agent registers: capacity and allocatable, addresses, labels, taints, system
  * info and the conditions it reports. Shared by the real agent and hollow nodes.
  */
-import { formatTime, type Condition, type KubeObject } from '@flotilla/api';
+import { formatTime, type Condition, type KubeObject } from '@flotilla/api/core';
 
 /** What an agent knows about its node. */
 export interface NodeFacts {

@@ -3,7 +3,7 @@
  * renew its Lease in kube-node-lease, and report conditions. The same calls serve the real agent
  * and hollow nodes.
  */
-import { formatMicroTime, isAlreadyExists, isConflict, isNotFound, type Condition, type KubeObject } from '@flotilla/api';
+import { formatMicroTime, isAlreadyExists, isConflict, isNotFound, type Condition, type KubeObject } from '@flotilla/api/core';
 import { res, type KubeClient } from '@flotilla/client';
 import { buildNode, nodeConditions, type NodeFacts, type NodeHealth } from './node-object.js';
 

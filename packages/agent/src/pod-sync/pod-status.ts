@@ -3,7 +3,7 @@
  * does: phase, the PodScheduled / Initialized / ContainersReady / Ready conditions and container
  * statuses. Shared by the real agent (observations from the runtime) and hollow nodes (simulated).
  */
-import { formatTime, type KubeObject } from '@flotilla/api';
+import { formatTime, type KubeObject } from '@flotilla/api/core';
 
 /** What the agent knows about one container. */
 export interface ContainerObservation {

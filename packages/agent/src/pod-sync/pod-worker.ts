@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import { formatTime, isNotFound, parseQuantity, type Container, type Pod, type Probe } from '@flotilla/api';
+import { formatTime, isNotFound, parseQuantity, type Container, type Pod, type Probe } from '@flotilla/api/core';
 import { res, type EventRecorder, type KubeClient } from '@flotilla/client';
 import type { Logger } from 'pino';
 import { containerEnv, EnvError, expandCommand, type EnvSources } from '../containers/env.js';

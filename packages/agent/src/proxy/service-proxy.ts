@@ -32,7 +32,7 @@
  * connections to them are refused).
  */
 import { isIPv4 } from 'node:net';
-import { objectKey, splitObjectKey, type EndpointSlice, type KubeObject, type Node, type Service, type ServicePort } from '@flotilla/api';
+import { objectKey, splitObjectKey, type EndpointSlice, type KubeObject, type Node, type Service, type ServicePort } from '@flotilla/api/core';
 import { res, runWorkers, SharedInformer, WorkQueue, deletedObject, type Clock, type KubeClient } from '@flotilla/client';
 import type { Logger } from 'pino';
 import { IptablesProxier, type IptablesDestination, type IptablesServicePort } from './iptables-rules.js';

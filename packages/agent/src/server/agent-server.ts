@@ -10,7 +10,7 @@ import { createServer as createHttpServer, type IncomingMessage, type RequestLis
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Pod } from '@flotilla/api';
+import type { Pod } from '@flotilla/api/core';
 import type { Logger } from 'pino';
 import type { WebSocket, WebSocketServer } from 'ws';
 import type { ContainerRuntime, StreamOptions } from '../runtime/runtime.js';

@@ -3,7 +3,7 @@
  * (@flotilla/api); the final Status messages are the agent's.
  */
 
-export { CLOSE, chooseProtocol, ERROR, EXEC_PROTOCOLS, frame, hasStatusChannel, PORT_FORWARD_PROTOCOLS, RESIZE, STDERR, STDIN, STDOUT } from '@flotilla/api';
+export { CLOSE, chooseProtocol, ERROR, EXEC_PROTOCOLS, frame, hasStatusChannel, PORT_FORWARD_PROTOCOLS, RESIZE, STDERR, STDIN, STDOUT } from '@flotilla/api/core';
 
 /** The Status an exec ends with: Success, or Failure with the exit code as kubectl reads it. */
 export function exitStatus(exitCode: number | undefined, command: string[]): Record<string, unknown> {

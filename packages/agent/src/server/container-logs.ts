@@ -3,7 +3,7 @@
  * (the kubelet's endpoint): the container's output as plain text, streamed while following.
  */
 import type { ServerResponse } from 'node:http';
-import type { Pod } from '@flotilla/api';
+import type { Pod } from '@flotilla/api/core';
 import type { ContainerInfo, ContainerRuntime } from '../runtime/runtime.js';
 
 /** What the logs endpoint reads. */

@@ -6,7 +6,6 @@
  * in a short-lived child process: that library stays resident once imported (~16 MiB, a quarter of
  * the agent's memory) for a certificate made once per node, so the agent never imports it itself.
  */
-import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -53,6 +52,8 @@ async function issueInChildProcess(commonName: string, hosts: string[]): Promise
     'const [commonName, hosts] = JSON.parse(process.argv[1]);',
     'process.stdout.write(JSON.stringify(await createSelfSignedCertificate(commonName, hosts)));',
   ].join('\n');
+  // child_process loads only when a certificate is made (not on a restart that reuses it).
+  const { execFile } = await import('node:child_process');
   const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script, JSON.stringify([commonName, hosts])], { timeout: 60_000 });
   return JSON.parse(stdout) as KeyPairPem;
 }

@@ -12,7 +12,7 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
-import { isAlreadyExists, isNotFound, type KubeObject, type Pod } from '@flotilla/api';
+import { isAlreadyExists, isNotFound, type KubeObject, type Pod } from '@flotilla/api/core';
 import { res, SharedInformer, type KubeClient } from '@flotilla/client';
 import type { Logger } from 'pino';
 

@@ -2,7 +2,7 @@
  * Builds the file payloads of ConfigMap, Secret, downward API and projected volumes from the objects
  * they reference, with the kubelet's key selection (`items`), modes and error messages.
  */
-import { parseQuantity, type KubeObject, type Quantity } from '@flotilla/api';
+import { parseQuantity, type KubeObject, type Quantity } from '@flotilla/api/core';
 import type { FileProjection, Payload } from './atomic-writer.js';
 import { VolumeError } from './errors.js';
 import type { ContainerSpec, DownwardAPIFile, KeyToPath, PodSpecShape } from './types.js';

@@ -11,7 +11,7 @@ import { access, chmod, lstat, mkdir, readdir, rmdir, statfs } from 'node:fs/pro
 import { constants as fsConstants } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
 import { isAbsolute, join } from 'node:path';
-import type { KubeObject } from '@flotilla/api';
+import type { KubeObject } from '@flotilla/api/core';
 import type { Logger } from 'pino';
 import { writeAtomic, type Payload } from './atomic-writer.js';
 import { errnoCode, errorMessage, VolumeError } from './errors.js';

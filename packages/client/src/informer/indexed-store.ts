@@ -2,7 +2,7 @@
  * The informer's cache: objects by `namespace/name` key plus secondary indexes (namespace built in,
  * others by name). Objects in it are shared and must be treated as read-only.
  */
-import { objectKey, type KubeObject } from '@flotilla/api';
+import { objectKey, type KubeObject } from '@flotilla/api/core';
 
 /** Computes the index values of an object. */
 export type IndexFunc<T> = (obj: T) => readonly string[];

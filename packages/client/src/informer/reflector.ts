@@ -2,7 +2,7 @@
  * The reflector: list, then watch from the list's resourceVersion; re-watch from the last seen
  * resourceVersion when a watch ends; re-list on 410 Expired; back off on errors.
  */
-import { isResourceExpired, type KubeObject, type ResourceInfo } from '@flotilla/api';
+import { isResourceExpired, type KubeObject, type ResourceInfo } from '@flotilla/api/core';
 import type { Logger } from 'pino';
 import { realClock, type Clock } from '../clock.js';
 import type { KubeClient } from '../rest-client.js';

@@ -2,7 +2,7 @@
  * Shared informers: one cache per resource (and selection) fed by a reflector, with event handlers
  * (add / update / delete) and a lister. Handlers run synchronously and must only enqueue work.
  */
-import { labelSelectorFromObject, objectKey, type KubeObject, type LabelSelector, type ResourceInfo } from '@flotilla/api';
+import { labelSelectorFromObject, objectKey, type KubeObject, type LabelSelector, type ResourceInfo } from '@flotilla/api/core';
 import type { Logger } from 'pino';
 import { realClock, type Clock } from '../clock.js';
 import type { KubeClient } from '../rest-client.js';

@@ -20,7 +20,7 @@ import {
   type LabelSelectorObject,
   type ResourceInfo,
   type WatchEvent,
-} from '@flotilla/api';
+} from '@flotilla/api/core';
 import type { DeleteOptions, KubeClient, ListOptions, PatchOptions, PatchType, WatchOptions, WriteOptions } from '../rest-client.js';
 
 /** One recorded call. */
