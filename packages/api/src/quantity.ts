@@ -97,8 +97,28 @@ export class Quantity {
   }
 }
 
+/**
+ * Parsed and printed quantities by input, since the same few (`100m`, `128Mi`) recur in every pod:
+ * a hit skips the bigint arithmetic. Quantities are immutable, so one instance can be shared.
+ * Bounded (emptied when full): the inputs come from requests.
+ */
+const CACHE_LIMIT = 4096;
+const parsed = new Map<string, Quantity>();
+const printed: Record<QuantityFormat, Map<bigint, string>> = { BinarySI: new Map(), DecimalSI: new Map(), DecimalExponent: new Map() };
+
+function remember<K, V>(cache: Map<K, V>, key: K, value: V): V {
+  if (cache.size >= CACHE_LIMIT) cache.clear();
+  cache.set(key, value);
+  return value;
+}
+
 /** Parses a quantity; numbers are taken as decimal values. Throws QuantityError when malformed. */
 export function parseQuantity(input: string | number): Quantity {
+  if (typeof input === 'string') return parsed.get(input) ?? remember(parsed, input, parseUncached(input));
+  return parseUncached(input);
+}
+
+function parseUncached(input: string | number): Quantity {
   if (typeof input === 'number') {
     if (!Number.isFinite(input)) throw new QuantityError(`quantity ${input} is not finite`);
     // String() keeps the exact decimal JavaScript holds (`0.5`, `1e-7`, `1e+21`), which the grammar accepts.
@@ -155,6 +175,11 @@ export function isValidQuantity(s: string): boolean {
  * everything else uses the largest decimal suffix that keeps the number integral (`1500m`, `1k`).
  */
 export function formatQuantity(nano: bigint, format: QuantityFormat = 'DecimalSI'): string {
+  const cache = printed[format];
+  return cache.get(nano) ?? remember(cache, nano, formatUncached(nano, format));
+}
+
+function formatUncached(nano: bigint, format: QuantityFormat): string {
   if (nano === 0n) return '0';
   const sign = nano < 0n ? '-' : '';
   const abs = nano < 0n ? -nano : nano;

@@ -25,7 +25,7 @@ import {
   updateManagedFields,
 } from '@flotilla/api';
 import type { Logger } from 'pino';
-import type { Storage } from '../storage/storage.js';
+import type { Storage, ValueEncoder } from '../storage/storage.js';
 import { StorageError } from '../storage/storage.js';
 import type { FieldValidation, KindCodec } from './codec.js';
 import { storageKey } from './object-cache.js';
@@ -136,8 +136,9 @@ function serializeTemplate(obj: KubeObject): string {
   return JSON.stringify(out);
 }
 
-function encoderFor(template: string): (revision: number) => string {
-  return (revision) => template.replace(RV_PLACEHOLDER_JSON, `"${revision}"`);
+/** The encoder of a serialized object; it carries the object for the cache (no parse of the stored JSON). */
+function encoderFor(template: string, source: KubeObject): ValueEncoder {
+  return Object.assign((revision: number) => template.replace(RV_PLACEHOLDER_JSON, `"${revision}"`), { source });
 }
 
 function parse(o: CachedObject): KubeObject {
@@ -323,7 +324,7 @@ export class GenericStore {
     for (let attempt = 0; ; attempt++) {
       const template = serializeTemplate(obj);
       try {
-        const kv = await this.storage.create(this.keyOf(obj.metadata.namespace ?? '', obj.metadata.name!), encoderFor(template));
+        const kv = await this.storage.create(this.keyOf(obj.metadata.namespace ?? '', obj.metadata.name!), encoderFor(template, obj));
         obj.metadata.resourceVersion = String(kv.modRevision);
         await finish?.(true);
         return { json: kv.value, code: 201, warnings, object: obj };
@@ -390,7 +391,7 @@ export class GenericStore {
           await this.hooks?.afterDelete(obj);
           return { json: JSON.stringify(obj), code: 200, warnings, object: obj, deleted: true };
         }
-        const kv = await this.storage.update(this.keyOf(namespace, name), encoderFor(serializeTemplate(obj)), cached.revision);
+        const kv = await this.storage.update(this.keyOf(namespace, name), encoderFor(serializeTemplate(obj), obj), cached.revision);
         obj.metadata.resourceVersion = String(kv.modRevision);
         await finish?.(true);
         return { json: kv.value, code: 200, warnings, object: obj };
@@ -434,7 +435,7 @@ export class GenericStore {
           await this.hooks?.afterDelete(obj);
           return { json: JSON.stringify(obj), code: 200, warnings: [], object: obj, deleted: true };
         }
-        const kv = await this.storage.update(this.keyOf(namespace, name), encoderFor(serializeTemplate(obj)), cached.revision);
+        const kv = await this.storage.update(this.keyOf(namespace, name), encoderFor(serializeTemplate(obj), obj), cached.revision);
         m.resourceVersion = String(kv.modRevision);
         return { json: kv.value, code: 200, warnings: [], object: obj };
       } catch (err) {
@@ -588,7 +589,7 @@ export class GenericStore {
           await this.hooks?.afterDelete(obj);
           return this.deletedResult(obj, JSON.stringify(obj));
         }
-        const kv = await this.storage.update(this.keyOf(namespace, name), encoderFor(serializeTemplate(obj)), cached.revision);
+        const kv = await this.storage.update(this.keyOf(namespace, name), encoderFor(serializeTemplate(obj), obj), cached.revision);
         obj.metadata.resourceVersion = String(kv.modRevision);
         return { json: kv.value, code: 200, warnings: [], object: obj };
       } catch (err) {

@@ -119,7 +119,7 @@ export class ObjectCache {
       const cache = this.cacheForKey(e.key);
       if (cache) {
         try {
-          cache.apply(e.type, e.key, e.value, e.revision);
+          cache.apply(e.type, e.key, e.value, e.revision, e.source);
         } catch (err) {
           this.logger.error({ err, key: e.key, revision: e.revision }, 'cache apply failed');
         }

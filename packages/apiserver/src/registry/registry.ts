@@ -8,20 +8,22 @@ import type { Storage } from '../storage/storage.js';
 import type { CodecFactory } from './codec.js';
 import { GenericStore, type NamespaceLookup } from './generic-store.js';
 import { ObjectCache } from './object-cache.js';
-import type { CachedObject } from './resource-cache.js';
+import type { CachedObject, ObjectIndexer } from './resource-cache.js';
 import type { Strategy } from './strategy.js';
 
-/** Builds the cache entry of an object from its JSON. */
-function indexerFor(strategy: Strategy): (json: string, revision: number) => CachedObject {
+/** Builds the cache entry of an object from its JSON (or the object it was serialized from). */
+export function indexerFor(strategy: Pick<Strategy, 'resource' | 'selectableFields'>): ObjectIndexer {
   const namespaced = strategy.resource.namespaced;
   const selectable = Object.entries(strategy.selectableFields);
-  return (json, revision) => {
-    const obj = JSON.parse(json) as KubeObject;
+  return (json, revision, source) => {
+    const obj = (source ?? JSON.parse(json)) as KubeObject;
     const ns = namespaced ? obj.metadata.namespace ?? '' : '';
     const name = obj.metadata.name ?? '';
     const fields: Record<string, string> = { 'metadata.name': name, 'metadata.namespace': ns };
     for (const [f, read] of selectable) fields[f] = read(obj) ?? '';
-    return { id: namespaced ? `${ns}/${name}` : name, namespace: ns, name, json, revision, labels: obj.metadata.labels, fields };
+    // The writer keeps its object: the entry gets its own copy of the labels.
+    const labels = source !== undefined && obj.metadata.labels ? { ...obj.metadata.labels } : obj.metadata.labels;
+    return { id: namespaced ? `${ns}/${name}` : name, namespace: ns, name, json, revision, labels, fields };
   };
 }
 
@@ -74,6 +76,8 @@ export class Registry implements NamespaceLookup {
   readonly cache: ObjectCache;
   private readonly stores = new Map<string, GenericStore>();
   private namespacesStore: GenericStore | undefined;
+  /** Namespace states by cache entry (an entry is replaced, never changed, when the namespace is written). */
+  private readonly namespaceStates = new WeakMap<CachedObject, 'Active' | 'Terminating'>();
 
   constructor(private readonly deps: RegistryDeps) {
     this.cache = new ObjectCache(deps.storage, deps.logger.child({ subsystem: 'cache' }));
@@ -133,8 +137,14 @@ export class Registry implements NamespaceLookup {
   namespaceState(name: string): 'Active' | 'Terminating' | undefined {
     const o = this.namespacesStore?.cache.get(name);
     if (!o) return undefined;
-    const ns = JSON.parse(o.json) as { metadata: { deletionTimestamp?: string }; status?: { phase?: string } };
-    return ns.metadata.deletionTimestamp || ns.status?.phase === 'Terminating' ? 'Terminating' : 'Active';
+    // Asked on every namespaced create: parsed once per version of the namespace.
+    let state = this.namespaceStates.get(o);
+    if (!state) {
+      const ns = JSON.parse(o.json) as { metadata: { deletionTimestamp?: string }; status?: { phase?: string } };
+      state = ns.metadata.deletionTimestamp || ns.status?.phase === 'Terminating' ? 'Terminating' : 'Active';
+      this.namespaceStates.set(o, state);
+    }
+    return state;
   }
 
   /** The resource served at group/version/plural. */

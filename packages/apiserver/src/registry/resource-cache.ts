@@ -175,8 +175,11 @@ export class Watcher {
   }
 }
 
-/** Parses what the cache needs out of an object's JSON. */
-export type ObjectIndexer = (json: string, revision: number) => CachedObject;
+/**
+ * Builds the cache entry of an object from its JSON, or from `source`, the object the JSON was
+ * serialized from when this process wrote it (then the JSON is not parsed again).
+ */
+export type ObjectIndexer = (json: string, revision: number, source?: unknown) => CachedObject;
 
 const DEFAULT_WINDOW = 10_000;
 
@@ -231,7 +234,7 @@ export class ResourceCache {
   }
 
   /** Applies a committed change and fans it out to watchers (flushed on the next turn). */
-  apply(type: 'create' | 'update' | 'delete', storageKey: string, json: string, revision: number): CacheEvent {
+  apply(type: 'create' | 'update' | 'delete', storageKey: string, json: string, revision: number, source?: unknown): CacheEvent {
     const id = idOf(this.prefix, storageKey);
     const prev = this.items.get(id);
     let event: CacheEvent;
@@ -240,7 +243,7 @@ export class ResourceCache {
       this.items.delete(id);
       event = new CacheEvent('DELETED', revision, last, prev);
     } else {
-      const o = this.indexer(json, revision);
+      const o = this.indexer(json, revision, source);
       this.items.set(id, o);
       event = new CacheEvent(type === 'create' || prev === undefined ? 'ADDED' : 'MODIFIED', revision, o, prev);
     }

@@ -513,4 +513,21 @@ describe('LevelStorage', () => {
     expect(seen).toEqual([1]);
     await s.close();
   });
+
+  it("hands subscribers the object an encoder carries as the event's source", async () => {
+    const s = new LevelStorage({ db: new ControlledDb() });
+    await s.open();
+    const events: StorageEvent[] = [];
+    s.subscribe((e) => events.push(...e));
+    const object = { name: 'a' };
+    await s.create('/a', Object.assign((rev: number) => `{"name":"a","rv":${rev}}`, { source: object }));
+    await s.update('/a', 'plain', 1);
+    await s.delete('/a');
+    expect(events.map((e) => [e.type, e.source])).toEqual([
+      ['create', object],
+      ['update', undefined],
+      ['delete', undefined],
+    ]);
+    await s.close();
+  });
 });

@@ -43,6 +43,31 @@ export interface LevelDatabase {
   batch(ops: LevelWrite[], options?: { sync?: boolean }): Promise<void>;
 }
 
+/**
+ * classic-level as a LevelDatabase. Batches are written through its chained batch: abstract-level's
+ * array form copies and re-validates every operation and costs about four times as much per
+ * operation on the event loop (measured with 129-operation batches: 7.3–7.6 µs against 1.5–2.3 µs).
+ */
+function classicLevelDatabase(path: string): LevelDatabase {
+  const db = new ClassicLevel<string, string>(path, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+  const base = db as unknown as LevelDatabase;
+  return {
+    open: () => db.open(),
+    close: () => db.close(),
+    snapshot: () => base.snapshot(),
+    getMany: (keys, options) => base.getMany(keys, options),
+    iterator: (options) => base.iterator(options),
+    batch: (ops, options) => {
+      const chained = db.batch();
+      for (const op of ops) {
+        if (op.type === 'put') chained.put(op.key, op.value!);
+        else chained.del(op.key);
+      }
+      return chained.write(options ?? {});
+    },
+  };
+}
+
 /** One operation of a LevelDB batch. */
 export interface LevelWrite {
   type: 'put' | 'del';
@@ -93,6 +118,11 @@ const READ_CHUNK = 1000;
 const COMPACT_CHUNK = 1000;
 
 /** `e/` + 16 hex digits: log records sort by revision. */
+/** The event's `source` when the value came from an encoder that carries its object. */
+function sourceOf(value: string | ValueEncoder): { source?: unknown } {
+  return typeof value === 'function' && value.source !== undefined ? { source: value.source } : {};
+}
+
 function eventKey(rev: number): string {
   return EVENT_PREFIX + rev.toString(16).padStart(16, '0');
 }
@@ -173,7 +203,7 @@ export class LevelStorage implements Storage {
 
   constructor(options: LevelStorageOptions) {
     if (options.db) this.db = options.db;
-    else if (options.path) this.db = new ClassicLevel<string, string>(options.path, { keyEncoding: 'utf8', valueEncoding: 'utf8' }) as unknown as LevelDatabase;
+    else if (options.path) this.db = classicLevelDatabase(options.path);
     else throw new Error('LevelStorage needs a path or a db');
     this.log = options.logger;
   }
@@ -397,7 +427,7 @@ export class LevelStorage implements Storage {
         writes.push({ type: 'put', key: eventKey(rev), value: encodeRecord({ t: 'c', k: op.key, cr: rev }, value) });
         writes.push({ type: 'put', key: INDEX_PREFIX + op.key, value: JSON.stringify({ m: rev, c: rev } satisfies IndexRecord) });
         overlay.set(op.key, { m: rev, c: rev, v: value });
-        events.push({ type: 'create', key: op.key, revision: rev, createRevision: rev, value });
+        events.push({ type: 'create', key: op.key, revision: rev, createRevision: rev, value, ...sourceOf(op.value) });
         const kv: KeyValue = { key: op.key, value, modRevision: rev, createRevision: rev };
         done.push(() => op.resolve(kv));
       } else if (op.kind === 'update') {
@@ -416,7 +446,7 @@ export class LevelStorage implements Storage {
         writes.push({ type: 'put', key: eventKey(rev), value: encodeRecord({ t: 'u', k: op.key, cr: cur.c, pr: cur.m }, value) });
         writes.push({ type: 'put', key: INDEX_PREFIX + op.key, value: JSON.stringify({ m: rev, c: cur.c } satisfies IndexRecord) });
         overlay.set(op.key, { m: rev, c: cur.c, v: value });
-        events.push({ type: 'update', key: op.key, revision: rev, createRevision: cur.c, value, prevValue: cur.v, prevRevision: cur.m });
+        events.push({ type: 'update', key: op.key, revision: rev, createRevision: cur.c, value, prevValue: cur.v, prevRevision: cur.m, ...sourceOf(op.value) });
         const kv: KeyValue = { key: op.key, value, modRevision: rev, createRevision: cur.c };
         done.push(() => op.resolve(kv));
       } else {

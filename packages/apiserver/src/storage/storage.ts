@@ -19,9 +19,10 @@ export interface KeyValue {
 /**
  * Produces the value to store once the revision of the write is known, so that the stored JSON can
  * carry its own `metadata.resourceVersion`. Called exactly once per successful write, synchronously,
- * inside the commit; must not throw.
+ * inside the commit; must not throw. It may carry the object it serializes (`source`), which a
+ * backend that commits in this process hands to subscribers with the event (saves them a parse).
  */
-export type ValueEncoder = (revision: number) => string;
+export type ValueEncoder = ((revision: number) => string) & { readonly source?: unknown };
 
 /** One committed change, as replayed to watchers. */
 export interface StorageEvent {
@@ -36,6 +37,11 @@ export interface StorageEvent {
   prevValue?: string;
   /** update/delete: the modRevision before this change. */
   prevRevision?: number;
+  /**
+   * create/update written in this process: the object `value` was serialized from (the encoder's
+   * `source`), for subscribers to read instead of parsing `value`. Not to be modified.
+   */
+  source?: unknown;
 }
 
 /** Why a storage call failed. Translated to an ApiError once, in the generic store. */
