@@ -105,8 +105,17 @@ export function getControllerOf(obj: { metadata: ObjectMeta }): OwnerReference |
 
 /** RFC 3339 with seconds precision in UTC, as Kubernetes writes `metav1.Time`. */
 export function formatTime(d: Date): string {
-  return `${d.toISOString().slice(0, 19)}Z`;
+  // Every write stamps the current second; it is formatted once per second.
+  const second = Math.floor(d.getTime() / 1000);
+  if (second !== lastSecond) {
+    lastText = `${d.toISOString().slice(0, 19)}Z`;
+    lastSecond = second;
+  }
+  return lastText;
 }
+
+let lastSecond = Number.NaN;
+let lastText = '';
 
 /** RFC 3339 with microseconds in UTC, as Kubernetes writes `metav1.MicroTime`. */
 export function formatMicroTime(d: Date): string {
