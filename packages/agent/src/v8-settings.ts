@@ -12,8 +12,10 @@
  * - A young generation of 1 MiB semi-spaces (what `--max-semi-space-size=1` sets, which V8 reads
  *   only at start; growth factor 1 keeps it at its initial size): V8 otherwise grows it to 16–32 MiB
  *   in a burst of work and keeps it for a while after.
- * - No optimizing JIT for JavaScript (`--max-opt=1`: interpreter and baseline code) and
- *   `--optimize-for-size`: the agent's own JavaScript is glue between I/O done in C++.
+ * - No JIT for JavaScript at all (`--max-opt=0`: the bytecode interpreter only) and
+ *   `--optimize-for-size`: the agent's own JavaScript is glue between I/O done in C++. Baseline
+ *   (Sparkplug) code took ~1.1 MiB of executable memory and ~1.5 MiB of RSS with 30 pods; the
+ *   agent's CPU for 30 paced pod starts stayed the same (0.41 s against 0.46 s).
  * - The old generation may grow 10% over the live data before the next full GC (V8 picks 10–100%):
  *   the garbage of a burst of pod starts is collected within seconds instead of ~20 s later.
  *
@@ -29,7 +31,7 @@ import { setFlagsFromString } from 'node:v8';
 const NO_FUNCTION = 2 ** 31 - 1;
 
 /** Flags set at start. */
-export const AGENT_V8_FLAGS: readonly string[] = [`--wasm-tier-up-filter=${NO_FUNCTION}`, '--semi-space-growth-factor=1', '--max-opt=1', '--optimize-for-size', '--heap-growing-percent=10'];
+export const AGENT_V8_FLAGS: readonly string[] = [`--wasm-tier-up-filter=${NO_FUNCTION}`, '--semi-space-growth-factor=1', '--max-opt=0', '--optimize-for-size', '--heap-growing-percent=10'];
 
 /** V8's defaults of the flags `relaxForDataPlane` restores. */
 export const DATA_PLANE_V8_FLAGS: readonly string[] = ['--semi-space-growth-factor=2', '--max-opt=999', '--turbofan', '--no-optimize-for-size', '--heap-growing-percent=0'];
