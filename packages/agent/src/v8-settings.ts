@@ -18,6 +18,9 @@
  *   agent's CPU for 30 paced pod starts stayed the same (0.41 s against 0.46 s).
  * - The old generation may grow 10% over the live data before the next full GC (V8 picks 10–100%):
  *   the garbage of a burst of pod starts is collected within seconds instead of ~20 s later.
+ * - Every full GC compacts (`--compact-on-every-full-gc`), so pages a burst left partly used are
+ *   evacuated and given back: ~1 MiB less RSS before and after 30 pod starts; a full GC of the
+ *   agent's ~10 MiB heap stays a few milliseconds.
  *
  * All but the first cost throughput where JavaScript is the hot path: the Ingress proxy and the
  * userspace service proxy. An agent running either calls `relaxForDataPlane()` (back to V8's
@@ -31,10 +34,10 @@ import { setFlagsFromString } from 'node:v8';
 const NO_FUNCTION = 2 ** 31 - 1;
 
 /** Flags set at start. */
-export const AGENT_V8_FLAGS: readonly string[] = [`--wasm-tier-up-filter=${NO_FUNCTION}`, '--semi-space-growth-factor=1', '--max-opt=0', '--optimize-for-size', '--heap-growing-percent=10'];
+export const AGENT_V8_FLAGS: readonly string[] = [`--wasm-tier-up-filter=${NO_FUNCTION}`, '--semi-space-growth-factor=1', '--max-opt=0', '--optimize-for-size', '--heap-growing-percent=10', '--compact-on-every-full-gc'];
 
 /** V8's defaults of the flags `relaxForDataPlane` restores. */
-export const DATA_PLANE_V8_FLAGS: readonly string[] = ['--semi-space-growth-factor=2', '--max-opt=999', '--turbofan', '--no-optimize-for-size', '--heap-growing-percent=0'];
+export const DATA_PLANE_V8_FLAGS: readonly string[] = ['--semi-space-growth-factor=2', '--max-opt=999', '--turbofan', '--no-optimize-for-size', '--heap-growing-percent=0', '--no-compact-on-every-full-gc'];
 
 /** Sets AGENT_V8_FLAGS; call before loading the agent. */
 export function applyAgentV8Settings(): void {
