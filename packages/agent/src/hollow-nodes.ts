@@ -4,7 +4,7 @@
  * report pod status through its status computation — only the containers are imaginary: a pod bound
  * to a hollow node is reported Running shortly after binding, and a deleted pod is finished at once.
  */
-import { objectKey, type Condition, type KubeObject } from '@flotilla/api/core';
+import { formatTime, objectKey, type Condition, type KubeObject } from '@flotilla/api/core';
 import { deletedObject, res, type KubeClient, SharedInformer } from '@flotilla/client';
 import type { Logger } from 'pino';
 import { NodeLease, registerNode, reportNodeConditions } from './node/node-registration.js';
@@ -234,7 +234,7 @@ export class HollowNodes {
       if (this.startedPods.has(uid)) return;
       this.startedPods.add(uid);
       const now = new Date();
-      const ts = now.toISOString().slice(0, 19) + 'Z';
+      const ts = formatTime(now);
       const spec = (p['spec'] ?? {}) as { containers?: { name: string; image?: string }[]; initContainers?: { name: string; image?: string }[] };
       const running = (c: { name: string; image?: string }) => ({ name: c.name, state: 'running' as const, startedAt: ts, ready: true, started: true, restartCount: 0, image: c.image ?? '', imageID: `hollow://${c.image ?? ''}`, containerID: `hollow://${uid}/${c.name}` });
       const done = (c: { name: string; image?: string }) => ({ name: c.name, state: 'terminated' as const, exitCode: 0, reason: 'Completed', startedAt: ts, finishedAt: ts, ready: false, started: false, restartCount: 0, image: c.image ?? '', imageID: `hollow://${c.image ?? ''}` });
@@ -260,7 +260,7 @@ export class HollowNodes {
    */
   private async finishPod(p: KubeObject, hostIP: string, startedAt: string, exitCode: number): Promise<void> {
     const now = new Date();
-    const ts = now.toISOString().slice(0, 19) + 'Z';
+    const ts = formatTime(now);
     const spec = (p['spec'] ?? {}) as { containers?: { name: string; image?: string }[]; initContainers?: { name: string; image?: string }[] };
     const ended = (c: { name: string; image?: string }, code: number) => ({ name: c.name, state: 'terminated' as const, exitCode: code, reason: code === 0 ? 'Completed' : 'Error', startedAt, finishedAt: ts, ready: false, started: false, restartCount: 0, image: c.image ?? '', imageID: `hollow://${c.image ?? ''}`, containerID: `hollow://${p.metadata.uid}/${c.name}` });
     const status = computePodStatus(p, { hostIP, podIP: hostIP, startTime: startedAt, init: (spec.initContainers ?? []).map((c) => ended(c, 0)), containers: (spec.containers ?? []).map((c) => ended(c, exitCode)) }, now);

@@ -5,6 +5,7 @@
  * Pure functions: no I/O.
  */
 import { randomInt } from 'node:crypto';
+import { formatTime } from './meta.js';
 
 /** Type of the Secrets holding bootstrap tokens. */
 export const BOOTSTRAP_TOKEN_SECRET_TYPE = 'bootstrap.kubernetes.io/token';
@@ -101,7 +102,7 @@ export function bootstrapTokenSecret(t: BootstrapToken, o: BootstrapTokenSecretO
   stringData: Record<string, string>;
 } {
   const stringData: Record<string, string> = { 'token-id': t.id, 'token-secret': t.secret, 'usage-bootstrap-authentication': 'true' };
-  if (o.expiration) stringData['expiration'] = o.expiration.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  if (o.expiration) stringData['expiration'] = formatTime(o.expiration);
   if (o.description) stringData['description'] = o.description;
   if (o.extraGroups && o.extraGroups.length > 0) stringData['auth-extra-groups'] = o.extraGroups.join(',');
   return {

@@ -3,6 +3,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import * as core from './core.js';
+import { formatIsoTime } from './core.js';
 import * as full from './index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -31,5 +32,15 @@ describe('@flotilla/api/core', () => {
 
   it('is part of the full entry point', () => {
     for (const name of Object.keys(core)) expect(full[name as keyof typeof full], name).toBe(core[name as keyof typeof core]);
+  });
+});
+
+describe('formatIsoTime', () => {
+  it('writes what Date.prototype.toISOString writes', () => {
+    const day = 86_400_000;
+    const times = [0, -1, 1, Date.UTC(2000, 1, 29, 23, 59, 59, 999), Date.UTC(1900, 1, 28, 12), Date.UTC(2100, 2, 1), -62_167_219_200_000, 253_402_300_799_999, 253_402_300_800_000, -62_167_219_200_001];
+    for (let i = 0; i < 20_000; i++) times.push(Math.floor((Math.random() * 2 - 1) * 3e14), Math.floor(Math.random() * 800) * 365 * day);
+    for (const ms of times) expect(formatIsoTime(ms), String(ms)).toBe(new Date(ms).toISOString());
+    expect(() => formatIsoTime(Number.NaN)).toThrow(RangeError);
   });
 });

@@ -103,12 +103,45 @@ export function getControllerOf(obj: { metadata: ObjectMeta }): OwnerReference |
   return obj.metadata.ownerReferences?.find((r) => r.controller === true);
 }
 
+/**
+ * `Date.prototype.toISOString()` of a time in milliseconds since the epoch (`2026-11-30T15:00:00.123Z`),
+ * computed with calendar arithmetic for years 0–9999. V8 sets up its time-zone cache for
+ * toISOString, which maps ICU's zone data (~1 MiB of resident pages) into a process that only ever
+ * writes UTC; the node agent keeps that out. Throws RangeError for an invalid time, as toISOString does.
+ */
+export function formatIsoTime(ms: number): string {
+  if (!(ms >= MIN_FAST_MS && ms < MAX_FAST_MS)) return new Date(ms).toISOString();
+  const msOfDay = ((ms % DAY_MS) + DAY_MS) % DAY_MS;
+  const days = (ms - msOfDay) / DAY_MS;
+  // Civil date from days since 1970-01-01 (H. Hinnant, "chrono-compatible low-level date algorithms").
+  const z = days + 719_468;
+  const era = Math.floor(z / 146_097);
+  const doe = z - era * 146_097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  const secs = Math.floor(msOfDay / 1000);
+  return `${pad(year, 4)}-${pad(month, 2)}-${pad(day, 2)}T${pad(Math.floor(secs / 3600), 2)}:${pad(Math.floor(secs / 60) % 60, 2)}:${pad(secs % 60, 2)}.${pad(msOfDay % 1000, 3)}Z`;
+}
+
+const DAY_MS = 86_400_000;
+/** 0000-01-01T00:00:00Z and 10000-01-01T00:00:00Z: outside, toISOString writes six-digit years. */
+const MIN_FAST_MS = -62_167_219_200_000;
+const MAX_FAST_MS = 253_402_300_800_000;
+
+function pad(n: number, width: number): string {
+  return String(n).padStart(width, '0');
+}
+
 /** RFC 3339 with seconds precision in UTC, as Kubernetes writes `metav1.Time`. */
 export function formatTime(d: Date): string {
   // Every write stamps the current second; it is formatted once per second.
   const second = Math.floor(d.getTime() / 1000);
   if (second !== lastSecond) {
-    lastText = `${d.toISOString().slice(0, 19)}Z`;
+    lastText = `${formatIsoTime(d.getTime()).slice(0, 19)}Z`;
     lastSecond = second;
   }
   return lastText;
@@ -119,7 +152,7 @@ let lastText = '';
 
 /** RFC 3339 with microseconds in UTC, as Kubernetes writes `metav1.MicroTime`. */
 export function formatMicroTime(d: Date): string {
-  return `${d.toISOString().slice(0, 23)}000Z`;
+  return `${formatIsoTime(d.getTime()).slice(0, 23)}000Z`;
 }
 
 /** Finds a condition by type. */

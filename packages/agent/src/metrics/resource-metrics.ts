@@ -17,6 +17,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { formatIsoTime } from '@flotilla/api/core';
 import type { Logger } from 'pino';
 import type { ContainerInfo, ContainerRuntime, ContainerStats } from '../runtime/runtime.js';
 
@@ -208,7 +209,7 @@ export class ResourceMetrics {
   /** The latest usage of the node and of every pod with at least one measured container. */
   snapshot(): ResourceMetricsSnapshot {
     const node = this.nodeRate
-      ? { nodeName: this.deps.nodeName, timestamp: new Date(this.nodeRate.timestamp).toISOString(), window: formatWindow(this.nodeRate.windowMs), cpuNanoCores: this.nodeRate.cpuNanoCores, memoryWorkingSetBytes: this.nodeRate.memoryWorkingSetBytes }
+      ? { nodeName: this.deps.nodeName, timestamp: formatIsoTime(this.nodeRate.timestamp), window: formatWindow(this.nodeRate.windowMs), cpuNanoCores: this.nodeRate.cpuNanoCores, memoryWorkingSetBytes: this.nodeRate.memoryWorkingSetBytes }
       : null;
     const byPod = new Map<string, { info: ContainerInfo; timestamp: number; windowMs: number; containers: PodUsage['containers'] }>();
     for (const t of this.containers.values()) {
@@ -226,7 +227,7 @@ export class ResourceMetrics {
       namespace: p.info.podNamespace,
       name: p.info.podName,
       uid: p.info.podUid,
-      timestamp: new Date(p.timestamp).toISOString(),
+      timestamp: formatIsoTime(p.timestamp),
       window: formatWindow(p.windowMs),
       containers: p.containers.sort((a, b) => a.name.localeCompare(b.name)),
     }));

@@ -7,6 +7,7 @@
  * needs after a restart stored as `annotation.`-prefixed labels (restart count, spec hash,
  * terminationMessagePath, ...).
  */
+import { formatTime } from '@flotilla/api/core';
 import {
   dockerTime,
   isDockerConflict,
@@ -129,7 +130,7 @@ function toKubeTime(value: string | undefined): string | undefined {
   const t = dockerTime(value);
   if (!t) return undefined;
   const ms = Date.parse(t);
-  return Number.isNaN(ms) ? t : new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+  return Number.isNaN(ms) ? t : formatTime(new Date(ms));
 }
 
 /** The Docker `ContainerRuntime`. */

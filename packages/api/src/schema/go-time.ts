@@ -4,6 +4,8 @@
  * decoder reports bad timestamps as Kubernetes does.
  */
 
+import { formatIsoTime } from '../meta.js';
+
 const LAYOUT = '2006-01-02T15:04:05Z07:00';
 
 /** A parsed timestamp: milliseconds since the epoch and the fractional-second digits as written. */
@@ -96,10 +98,10 @@ export function parseRfc3339(value: string): ParsedTime | string {
 
 /** `2006-01-02T15:04:05Z` in UTC: how Kubernetes writes a `Time`. */
 export function formatRfc3339Seconds(t: ParsedTime): string {
-  return `${new Date(t.ms).toISOString().slice(0, 19)}Z`;
+  return `${formatIsoTime(t.ms).slice(0, 19)}Z`;
 }
 
 /** `2006-01-02T15:04:05.000000Z` in UTC: how Kubernetes writes a `MicroTime` (fraction truncated). */
 export function formatRfc3339Micro(t: ParsedTime): string {
-  return `${new Date(t.ms).toISOString().slice(0, 19)}.${t.fraction.padEnd(6, '0').slice(0, 6)}Z`;
+  return `${formatIsoTime(t.ms).slice(0, 19)}.${t.fraction.padEnd(6, '0').slice(0, 6)}Z`;
 }
