@@ -2,6 +2,7 @@
  * Malformed and forbidden requests against a real API server: each gets its Kubernetes Status (code
  * and reason) and none of them changes anything.
  */
+import { connect as connectTls } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer, type ApiServerProcess } from './harness/apiserver.js';
 import { RawClient, type RawRequestOptions } from './harness/http.js';
@@ -124,5 +125,25 @@ describe('bad input gets a Status and changes nothing', () => {
     if (c.message) expect(status.message).toMatch(c.message);
     if (c.field) expect(status.details?.causes?.map((x) => x.field)).toContain(c.field);
     expect(await snapshot()).toBe(before);
+  });
+});
+
+describe("requests Go's HTTP server refuses", () => {
+  it('two Host headers -> 400 BadRequest, and the write is not made', async () => {
+    const { host, port } = new URL(server.url);
+    const body = JSON.stringify({ metadata: { name: 'two-hosts' }, data: {} });
+    const raw = [`POST /api/v1/namespaces/${NS}/configmaps HTTP/1.1`, `Host: ${host}`, 'Host: other.example', `Authorization: Bearer ${server.token}`, 'Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`, 'Connection: close', '', body].join('\r\n');
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connectTls({ host: '127.0.0.1', port: Number(port), ca: server.caPem, servername: 'localhost' }, () => socket.end(raw));
+      let text = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (d: string) => (text += d));
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    const status = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { kind: string; reason: string; message: string };
+    expect(status).toMatchObject({ kind: 'Status', reason: 'BadRequest', message: 'too many Host headers' });
+    expect((await client.request(`/api/v1/namespaces/${NS}/configmaps/two-hosts`)).status).toBe(404);
   });
 });

@@ -165,6 +165,14 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.setErrorHandler((err, req, reply) => statusReply(reply, toApiError(err, log, req)));
   app.setNotFoundHandler((_req, reply) => statusReply(reply, new ApiError(404, 'NotFound', 'the server could not find the requested resource', {})));
 
+  // Go's HTTP server, in front of every Kubernetes API server, refuses a request with two Host
+  // headers (which one a proxy routed by is ambiguous); Node keeps the first.
+  app.addHook('onRequest', async (req, reply) => {
+    if (hostHeaderCount(req.raw.rawHeaders) <= 1) return;
+    await statusReply(reply, new ApiError(400, 'BadRequest', 'too many Host headers'));
+    return reply;
+  });
+
   // Authentication.
   app.addHook('onRequest', async (req, reply) => {
     const path = req.url.split('?', 1)[0]!;
@@ -255,4 +263,11 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     app.route({ method: ['POST', 'PUT', 'PATCH', 'DELETE'], url, handler: handle });
   }
   return app;
+}
+
+/** How many Host headers a request carries (raw header names alternate with their values). */
+function hostHeaderCount(rawHeaders: readonly string[]): number {
+  let n = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.length === 4 && rawHeaders[i]!.toLowerCase() === 'host') n++;
+  return n;
 }
