@@ -98,6 +98,15 @@ describe('watch', () => {
     expect(got.map((e) => `${e.type} ${nameOf(e)}`)).toEqual(['ADDED ws']);
   });
 
+  it('upgrades only watches to a WebSocket: a list (no ?watch=true) gets an ERROR BadRequest', async () => {
+    const url = `${server.url.replace('https', 'wss')}${cms}`;
+    const ws = new WebSocket(url, { ca: server.caPem, headers: { Authorization: `Bearer ${server.token}` } });
+    const got: { type: string; object: { kind: string; reason: string } }[] = [];
+    ws.on('message', (d) => got.push(JSON.parse(d.toString()) as (typeof got)[number]));
+    await once(ws, 'close');
+    expect(got).toEqual([{ type: 'ERROR', object: expect.objectContaining({ kind: 'Status', reason: 'BadRequest' }) }]);
+  });
+
   it('renders watch events as one-row Tables when asked (kubectl get -w)', async () => {
     const rv = await listRv();
     const watch = new Promise<string>((resolve, reject) => {

@@ -442,10 +442,8 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
    * each; streaming subresources (exec, attach, portforward) go to their connect handlers.
    */
   async function handleWebSocket(socket: WebSocketLike, req: FastifyRequest): Promise<void> {
-    const url = req.url;
-    const qi = url.indexOf('?');
-    const q = parseQuery(qi < 0 ? '' : url.slice(qi + 1));
-    const parsed = parseResourcePath(qi < 0 ? url : url.slice(0, qi), 'GET', true);
+    // The same reading of the target as authorization's: a collection is watched with ?watch=true.
+    const { query: q, parsed } = requestTarget(req);
     const transport: EventTransport = {
       framed: true,
       send: (text) => socket.send(text),
@@ -467,7 +465,7 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
       });
     } catch (err) {
       const status = err instanceof ApiError ? err : new ApiError(500, 'InternalError', 'internal error');
-      if (!(err instanceof ApiError)) log.error({ err, url }, 'websocket request failed');
+      if (!(err instanceof ApiError)) log.error({ err, url: req.url }, 'websocket request failed');
       transport.send(JSON.stringify({ type: 'ERROR', object: status.toStatus() }));
       transport.end();
     }
