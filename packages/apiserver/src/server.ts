@@ -165,16 +165,13 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.setErrorHandler((err, req, reply) => statusReply(reply, toApiError(err, log, req)));
   app.setNotFoundHandler((_req, reply) => statusReply(reply, new ApiError(404, 'NotFound', 'the server could not find the requested resource', {})));
 
-  // Go's HTTP server, in front of every Kubernetes API server, refuses a request with two Host
-  // headers (which one a proxy routed by is ambiguous); Node keeps the first.
+  // Authentication, after the Host check: Go's HTTP server, in front of every Kubernetes API server,
+  // refuses a request with two Host headers (which one a proxy routed by is ambiguous); Node keeps the first.
   app.addHook('onRequest', async (req, reply) => {
-    if (hostHeaderCount(req.raw.rawHeaders) <= 1) return;
-    await statusReply(reply, new ApiError(400, 'BadRequest', 'too many Host headers'));
-    return reply;
-  });
-
-  // Authentication.
-  app.addHook('onRequest', async (req, reply) => {
+    if (hostHeaderCount(req.raw.rawHeaders) > 1) {
+      await statusReply(reply, new ApiError(400, 'BadRequest', 'too many Host headers'));
+      return reply;
+    }
     const path = req.url.split('?', 1)[0]!;
     if (PUBLIC_PATHS.has(path)) return;
     const user = await deps.authenticator.authenticate({ headers: req.headers, socket: req.raw.socket });
