@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { isNotFound, type KubeObject, type Pod } from '@flotilla/api/core';
 import { componentAbortController, deletedObject, EventRecorder, res, RestClient, SharedInformer, type ClientConfig, type KubeClient } from '@flotilla/client';
 import type { Logger } from 'pino';
+import { fullGc, IdleCollector } from './idle-collector.js';
 import type { EnvSources } from './containers/env.js';
 import { NodeLease, registerNode, reportNodeConditions } from './node/node-registration.js';
 import type { NodeFacts, NodeHealth } from './node/node-object.js';
@@ -234,6 +235,7 @@ export async function startAgent(config: AgentConfig, options: { logger: Logger 
   const provisioner = new LocalPathProvisioner({ client, nodeName: config.nodeName, rootDir: config.localPathDir ?? join(dataDir, 'storage'), logger: log });
   void provisioner.run(stop.signal).catch((err: unknown) => log.warn({ err }, 'local-path provisioner stopped'));
   timers.push(setInterval(() => void provisioner.reclaimNow(), 10_000));
+  const idleCollector = new IdleCollector(fullGc());
   const deps: PodWorkerDeps = {
     provisioner,
     client,
@@ -248,6 +250,7 @@ export async function startAgent(config: AgentConfig, options: { logger: Logger 
     pullBackoff: new Backoff(),
     ...(clusterDns ? { clusterDns } : {}),
     serviceEnv: (ns) => serviceEnvFor([...services.lister.list('default').filter((s) => s.metadata.name === 'kubernetes'), ...services.lister.list(ns)]),
+    synced: () => idleCollector.changed(),
   };
 
   const workers = new Map<string, PodWorker>();
@@ -307,10 +310,13 @@ export async function startAgent(config: AgentConfig, options: { logger: Logger 
       await new Promise((r) => setTimeout(r, 1000));
     }
   })();
-  // Periodic resync: configMap/secret contents, missed events.
+  // Periodic resync (configMap/secret contents, missed events), each pod at a random point of the
+  // period, as the kubelet jitters its pod resyncs: the pods' engine calls do not all arrive at
+  // once (30 pods at once opened 30+ engine connections and briefly took ~5 MiB).
+  const RESYNC_MS = 10_000;
   timers.push(setInterval(() => {
-    for (const w of workers.values()) w.trigger();
-  }, 10_000));
+    for (const w of workers.values()) setTimeout(() => w.trigger(), Math.random() * RESYNC_MS).unref();
+  }, RESYNC_MS));
 
   const metrics = prometheusMetrics({ runningPods: () => workers.size });
   const resourceMetrics = new ResourceMetrics({ nodeName: config.nodeName, runtime, logger: log, ...(config.metricsIntervalMs ? { intervalMs: config.metricsIntervalMs } : {}) });
@@ -358,6 +364,7 @@ export async function startAgent(config: AgentConfig, options: { logger: Logger 
       stop.abort();
       await ingress?.stop();
       for (const t of timers) clearInterval(t);
+      idleCollector.stop();
       resourceMetrics.stop();
       for (const w of workers.values()) w.shutdown();
       server?.close();

@@ -42,6 +42,8 @@ export interface PodWorkerDeps {
   provisioner?: { provisionFor(pod: Pod): Promise<void> };
   /** Environment variables describing Services, for enableServiceLinks (by namespace). */
   serviceEnv?: (namespace: string) => Record<string, string>;
+  /** Called after every sync (its garbage can be collected once syncs go quiet). */
+  synced?: () => void;
 }
 
 type ContainerKind = 'init' | 'app';
@@ -157,6 +159,7 @@ export class PodWorker {
           this.log.warn({ err }, 'pod sync failed; retrying');
           this.scheduleRetry(2_000);
         }
+        this.deps.synced?.();
       }
     } finally {
       this.running = false;
