@@ -183,12 +183,17 @@ export type ObjectIndexer = (json: string, revision: number, source?: unknown) =
 
 const DEFAULT_WINDOW = 10_000;
 
+/** Ids in code-unit order (what sorted-btree's default comparator does for strings, without its type checks). */
+function compareIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /**
  * One resource's objects and its watchers. `apply()` is called by the storage subscriber with
  * each committed change, in revision order.
  */
 export class ResourceCache {
-  private readonly items: Tree<string, CachedObject> = new BTree<string, CachedObject>();
+  private readonly items: Tree<string, CachedObject> = new BTree<string, CachedObject>(undefined, compareIds);
   /** Ring of the most recent events, oldest first. */
   private readonly window: CacheEvent[] = [];
   private windowStart = 0;
