@@ -2,10 +2,10 @@
  * One full garbage collection when the agent goes quiet after a burst of container changes (pods
  * started or removed). A burst leaves up to ~3 MiB of garbage in the V8 heap (the old generation
  * grows 2 MiB past the live data before a full collection, plus the young generation), and V8's
- * own memory reducer collects it only about 8 s after the agent goes idle; collecting when the
- * burst ends gives those pages back at once. Pod syncs that never pause (the jittered periodic
- * resync) get one collection per `minIntervalMs`, the cadence of the memory reducer's own. A full
- * collection of the agent's ~12 MiB heap takes a few milliseconds.
+ * own memory reducer collects only while the process is idle, which pod syncs spread over the
+ * resync period never let the agent be (measured with 30 pods: RSS mean 64.0 MiB and an 18 MiB heap
+ * without this, 58.7 MiB with it). Syncs that never pause get one collection per `minIntervalMs`;
+ * the collections cost ~0.5% of a core.
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
