@@ -1,6 +1,6 @@
 /**
- * One full garbage collection when the agent goes quiet after a burst of container changes (pods
- * started or removed). A burst leaves up to ~3 MiB of garbage in the V8 heap (the old generation
+ * The agent's own memory reducer: one full garbage collection when its pod syncs go quiet (after a
+ * burst of pod starts, say). A burst leaves up to ~3 MiB of garbage in the V8 heap (the old generation
  * grows 2 MiB past the live data before a full collection, plus the young generation), and V8's
  * own memory reducer collects only while the process is idle, which pod syncs spread over the
  * resync period never let the agent be (measured with 30 pods: RSS mean 64.0 MiB and an 18 MiB heap
