@@ -28,15 +28,13 @@
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { loadClientConfig, res, RestClient } from '@flotilla/client';
-import { closedLoop, containerCpuSeconds, cpuSeconds, flags, getOk, hasWrk, startAgent, startApiServer, startControllerManager, tempDir, timeWaitCount, waitQuiet, waitTimeWaitDrained, waitUntil, wrkLoad } from './lib.mjs';
-import { agentRuntime, ensureTestImages, httpdDeployment, removeNodeContainers, TEST_LABEL } from './lib-images.mjs';
+import { closedLoop, flags, getOk, loadClient, measureProxyCase, startAgent, startApiServer, startControllerManager, tempDir, usText, waitUntil, wrkLoad } from './lib.mjs';
+import { agentRuntime, ensureTestImages, httpdDeployment, nodeContainerIds, removeNodeContainers, waitHttpdPods } from './lib-images.mjs';
 
 const opts = flags(process.argv.slice(2));
 const DURATION = Math.min(Number(opts.duration ?? 10), 30);
 const CONNECTIONS = Number(opts.connections ?? 8);
-const CLIENT = opts.client ?? (hasWrk() ? 'wrk' : 'node');
-if (CLIENT !== 'wrk' && CLIENT !== 'node') throw new Error(`--client: ${CLIENT}? (wrk or node)`);
-if (CLIENT === 'wrk' && !hasWrk()) throw new Error('--client wrk: wrk is not installed (apt-get install -y wrk)');
+const CLIENT = loadClient(opts.client);
 const NODE = `ingress-bench-${process.pid}`;
 const NS = 'ingress-bench';
 const HOST = 'bench.test';
@@ -53,11 +51,9 @@ async function load(url, { host, seconds = DURATION } = {}) {
   if (CLIENT === 'wrk') return wrkLoad(url, { connections: CONNECTIONS, seconds, headers: host ? { Host: host } : {} });
   const tls = url.startsWith('https:');
   const agent = tls ? new HttpsAgent({ keepAlive: true, maxSockets: CONNECTIONS, rejectUnauthorized: false, ...(host ? { servername: host } : {}) }) : new HttpAgent({ keepAlive: true, maxSockets: CONNECTIONS });
-  const cpu0 = process.cpuUsage();
   const r = await closedLoop(CONNECTIONS, seconds, () => getOk(url, { agent, ...(host ? { headers: { host } } : {}) }));
-  const cpu = process.cpuUsage(cpu0);
   agent.destroy();
-  return { ...r, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+  return r;
 }
 
 /** Status code of one GET with a Host header (and SNI over HTTPS). */
@@ -72,8 +68,6 @@ function status(url, host) {
     req.end();
   });
 }
-
-const waitFor = (what, fn) => waitUntil(what, fn, { timeoutMs: 90_000, intervalMs: 250 });
 
 async function cleanup() {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
@@ -108,17 +102,9 @@ try {
     metadata: { name: 'web' },
     spec: { rules: [{ host: HOST, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'web', port: { number: 80 } } } }] } }] },
   });
-  const podIPs = await waitFor(`${REPLICAS} pods with IPs`, async () => {
-    const pods = (await client.list(res('pods'), { namespace: NS })).items.filter((p) => p.status?.phase === 'Running' && p.status?.podIP);
-    return pods.length === REPLICAS ? pods.sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1)).map((p) => p.status.podIP) : undefined;
-  });
-  for (const ip of podIPs) await waitFor(`pod ${ip} serving`, async () => (await fetch(`http://${ip}:8080/index.html`)).ok);
-  await waitFor(`${REPLICAS} ready endpoints`, async () => {
-    const slices = (await client.list(res('endpointslices.discovery.k8s.io'), { namespace: NS })).items;
-    return slices.flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions?.ready !== false).length === REPLICAS;
-  });
-  await waitFor('pods serving through the ingress', async () => (await status(`${httpUrl}/index.html`, HOST)) === 200);
-  const podContainers = (await engine.listContainers({ all: true, filters: { label: [`${TEST_LABEL}=true`, `io.flotilla.node=${NODE}`] } })).map((c) => c.Id);
+  const podIPs = await waitHttpdPods(client, res, { namespace: NS, replicas: REPLICAS, port: 8080, path: '/index.html' });
+  await waitUntil('pods serving through the ingress', async () => (await status(`${httpUrl}/index.html`, HOST)) === 200, { timeoutMs: 90_000, intervalMs: 250 });
+  const podContainers = await nodeContainerIds(engine, NODE);
 
   const direct = `http://${podIPs[0]}:8080/index.html`;
   const cases = [
@@ -129,29 +115,18 @@ try {
   ];
   const results = [];
   for (const c of cases) {
-    await load(c.url, { host: c.host, seconds: 1 }); // warm-up
-    const waited = await waitTimeWaitDrained(podIPs);
-    await waitQuiet(children.map((p) => p.pid));
-    const agent0 = cpuSeconds(agent.pid);
-    const pods0 = containerCpuSeconds(podContainers);
-    const t0 = performance.now();
-    const r = await load(c.url, { host: c.host });
-    const wall = (performance.now() - t0) / 1000;
-    const agentCpu = cpuSeconds(agent.pid) - agent0;
-    const pods1 = containerCpuSeconds(podContainers);
-    const requests = r.ok + r.errors;
+    const r = await measureProxyCase({ load: (seconds) => load(c.url, { host: c.host, seconds }), seconds: DURATION, addresses: podIPs, pids: children.map((p) => p.pid), agentPid: agent.pid, podContainers });
     if (r.errors > 0) r.probe = await status(c.url, c.host ?? 'x').catch((err) => err.code ?? err.message);
-    results.push({ ...c, ...r, waited, timeWait: timeWaitCount(podIPs), agentPct: (100 * agentCpu) / wall, agentUs: (1e6 * agentCpu) / requests, podsUs: pods0 === undefined || pods1 === undefined ? NaN : (1e6 * (pods1 - pods0)) / requests, clientUs: (1e6 * r.cpuSeconds) / requests });
+    results.push({ ...c, ...r });
   }
   const directs = results.filter((r) => !r.proxied);
   const base = directs.reduce((a, r) => a + r.rps, 0) / directs.length;
   const f = (v) => `${v.toFixed(1)} ms`;
-  const us = (v) => (Number.isFinite(v) ? v.toFixed(0) : '-');
   console.log(`\nIngress benchmark: ${CLIENT} client, ${CONNECTIONS} connections, ${DURATION} s per case, 512-byte busybox httpd response; ingress over ${REPLICAS} pods, direct to one`);
   console.log(`${'case'.padEnd(24)} ${'req/s'.padStart(7)} ${'p50'.padStart(8)} ${'p99'.padStart(8)} ${'errors'.padStart(7)} ${'vs direct'.padStart(10)} ${'agent CPU'.padStart(10)}   CPU µs/request: agent / pods / client`);
   for (const r of results) {
     const cost = r.proxied ? `${(((r.rps - base) / base) * 100).toFixed(1)} %` : '';
-    console.log(`${r.name.padEnd(24)} ${r.rps.toFixed(0).padStart(7)} ${f(r.p50).padStart(8)} ${f(r.p99).padStart(8)} ${String(r.errors).padStart(7)} ${cost.padStart(10)} ${`${r.agentPct.toFixed(0)} %`.padStart(10)}   ${us(r.agentUs)} / ${us(r.podsUs)} / ${us(r.clientUs)}   TIME_WAIT after: ${r.timeWait}${r.waited >= 1 ? ` (waited ${r.waited.toFixed(0)} s before)` : ''}${r.probe !== undefined ? `; a request after it: ${r.probe}` : ''}`);
+    console.log(`${r.name.padEnd(24)} ${r.rps.toFixed(0).padStart(7)} ${f(r.p50).padStart(8)} ${f(r.p99).padStart(8)} ${String(r.errors).padStart(7)} ${cost.padStart(10)} ${`${r.agentPct.toFixed(0)} %`.padStart(10)}   ${usText(r.agentUs)} / ${usText(r.podsUs)} / ${usText(r.clientUs)}   TIME_WAIT after: ${r.timeWait}${r.waited >= 1 ? ` (waited ${r.waited.toFixed(0)} s before)` : ''}${r.probe !== undefined ? `; a request after it: ${r.probe}` : ''}`);
   }
   for (const r of results.filter((x) => x.proxied)) {
     const cost = ((base - r.rps) / base) * 100;

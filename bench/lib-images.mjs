@@ -6,7 +6,7 @@
 // - `flotilla-test/busybox:1`: static busybox + applet symlinks, default command `/bin/sh`.
 // - `flotilla-test/pause:1`: the agent's pause image (sleeps forever, exits 0 on SIGTERM at once).
 import { join } from 'node:path';
-import { PAUSE_IMAGE, ROOT, TEST_IMAGE, TEST_LABEL } from './lib.mjs';
+import { PAUSE_IMAGE, ROOT, TEST_IMAGE, TEST_LABEL, waitUntil } from './lib.mjs';
 
 export { PAUSE_IMAGE, TEST_IMAGE, TEST_LABEL };
 
@@ -44,7 +44,12 @@ export async function removeLabelled(engine, labels) {
 
 /** Removes exactly the containers the agent of `nodeName` made (test label and node name). */
 export function removeNodeContainers(engine, nodeName) {
-  return removeLabelled(engine, [`${TEST_LABEL}=true`, `io.flotilla.node=${nodeName}`]);
+  return removeLabelled(engine, nodeLabels(nodeName));
+}
+
+/** The labels of a node's test containers. */
+function nodeLabels(nodeName) {
+  return [`${TEST_LABEL}=true`, `io.flotilla.node=${nodeName}`];
 }
 
 /**
@@ -67,4 +72,28 @@ export function httpdDeployment({ node, replicas, port, index, declarePort = fal
       },
     },
   };
+}
+
+/**
+ * Waits until the `replicas` pods of an httpdDeployment in `namespace` are Running with IPs, each
+ * answers `http://IP:port/path` and the Service's EndpointSlices list as many ready endpoints;
+ * resolves the pod IPs in pod-name order. `client` is a RestClient, `res` its resource helper.
+ */
+export async function waitHttpdPods(client, res, { namespace, replicas, port, path = '/', timeoutMs = 90_000 }) {
+  const wait = (what, fn) => waitUntil(what, fn, { timeoutMs, intervalMs: 250 });
+  const podIPs = await wait(`${replicas} pods with IPs`, async () => {
+    const pods = (await client.list(res('pods'), { namespace })).items.filter((p) => p.status?.phase === 'Running' && p.status?.podIP);
+    return pods.length === replicas ? pods.sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1)).map((p) => p.status.podIP) : undefined;
+  });
+  for (const ip of podIPs) await wait(`pod ${ip} serving`, async () => (await fetch(`http://${ip}:${port}${path}`)).ok);
+  await wait(`${replicas} ready endpoints`, async () => {
+    const slices = (await client.list(res('endpointslices.discovery.k8s.io'), { namespace })).items;
+    return slices.flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions?.ready !== false).length === replicas;
+  });
+  return podIPs;
+}
+
+/** Ids of the test containers (all states) of node `nodeName`. */
+export async function nodeContainerIds(engine, nodeName) {
+  return (await engine.listContainers({ all: true, filters: { label: nodeLabels(nodeName) } })).map((c) => c.Id);
 }

@@ -258,9 +258,10 @@ export function getOk(url, options = {}, timeoutMs) {
 /**
  * A closed-loop load generator: `connections` workers each run `send()` (resolving true on
  * success) back to back for `seconds`. Resolves requests/s and p50/p99 latency (ms) of the
- * successes, their count (`ok`) and the failures (`errors`).
+ * successes, their count (`ok`), the failures (`errors`) and the CPU seconds this process used.
  */
 export async function closedLoop(connections, seconds, send) {
+  const cpu0 = process.cpuUsage();
   const latencies = [];
   let errors = 0;
   const started = performance.now();
@@ -275,13 +276,22 @@ export async function closedLoop(connections, seconds, send) {
     }),
   );
   const wall = (performance.now() - started) / 1000;
-  return { rps: latencies.length / wall, p50: percentile(latencies, 50), p99: percentile(latencies, 99), ok: latencies.length, errors };
+  const cpu = process.cpuUsage(cpu0);
+  return { rps: latencies.length / wall, p50: percentile(latencies, 50), p99: percentile(latencies, 99), ok: latencies.length, errors, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
 }
 
 /** Whether `wrk` (Debian: `apt-get install -y wrk`) is on the PATH. */
 export function hasWrk() {
   const r = spawnSync('wrk', ['--version'], { stdio: 'ignore' });
   return !r.error;
+}
+
+/** The load generator a `--client` option names (`wrk` or `node`; wrk when installed by default). */
+export function loadClient(option) {
+  const client = option ?? (hasWrk() ? 'wrk' : 'node');
+  if (client !== 'wrk' && client !== 'node') throw new Error(`--client: ${client}? (wrk or node)`);
+  if (client === 'wrk' && !hasWrk()) throw new Error('--client wrk: wrk is not installed (apt-get install -y wrk)');
+  return client;
 }
 
 /** `'5.2ms'`, `'830.00us'`, `'1.20s'` -> milliseconds. */
@@ -391,4 +401,32 @@ export async function waitQuiet(pids, { belowPct = 5, windowMs = 1000, timeoutMs
     await new Promise((r) => setTimeout(r, windowMs));
     if ((100 * (total() - c0)) / (windowMs / 1000) < belowPct || Date.now() - t0 > timeoutMs) return (Date.now() - t0) / 1000;
   }
+}
+
+/**
+ * One case of the proxy benchmarks: `load(1)` to warm up, then, once the sockets towards `addresses`
+ * have left TIME_WAIT and the processes `pids` are quiet, `load(seconds)`. Resolves its result with
+ * the seconds waited (`waited`), the TIME_WAIT count after (`timeWait`), the agent's CPU in % of a
+ * core (`agentPct`) and CPU µs per request of the agent, the pod containers `podContainers` and the
+ * client (`agentUs`, `podsUs`, `clientUs`; NaN when the pods' cgroups are not readable).
+ */
+export async function measureProxyCase({ load, seconds, addresses, pids, agentPid, podContainers }) {
+  await load(1);
+  const waited = await waitTimeWaitDrained(addresses);
+  await waitQuiet(pids);
+  const agent0 = cpuSeconds(agentPid);
+  const pods0 = containerCpuSeconds(podContainers);
+  const t0 = performance.now();
+  const r = await load(seconds);
+  const wall = (performance.now() - t0) / 1000;
+  const agentCpu = cpuSeconds(agentPid) - agent0;
+  const pods1 = containerCpuSeconds(podContainers);
+  const n = r.ok + r.errors;
+  const podsUs = pods0 === undefined || pods1 === undefined ? NaN : (1e6 * (pods1 - pods0)) / n;
+  return { ...r, waited, timeWait: timeWaitCount(addresses), agentPct: (100 * agentCpu) / wall, agentUs: (1e6 * agentCpu) / n, podsUs, clientUs: (1e6 * r.cpuSeconds) / n };
+}
+
+/** Microseconds as a whole number, `-` when unknown. */
+export function usText(v) {
+  return Number.isFinite(v) ? v.toFixed(0) : '-';
 }

@@ -22,17 +22,15 @@
 // Usage: node bench/service-proxy-bench.mjs [--seconds 10] [--connections 8] [--mode userspace|iptables|both (default)] [--client wrk|node]
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { closedLoop, containerCpuSeconds, cpuSeconds, flags, getOk, hasWrk, ms, ROOT, startAgent, startApiServer, startControllerManager, tempDir, TEST_IMAGE, TEST_LABEL, timeWaitCount, waitQuiet, waitTimeWaitDrained, waitUntil, wrkLoad } from './lib.mjs';
-import { ensureTestImages, httpdDeployment, removeNodeContainers } from './lib-images.mjs';
+import { closedLoop, flags, getOk, loadClient, measureProxyCase, ms, ROOT, startAgent, startApiServer, startControllerManager, tempDir, usText, waitUntil, wrkLoad } from './lib.mjs';
+import { ensureTestImages, httpdDeployment, nodeContainerIds, removeNodeContainers, waitHttpdPods } from './lib-images.mjs';
 
 const opts = flags(process.argv.slice(2));
 const SECONDS = Math.min(10, Number(opts.seconds ?? 10));
 const CONNECTIONS = Number(opts.connections ?? 8);
 const MODES = opts.mode && opts.mode !== 'both' ? [opts.mode] : ['userspace', 'iptables'];
 for (const m of MODES) if (m !== 'userspace' && m !== 'iptables') throw new Error(`--mode: ${m}? (userspace, iptables or both)`);
-const CLIENT = opts.client ?? (hasWrk() ? 'wrk' : 'node');
-if (CLIENT !== 'wrk' && CLIENT !== 'node') throw new Error(`--client: ${CLIENT}? (wrk or node)`);
-if (CLIENT === 'wrk' && !hasWrk()) throw new Error('--client wrk: wrk is not installed (apt-get install -y wrk)');
+const CLIENT = loadClient(opts.client);
 const NS = 'proxy-bench';
 const REPLICAS = 3;
 
@@ -44,15 +42,11 @@ const engine = new DockerClient();
 /** CONNECTIONS connections for `seconds`, a fresh connection per request: requests/s, latency percentiles (ms), errors, client CPU seconds. */
 async function load(url, seconds) {
   if (CLIENT === 'wrk') return wrkLoad(url, { connections: CONNECTIONS, seconds });
-  const cpu0 = process.cpuUsage();
-  const r = await closedLoop(CONNECTIONS, seconds, () => getOk(url, { agent: false }, 5000));
-  const cpu = process.cpuUsage(cpu0);
-  return { ...r, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+  return closedLoop(CONNECTIONS, seconds, () => getOk(url, { agent: false }, 5000));
 }
 
-const us = (v) => (Number.isFinite(v) ? v.toFixed(0) : '-');
 const row = (name, r) =>
-  console.log(`${name.padEnd(32)} ${String(Math.round(r.rps)).padStart(7)} req/s   p50 ${ms(r.p50).padStart(9)}   p99 ${ms(r.p99).padStart(9)}   errors ${r.errors}/${r.ok + r.errors}   CPU µs/request agent ${us(r.agentUs)} pods ${us(r.podsUs)} client ${us(r.clientUs)}`);
+  console.log(`${name.padEnd(32)} ${String(Math.round(r.rps)).padStart(7)} req/s   p50 ${ms(r.p50).padStart(9)}   p99 ${ms(r.p99).padStart(9)}   errors ${r.errors}/${r.ok + r.errors}   CPU µs/request agent ${usText(r.agentUs)} pods ${usText(r.podsUs)} client ${usText(r.clientUs)}`);
 
 /** One full run (API server, controller manager, agent in `mode`, 3 pods, Service); everything removed at the end. */
 async function bench(mode) {
@@ -79,36 +73,15 @@ async function bench(mode) {
     await client.create(res('namespaces'), '', { metadata: { name: NS } });
     await client.create(res('deployments.apps'), NS, httpdDeployment({ node: NODE, replicas: REPLICAS, port: 80, index: 'echo hello from the bench pod > /www/index.html', declarePort: true }));
     const svc = await client.create(res('services'), NS, { metadata: { name: 'web' }, spec: { selector: { app: 'web' }, ports: [{ port: 8080, targetPort: 80 }] } });
-    const podIPs = await waitUntil(`${REPLICAS} pods with IPs`, async () => {
-      const pods = (await client.list(res('pods'), { namespace: NS })).items.filter((p) => p.status?.phase === 'Running' && p.status?.podIP);
-      return pods.length === REPLICAS ? pods.sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1)).map((p) => p.status.podIP) : undefined;
-    }, { timeoutMs: 90_000 });
-    for (const ip of podIPs) await waitUntil(`pod ${ip}`, async () => (await fetch(`http://${ip}:80/`)).ok);
-    await waitUntil(`${REPLICAS} ready endpoints`, async () => {
-      const slices = (await client.list(res('endpointslices.discovery.k8s.io'), { namespace: NS })).items;
-      return slices.flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions?.ready !== false).length === REPLICAS;
-    });
+    const podIPs = await waitHttpdPods(client, res, { namespace: NS, replicas: REPLICAS, port: 80 });
     const direct = `http://${podIPs[0]}:80/`;
     const viaProxy = `http://${svc.spec.clusterIP}:8080/`;
     await waitUntil(viaProxy, async () => (await fetch(viaProxy)).ok);
-    const podContainers = (await engine.listContainers({ all: true, filters: { label: [`${TEST_LABEL}=true`, `io.flotilla.node=${NODE}`] } })).map((c) => c.Id);
+    const podContainers = await nodeContainerIds(engine, NODE);
     const addresses = [...podIPs, svc.spec.clusterIP];
 
     console.log(`${mode} mode: ${REPLICAS} busybox httpd pods (direct: ${podIPs[0]}), ClusterIP ${svc.spec.clusterIP}, ${CLIENT} client, ${CONNECTIONS} connections, ${SECONDS} s per case`);
-    const measure = async (url) => {
-      await load(url, 1); // warm-up
-      const waited = await waitTimeWaitDrained(addresses);
-      await waitQuiet(children.map((c) => c.pid));
-      const agent0 = cpuSeconds(agent.pid);
-      const pods0 = containerCpuSeconds(podContainers);
-      const t0 = performance.now();
-      const r = await load(url, SECONDS);
-      const wall = (performance.now() - t0) / 1000;
-      const agentCpu = cpuSeconds(agent.pid) - agent0;
-      const pods1 = containerCpuSeconds(podContainers);
-      const n = r.ok + r.errors;
-      return { ...r, waited, timeWait: timeWaitCount(addresses), agentPct: (100 * agentCpu) / wall, agentUs: (1e6 * agentCpu) / n, podsUs: pods0 === undefined || pods1 === undefined ? NaN : (1e6 * (pods1 - pods0)) / n, clientUs: (1e6 * r.cpuSeconds) / n };
-    };
+    const measure = (url) => measureProxyCase({ load: (seconds) => load(url, seconds), seconds: SECONDS, addresses, pids: children.map((c) => c.pid), agentPid: agent.pid, podContainers });
     const d1 = await measure(direct);
     const p = await measure(viaProxy);
     const d2 = await measure(direct);
