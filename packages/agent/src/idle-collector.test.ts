@@ -1,6 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { fullGc, IdleCollector } from './idle-collector.js';
 
+/** A collector with 1 s quiet time, 5 s longest delay and 10 s between collections, and its collect spy. */
+function collector(): { collect: ReturnType<typeof vi.fn>; c: IdleCollector } {
+  const collect = vi.fn();
+  return { collect, c: new IdleCollector(collect, 1_000, 5_000, 10_000) };
+}
+
 describe('IdleCollector', () => {
   beforeEach(() => {
     vi.useFakeTimers();
@@ -10,8 +16,7 @@ describe('IdleCollector', () => {
   });
 
   it('collects once changes pause for the quiet time', () => {
-    const collect = vi.fn();
-    const c = new IdleCollector(collect, 1_000, 5_000, 10_000);
+    const { collect, c } = collector();
     c.changed();
     vi.advanceTimersByTime(800);
     c.changed();
@@ -22,8 +27,7 @@ describe('IdleCollector', () => {
   });
 
   it('collects at the latest maxDelay after the first change when changes never pause', () => {
-    const collect = vi.fn();
-    const c = new IdleCollector(collect, 1_000, 5_000, 10_000);
+    const { collect, c } = collector();
     for (let t = 0; t < 4_900; t += 300) {
       c.changed();
       vi.advanceTimersByTime(300);
@@ -32,8 +36,7 @@ describe('IdleCollector', () => {
   });
 
   it('collects at most once per minimum interval', () => {
-    const collect = vi.fn();
-    const c = new IdleCollector(collect, 1_000, 5_000, 10_000);
+    const { collect, c } = collector();
     c.changed();
     vi.advanceTimersByTime(1_000);
     c.changed();
