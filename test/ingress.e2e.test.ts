@@ -4,21 +4,27 @@
  * hosts and paths, round robin over ready pods and removal of an unready one, X-Forwarded-*
  * headers, WebSocket-style upgrades, HTTPS with an Ingress's Secret certificate (verified with the
  * test's CA) and the default certificate for other hosts, the IngressClass and the Ingress status.
+ * The suite runs against both Ingress proxies: nginx (where installed; it also checks that nginx
+ * exits with a killed agent) and the agent's Node.js proxy.
  *
  * The agent listens on free loopback ports (`--ingress-*-port auto`); its containers carry
  * `io.flotilla.test=true` and this run's node name, and the suite removes exactly those.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeObject } from '@flotilla/api';
 import { createCa, issueCertificate, type KeyPairPem } from '@flotilla/api/pki';
 import { res, RestClient } from '@flotilla/client';
+import { findExecutable } from '../packages/agent/src/find-executable.js';
 import { DockerTestCluster } from './harness/agent.js';
 import { type ApiServerProcess } from './harness/apiserver.js';
 import { startControllerManager } from './harness/cluster.js';
+import type { RunningProcess } from './harness/processes.js';
 import { hasDockerSocket, TEST_IMAGE } from './harness/test-image.js';
 import { waitFor } from './harness/wait-for.js';
 
@@ -30,16 +36,12 @@ const INGRESSES = res('ingresses.networking.k8s.io');
 const INGRESSCLASSES = res('ingressclasses.networking.k8s.io');
 
 const docker = hasDockerSocket();
-const NODE = `ingress-e2e-${process.pid}`;
 const NS = 'ingress-e2e';
+const nginx = findExecutable('nginx');
 
-const cluster = new DockerTestCluster('ingress', NODE);
-const engine = cluster.engine;
-let server: ApiServerProcess;
-let client: RestClient;
+/** The listeners of the suite that runs now. */
 let httpPort: number;
 let httpsPort: number;
-let ca: KeyPairPem;
 
 interface Reply {
   status: number;
@@ -71,7 +73,7 @@ function get(host: string, path: string, options: { tls?: boolean; ca?: string }
  * A busybox pod serving `files` with httpd on 8080 (plus /cgi-bin/env printing its environment)
  * and echoing after a `101 Switching Protocols` on 9000; Ready while /tmp/ready exists.
  */
-function webPod(name: string, app: string, files: Record<string, string>): KubeObject {
+function webPodOn(node: string, name: string, app: string, files: Record<string, string>): KubeObject {
   const script = [
     ...Object.entries(files).map(([p, c]) => `mkdir -p "$(dirname /www${p})" && echo "${c}" > /www${p}`),
     `mkdir -p /www/cgi-bin && printf '#!/bin/sh\\nprintf "Content-Type: text/plain\\\\r\\\\n\\\\r\\\\n"\\nenv\\n' > /www/cgi-bin/env && chmod +x /www/cgi-bin/env`,
@@ -83,7 +85,7 @@ function webPod(name: string, app: string, files: Record<string, string>): KubeO
   return {
     metadata: { name, labels: { app } },
     spec: {
-      nodeName: NODE,
+      nodeName: node,
       terminationGracePeriodSeconds: 1,
       containers: [{
         name: 'main',
@@ -97,11 +99,21 @@ function webPod(name: string, app: string, files: Record<string, string>): KubeO
   };
 }
 
-describe.skipIf(!docker)('Ingress served by the agent', () => {
+/** The whole suite against one Ingress proxy (`--ingress-proxy nginx` or `node`). */
+function ingressSuite(proxy: 'nginx' | 'node'): void {
+  const NODE = `ingress-e2e-${proxy}-${process.pid}`;
+  const cluster = new DockerTestCluster(`ingress-${proxy}`, NODE);
+  const engine = cluster.engine;
+  let server: ApiServerProcess;
+  let client: RestClient;
+  let agent: RunningProcess;
+  let ca: KeyPairPem;
+  const webPod = (name: string, app: string, files: Record<string, string>) => webPodOn(NODE, name, app, files);
+
   beforeAll(async () => {
     ({ server, client } = await cluster.start());
     await startControllerManager(server.kubeconfig);
-    const agent = (await cluster.startAgent(['--ingress-http-port', 'auto', '--ingress-https-port', 'auto', '--ingress-bind-address', '127.0.0.1'])).process;
+    agent = (await cluster.startAgent(['--ingress-http-port', 'auto', '--ingress-https-port', 'auto', '--ingress-bind-address', '127.0.0.1', '--ingress-proxy', proxy])).process;
     const m = await agent.waitForOutput(/ingress listening on http:\/\/127\.0\.0\.1:(\d+) https:\/\/127\.0\.0\.1:(\d+)/, 60_000);
     httpPort = Number(m[1]);
     httpsPort = Number(m[2]);
@@ -248,4 +260,16 @@ describe.skipIf(!docker)('Ingress served by the agent', () => {
     // The other-class Ingress was created first, so the table that serves empty.test has seen it.
     expect((await get('other.test', '/')).status).toBe(404);
   });
-});
+
+  it.runIf(proxy === 'nginx')('runs nginx as the agent\'s child, which exits with the agent even when the agent is killed -9', async () => {
+    const pid = Number(readFileSync(join(cluster.dir.path, 'agent', 'ingress-nginx', 'nginx.pid'), 'utf8'));
+    expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8')).toMatch(/nginx/);
+    expect(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]).toBe(String(agent.child.pid));
+    await agent.stop('SIGKILL');
+    await waitFor('nginx gone', () => !existsSync(`/proc/${pid}`), { timeoutMs: 10_000, intervalMs: 50 });
+    await expect(get('b.test', '/')).rejects.toThrow(/ECONNREFUSED/);
+  });
+}
+
+describe.skipIf(!docker || !nginx)('Ingress served by nginx (--ingress-proxy nginx)', () => ingressSuite('nginx'));
+describe.skipIf(!docker)('Ingress served by the agent\'s Node.js proxy (--ingress-proxy node)', () => ingressSuite('node'));

@@ -64,8 +64,12 @@ export interface AgentConfig {
   podNetwork?: 'docker' | 'host-gw';
   /** The cluster's pod range (host-gw: pod-to-pod traffic across nodes is not masqueraded). */
   clusterCIDR?: string;
-  /** Ingress proxy listeners: a port left undefined stays closed (both undefined: no Ingress controller), 0 picks one. */
-  ingress?: { httpPort?: number; httpsPort?: number; bindAddress: string };
+  /**
+   * Ingress proxy listeners: a port left undefined stays closed (both undefined: no Ingress
+   * controller), 0 picks one; `nginx` names the nginx binary that runs the proxy (its files go to
+   * DATA_DIR/ingress-nginx), else the Node.js proxy runs in the agent.
+   */
+  ingress?: { httpPort?: number; httpsPort?: number; bindAddress: string; nginx?: string };
   /** Service proxy: `userspace` (proxy/service-proxy.ts), `iptables` (kernel DNAT, proxy/iptables-rules.ts) or `none` (default). */
   proxyMode?: 'userspace' | 'iptables' | 'none';
   /** Link holding the service VIPs (default flotilla0). */
@@ -353,7 +357,9 @@ export async function startAgent(config: AgentConfig, options: { logger: Logger 
     // Specific addresses, not 0.0.0.0: a wildcard listener on 80/443 would keep the service proxy
     // from listening on VIP:80 and VIP:443.
     const bindAddress = config.ingress.bindAddress || [...new Set([hostIP, '127.0.0.1'])].join(',');
-    ingress = await (await import('./ingress/ingress-controller.js')).startIngressController({ client, nodeName: config.nodeName, nodeIPs: [hostIP], ...config.ingress, bindAddress, logger: log, signal: stop.signal });
+    const { nginx, ...listeners } = config.ingress;
+    const proxy = nginx ? { kind: 'nginx' as const, binary: nginx, dir: join(dataDir, 'ingress-nginx') } : { kind: 'node' as const };
+    ingress = await (await import('./ingress/ingress-controller.js')).startIngressController({ client, nodeName: config.nodeName, nodeIPs: [hostIP], ...listeners, bindAddress, proxy, logger: log, signal: stop.signal });
   }
   log.info({ node: config.nodeName, hostIP, runtime: facts.nodeInfo.containerRuntimeVersion, url }, 'agent started');
   return {

@@ -5,6 +5,7 @@ import { hostname } from 'node:os';
 import { boolFlag, checkFlags, durationFlag, enumFlag, FlagError, intFlag, loadClientConfig, parseCommandLine, runUntilSignalled } from '@flotilla/client';
 import pino from 'pino';
 import { startAgent, type AgentConfig } from './agent.js';
+import { findExecutable } from './find-executable.js';
 import { parseNodeLabels, parseTaints } from './node/node-flags.js';
 import { relaxForDataPlane } from './v8-settings.js';
 
@@ -41,11 +42,22 @@ Flags:
   --ingress-https-port PORT    HTTPS port of the Ingress proxy (default 443; 0 disables; auto picks a free one)
   --ingress-bind-address ADDR,...  addresses of the Ingress proxy (default: the node IP and 127.0.0.1 — not
                                0.0.0.0, which would take ports 80/443 from Service VIPs)
+  --ingress-proxy KIND         what moves Ingress traffic: nginx (started and reconfigured by the agent),
+                               node (a Node.js proxy inside the agent) or auto (default: nginx when an nginx
+                               binary is on PATH, else node)
   --pod-network MODE           docker (the engine's default bridge) or host-gw (pod IPs from the Node's podCIDR,
                                routes to other nodes' pod CIDRs via their InternalIPs) (default docker)
   --cluster-cidr CIDR          the cluster's pod range; host-gw does not masquerade traffic to it
   --log-level LEVEL            (default info)
 `;
+
+/** The nginx binary `--ingress-proxy` asks for (`auto`: if one is on PATH); throws when `nginx` finds none. */
+function ingressNginx(kind: 'auto' | 'nginx' | 'node'): { nginx?: string } {
+  if (kind === 'node') return {};
+  const binary = findExecutable('nginx');
+  if (!binary && kind === 'nginx') throw new FlagError('--ingress-proxy nginx: no nginx binary on PATH');
+  return binary ? { nginx: binary } : {};
+}
 
 /** Runs the agent until SIGTERM/SIGINT. */
 export async function main(argv: string[]): Promise<void> {
@@ -74,6 +86,7 @@ export async function main(argv: string[]): Promise<void> {
     'ingress-http-port': { type: 'string', default: '80' },
     'ingress-https-port': { type: 'string', default: '443' },
     'ingress-bind-address': { type: 'string', default: '' },
+    'ingress-proxy': { type: 'string', default: 'auto' },
     'pod-network': { type: 'string', default: 'docker' },
     'cluster-cidr': { type: 'string' },
     'log-level': { type: 'string', default: 'info' },
@@ -113,14 +126,15 @@ export async function main(argv: string[]): Promise<void> {
       proxyMode: enumFlag(values['proxy-mode'] ?? (root ? 'iptables' : 'none'), 'proxy-mode', ['userspace', 'iptables', 'none'] as const),
       ...(values['proxy-interface'] ? { proxyInterface: values['proxy-interface'] } : {}),
       metricsIntervalMs,
-      ingress: { httpPort: ingressPort('ingress-http-port'), httpsPort: ingressPort('ingress-https-port'), bindAddress: values['ingress-bind-address']! },
+      ingress: { httpPort: ingressPort('ingress-http-port'), httpsPort: ingressPort('ingress-https-port'), bindAddress: values['ingress-bind-address']!, ...ingressNginx(enumFlag(values['ingress-proxy']!, 'ingress-proxy', ['auto', 'nginx', 'node'] as const)) },
     };
     return config;
   });
-  // The Ingress proxy and the userspace service proxy move traffic through JavaScript: V8's JIT and
-  // young generation back at their defaults (v8-settings.ts). (An iptables proxy that falls back to
-  // userspace at start keeps the small settings: slower, not wrong.)
-  if (config.ingress?.httpPort !== undefined || config.ingress?.httpsPort !== undefined || config.proxyMode === 'userspace') relaxForDataPlane();
+  // The Node.js Ingress proxy and the userspace service proxy move traffic through JavaScript: V8's
+  // JIT and young generation back at their defaults (v8-settings.ts). (An iptables proxy that falls
+  // back to userspace at start keeps the small settings: slower, not wrong.)
+  const nodeIngress = !config.ingress?.nginx && (config.ingress?.httpPort !== undefined || config.ingress?.httpsPort !== undefined);
+  if (nodeIngress || config.proxyMode === 'userspace') relaxForDataPlane();
   const logger = pino({ level: values['log-level'], base: { component: 'agent' } }, pino.destination(2));
   await runUntilSignalled(
     logger,

@@ -50,11 +50,18 @@ export function certificateFromSecret(secret: Readonly<Secret> | undefined): Cer
   return { cert: Buffer.from(cert, 'base64').toString('utf8'), key: Buffer.from(key, 'base64').toString('utf8') };
 }
 
+interface Entry {
+  version: string;
+  pem: CertificatePem;
+  /** Built by createSecureContext, which also checks that the key belongs to the certificate. */
+  context: SecureContext;
+}
+
 /** SNI certificate selection for the HTTPS listener. */
 export class CertificateStore {
-  private byHost = new Map<string, SecureContext>();
+  private byHost = new Map<string, Entry>();
   /** Built contexts by `namespace/name`, kept while the Secret's resourceVersion is unchanged. */
-  private cache = new Map<string, { version: string; context: SecureContext }>();
+  private cache = new Map<string, Entry>();
   private readonly defaultContext: SecureContext;
 
   constructor(
@@ -66,8 +73,8 @@ export class CertificateStore {
 
   /** Replaces the host -> certificate map (`getSecret` reads the Secret cache). */
   update(sources: ReadonlyMap<string, TlsSource>, getSecret: (namespace: string, name: string) => Readonly<Secret> | undefined): void {
-    const byHost = new Map<string, SecureContext>();
-    const cache = new Map<string, { version: string; context: SecureContext }>();
+    const byHost = new Map<string, Entry>();
+    const cache = new Map<string, Entry>();
     for (const [host, src] of sources) {
       const id = `${src.namespace}/${src.secretName}`;
       let entry = cache.get(id);
@@ -84,7 +91,7 @@ export class CertificateStore {
             continue;
           }
           try {
-            entry = { version, context: createSecureContext(pem) };
+            entry = { version, pem, context: createSecureContext(pem) };
           } catch (err) {
             this.log.warn({ secret: id, host, err }, 'ingress TLS secret unusable; serving the default certificate');
             continue;
@@ -92,25 +99,35 @@ export class CertificateStore {
         }
         cache.set(id, entry);
       }
-      byHost.set(host, entry.context);
+      byHost.set(host, entry);
     }
     this.byHost = byHost;
     this.cache = cache;
   }
 
-  /** The context for a server name: exact host, then `*.parent`, then the default certificate. */
-  contextFor(servername: string | undefined): SecureContext {
+  /** A server name's Secret certificate: exact host, then `*.parent`; undefined: the default certificate. */
+  private lookup(servername: string | undefined): Entry | undefined {
     const h = normalizeHost(servername);
-    if (h) {
-      const exact = this.byHost.get(h);
-      if (exact) return exact;
-      const dot = h.indexOf('.');
-      if (dot > 0) {
-        const wild = this.byHost.get(`*.${h.slice(dot + 1)}`);
-        if (wild) return wild;
-      }
-    }
-    return this.defaultContext;
+    if (!h) return undefined;
+    const exact = this.byHost.get(h);
+    if (exact) return exact;
+    const dot = h.indexOf('.');
+    return dot > 0 ? this.byHost.get(`*.${h.slice(dot + 1)}`) : undefined;
+  }
+
+  /** The context for a server name (see `lookup`). */
+  contextFor(servername: string | undefined): SecureContext {
+    return this.lookup(servername)?.context ?? this.defaultContext;
+  }
+
+  /** The certificate for a server name (`*.domain` names the wildcard itself), or the default one. */
+  pemFor(servername: string | undefined): CertificatePem {
+    return this.lookup(servername)?.pem ?? this.defaultCertificate;
+  }
+
+  /** The hosts (exact, or `*.domain`) that have a Secret certificate. */
+  hosts(): string[] {
+    return [...this.byHost.keys()];
   }
 
   /** For `tls.createServer({ SNICallback })`. */

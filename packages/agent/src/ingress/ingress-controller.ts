@@ -3,7 +3,8 @@
  * Ingresses, IngressClasses, Services, EndpointSlices, TLS Secrets and Nodes feed one work queue:
  * the key `routes` rebuilds the routing table and certificates, `endpoints` refreshes the backends'
  * ready pods, and `namespace/name` writes that Ingress's `status.loadBalancer` (this node's IPs).
- * Handlers only enqueue; the proxy reads the last built table.
+ * Handlers only enqueue; the Node.js proxy reads the last built table, nginx gets it rendered into
+ * its configuration after every change.
  */
 import type { EndpointSlice, Ingress, IngressClass, KubeObject, Node, Secret, Service } from '@flotilla/api/core';
 import { createSelfSignedCertificate } from '@flotilla/api/pki';
@@ -12,7 +13,7 @@ import type { Logger } from 'pino';
 import { readyUpstreams, RoundRobin } from './backend-endpoints.js';
 import { CertificateStore, tlsSourcesByHost } from './certificate-store.js';
 import { ensureIngressClass, isIngressServed } from './ingress-class.js';
-import { IngressProxy, type RouteResolver } from './ingress-proxy.js';
+import type { RouteResolver } from './ingress-proxy.js';
 import { desiredLoadBalancerIngress, isSameLoadBalancerIngress } from './ingress-status.js';
 import { backendKey, RoutingTable, sortIngresses, type BackendRef } from './routing-table.js';
 
@@ -38,6 +39,11 @@ export interface IngressControllerOptions {
   httpPort?: number;
   httpsPort?: number;
   bindAddress: string;
+  /**
+   * What moves the traffic: nginx (the binary, and its directory for configuration and
+   * certificates), or the Node.js proxy in this process.
+   */
+  proxy: { kind: 'nginx'; binary: string; dir: string } | { kind: 'node' };
   logger: Logger;
   /** Aborting stops the informers and the work queue (call `stop()` to close the listeners). */
   signal: AbortSignal;
@@ -137,22 +143,38 @@ export async function startIngressController(options: IngressControllerOptions):
   };
   rebuildRoutes();
 
-  const resolver: RouteResolver = {
-    resolve: (host, path) => {
-      const match = table.match(host, path);
-      if (!match) return undefined;
-      const pool = pools.get(backendKey(match.backend));
-      return pool ? { match, upstreams: pool.upstreams } : undefined;
-    },
-  };
-  const proxy = new IngressProxy({
+  const listeners = {
     bindAddress: options.bindAddress,
     ...(options.httpPort !== undefined ? { httpPort: options.httpPort } : {}),
     ...(options.httpsPort !== undefined ? { httpsPort: options.httpsPort } : {}),
-    resolver,
-    certificates,
     logger: log,
-  });
+  };
+  let proxy: { httpUrl: string | undefined; httpsUrl: string | undefined; listen(): Promise<void>; update?(): void; close(): Promise<void> };
+  if (options.proxy.kind === 'nginx') {
+    const { NginxIngressProxy } = await import('./nginx-proxy.js');
+    proxy = new NginxIngressProxy({
+      ...listeners,
+      binary: options.proxy.binary,
+      dir: options.proxy.dir,
+      routes: () => ({
+        table,
+        upstreams: (ref) => pools.get(backendKey(ref))?.upstreams.upstreams ?? [],
+        certificate: (servername) => certificates.pemFor(servername),
+        certificateHosts: certificates.hosts(),
+      }),
+    });
+  } else {
+    const resolver: RouteResolver = {
+      resolve: (host, path) => {
+        const match = table.match(host, path);
+        if (!match) return undefined;
+        const pool = pools.get(backendKey(match.backend));
+        return pool ? { match, upstreams: pool.upstreams } : undefined;
+      },
+    };
+    const { IngressProxy } = await import('./ingress-proxy.js');
+    proxy = new IngressProxy({ ...listeners, resolver, certificates });
+  }
   await proxy.listen();
 
   const workers = runWorkers({
@@ -164,10 +186,11 @@ export async function startIngressController(options: IngressControllerOptions):
     sync: async (key) => {
       if (key === ROUTES_KEY) rebuildRoutes();
       else if (key === ENDPOINTS_KEY) refreshEndpoints();
-      else await syncStatus(key);
+      else return syncStatus(key);
+      proxy.update?.();
     },
   });
-  log.info({ node: options.nodeName, http: proxy.httpUrl, https: proxy.httpsUrl }, 'ingress controller started');
+  log.info({ node: options.nodeName, proxy: options.proxy.kind, http: proxy.httpUrl, https: proxy.httpsUrl }, 'ingress controller started');
   return {
     httpUrl: proxy.httpUrl,
     httpsUrl: proxy.httpsUrl,

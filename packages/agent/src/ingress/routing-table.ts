@@ -51,6 +51,19 @@ interface HostGroup {
   defaultBackend?: RouteMatch;
 }
 
+/** One host group's routes in the order they are tried, and what a request matching none of them gets. */
+export interface HostRoutes {
+  routes: readonly Readonly<Pick<PathRoute, 'path' | 'exact' | 'elements' | 'match'>>[];
+  fallback: RouteMatch | undefined;
+}
+
+/** The table by host group (wildcards keyed by the suffix after `*.`), for configuration generators. */
+export interface HostGroups {
+  exact: ReadonlyMap<string, HostRoutes>;
+  wildcard: ReadonlyMap<string, HostRoutes>;
+  any: HostRoutes;
+}
+
 /** Splits a path into its non-empty elements. */
 function elementsOf(path: string): string[] {
   return path.split('/').filter((s) => s !== '');
@@ -168,6 +181,13 @@ export class RoutingTable {
   /** Every backend some route or default backend refers to. */
   backends(): BackendRef[] {
     return [...this.backendRefs.values()];
+  }
+
+  /** Every host group with its routes in match order; `match` searches exactly these. */
+  hostGroups(): HostGroups {
+    const view = (g: HostGroup): HostRoutes => ({ routes: g.routes, fallback: g.defaultBackend ?? this.globalDefault });
+    const views = (m: Map<string, HostGroup>) => new Map([...m].map(([k, g]) => [k, view(g)]));
+    return { exact: views(this.exact), wildcard: views(this.wildcard), any: view(this.any) };
   }
 
   /** The route of a request (`host` as in the Host header, `path` without query), or undefined (404). */
