@@ -1,12 +1,14 @@
 #!/usr/bin/env node
-// Ingress benchmark: requests/s and latency through the agent's Ingress proxy vs straight to one
-// pod, in the same run. A real API server, controller manager (Deployment, EndpointSlices) and agent
-// (ingress on free loopback ports); a Deployment of 3 busybox httpd pods (a 512-byte file) behind a
-// Service and an Ingress for host bench.test. Cases, CONNECTIONS concurrent connections for
-// DURATION seconds each: direct http://POD_IP:8080/ to the first pod, through
-// http://127.0.0.1:INGRESS_PORT/ with `Host: bench.test` (round robin over the 3 pods), over HTTPS,
-// then direct again (the baseline is the mean of both direct runs, so drift on a shared machine
-// shows). The figure of merit is the throughput cost of the proxy hop (goal: < 20 %).
+// Ingress benchmark: requests/s and latency through the agent's Ingress proxies vs straight to one
+// pod, in the same run. A real API server, controller manager (Deployment, EndpointSlices) and one
+// agent per Ingress proxy (`--proxies nginx,node`, default both where nginx is installed; each with
+// its ingress on free loopback ports; the first runs the pods); a Deployment of 3 busybox httpd pods
+// (a 512-byte file) behind a Service and an Ingress for host bench.test. Cases, CONNECTIONS
+// concurrent connections for DURATION seconds each: direct http://POD_IP:8080/ to the first pod,
+// then per proxy through http://127.0.0.1:INGRESS_PORT/ with `Host: bench.test` (round robin over
+// the 3 pods) and over HTTPS, then direct again (the baseline is the mean of both direct runs, so
+// drift on a shared machine shows). The figure of merit is the throughput cost of the proxy hop
+// (goal: < 20 %). The proxy's CPU is the agent's plus its children's (nginx).
 //
 // Load generator: wrk (Debian: `apt-get install -y wrk`; one thread, cheap on the 2 cores the
 // client, the proxy and the pods share), else a Node closed loop (`--client node` forces it; it costs
@@ -20,14 +22,15 @@
 // starts (after a 1 s warm-up) once the sockets towards the pods have left TIME_WAIT, so a case does
 // not inherit the previous one's (the direct runs leave thousands), and once the API server,
 // controller manager and agent are idle.
-// Printed per case: requests/s, p50/p99, errors, cost vs direct, the agent's CPU (% of a core and
+// Printed per case: requests/s, p50/p99, errors, cost vs direct, the proxy's CPU (agent + nginx; % of a core and
 // µs per request), the pods' and the client's CPU per request, the sockets left in TIME_WAIT.
 // Everything it creates is labelled io.flotilla.test=true and this run's node name, and removed at
 // the end. Run `npx tsc -b` first.
-// Usage: node bench/ingress-bench.mjs [--duration 10] [--connections 8] [--client wrk|node]
+// Usage: node bench/ingress-bench.mjs [--duration 10] [--connections 8] [--client wrk|node] [--proxies nginx,node]
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { loadClientConfig, res, RestClient } from '@flotilla/client';
+import { findExecutable } from '../packages/agent/dist/find-executable.js';
 import { closedLoop, flags, getOk, loadClient, measureProxyCase, startAgent, startApiServer, startControllerManager, tempDir, usText, waitUntil, wrkLoad } from './lib.mjs';
 import { agentRuntime, ensureTestImages, httpdDeployment, nodeContainerIds, removeNodeContainers, waitHttpdPods } from './lib-images.mjs';
 
@@ -39,6 +42,7 @@ const NODE = `ingress-bench-${process.pid}`;
 const NS = 'ingress-bench';
 const HOST = 'bench.test';
 const REPLICAS = 3;
+const PROXIES = (opts.proxies ?? (findExecutable('nginx') ? 'nginx,node' : 'node')).split(',');
 
 const { DockerClient } = await agentRuntime();
 const engine = new DockerClient();
@@ -84,15 +88,20 @@ try {
   const { kubeconfig } = server;
   const { child: cm } = await startControllerManager(kubeconfig);
   children.push(cm);
-  const { child: agent, match } = await startAgent(kubeconfig, NODE, dir.path, [
-    '--port', '0',
-    '--ingress-http-port', 'auto',
-    '--ingress-https-port', 'auto',
-    '--ingress-bind-address', '127.0.0.1',
-    '--log-level', 'warn',
-  ], /ingress listening on (http:\/\/\S+) (https:\/\/\S+)/);
-  children.push(agent);
-  const [httpUrl, httpsUrl] = [match[1], match[2]];
+  // One agent per proxy kind; the first is the pods' node, the others only proxy.
+  const proxies = [];
+  for (const [i, kind] of PROXIES.entries()) {
+    const { child: agent, match } = await startAgent(kubeconfig, i === 0 ? NODE : `${NODE}-${kind}`, i === 0 ? dir.path : `${dir.path}/${kind}`, [
+      '--port', '0',
+      '--ingress-http-port', 'auto',
+      '--ingress-https-port', 'auto',
+      '--ingress-bind-address', '127.0.0.1',
+      '--ingress-proxy', kind,
+      '--log-level', 'warn',
+    ], /ingress listening on (http:\/\/\S+) (https:\/\/\S+)/);
+    children.push(agent);
+    proxies.push({ kind, agent, httpUrl: match[1], httpsUrl: match[2] });
+  }
 
   client = new RestClient(loadClientConfig({ kubeconfig }));
   await client.create(res('namespaces'), '', { metadata: { name: NS } });
@@ -103,19 +112,21 @@ try {
     spec: { rules: [{ host: HOST, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'web', port: { number: 80 } } } }] } }] },
   });
   const podIPs = await waitHttpdPods(client, res, { namespace: NS, replicas: REPLICAS, port: 8080, path: '/index.html' });
-  await waitUntil('pods serving through the ingress', async () => (await status(`${httpUrl}/index.html`, HOST)) === 200, { timeoutMs: 90_000, intervalMs: 250 });
+  for (const p of proxies) await waitUntil(`pods serving through the ${p.kind} ingress`, async () => (await status(`${p.httpUrl}/index.html`, HOST)) === 200, { timeoutMs: 90_000, intervalMs: 250 });
   const podContainers = await nodeContainerIds(engine, NODE);
 
   const direct = `http://${podIPs[0]}:8080/index.html`;
   const cases = [
-    { name: 'direct to one pod', url: direct },
-    { name: 'ingress HTTP (3 pods)', url: `${httpUrl}/index.html`, host: HOST, proxied: true },
-    { name: 'ingress HTTPS (3 pods)', url: `${httpsUrl}/index.html`, host: HOST, proxied: true },
-    { name: 'direct again', url: direct },
+    { name: 'direct to one pod', url: direct, agent: proxies[0].agent },
+    ...proxies.flatMap((p) => [
+      { name: `${p.kind} HTTP (3 pods)`, url: `${p.httpUrl}/index.html`, host: HOST, proxied: true, agent: p.agent },
+      { name: `${p.kind} HTTPS (3 pods)`, url: `${p.httpsUrl}/index.html`, host: HOST, proxied: true, agent: p.agent },
+    ]),
+    { name: 'direct again', url: direct, agent: proxies[0].agent },
   ];
   const results = [];
   for (const c of cases) {
-    const r = await measureProxyCase({ load: (seconds) => load(c.url, { host: c.host, seconds }), seconds: DURATION, addresses: podIPs, pids: children.map((p) => p.pid), agentPid: agent.pid, podContainers });
+    const r = await measureProxyCase({ load: (seconds) => load(c.url, { host: c.host, seconds }), seconds: DURATION, addresses: podIPs, pids: children.map((p) => p.pid), agentPid: c.agent.pid, podContainers });
     if (r.errors > 0) r.probe = await status(c.url, c.host ?? 'x').catch((err) => err.code ?? err.message);
     results.push({ ...c, ...r });
   }
@@ -123,7 +134,7 @@ try {
   const base = directs.reduce((a, r) => a + r.rps, 0) / directs.length;
   const f = (v) => `${v.toFixed(1)} ms`;
   console.log(`\nIngress benchmark: ${CLIENT} client, ${CONNECTIONS} connections, ${DURATION} s per case, 512-byte busybox httpd response; ingress over ${REPLICAS} pods, direct to one`);
-  console.log(`${'case'.padEnd(24)} ${'req/s'.padStart(7)} ${'p50'.padStart(8)} ${'p99'.padStart(8)} ${'errors'.padStart(7)} ${'vs direct'.padStart(10)} ${'agent CPU'.padStart(10)}   CPU µs/request: agent / pods / client`);
+  console.log(`${'case'.padEnd(24)} ${'req/s'.padStart(7)} ${'p50'.padStart(8)} ${'p99'.padStart(8)} ${'errors'.padStart(7)} ${'vs direct'.padStart(10)} ${'proxy CPU'.padStart(10)}   CPU µs/request: proxy (agent + nginx) / pods / client`);
   for (const r of results) {
     const cost = r.proxied ? `${(((r.rps - base) / base) * 100).toFixed(1)} %` : '';
     console.log(`${r.name.padEnd(24)} ${r.rps.toFixed(0).padStart(7)} ${f(r.p50).padStart(8)} ${f(r.p99).padStart(8)} ${String(r.errors).padStart(7)} ${cost.padStart(10)} ${`${r.agentPct.toFixed(0)} %`.padStart(10)}   ${usText(r.agentUs)} / ${usText(r.podsUs)} / ${usText(r.clientUs)}   TIME_WAIT after: ${r.timeWait}${r.waited >= 1 ? ` (waited ${r.waited.toFixed(0)} s before)` : ''}${r.probe !== undefined ? `; a request after it: ${r.probe}` : ''}`);

@@ -1,7 +1,7 @@
 // Shared helpers of the benchmarks: percentiles, process control, RSS, a small flag parser, the
 // components as processes, an API client, a closed-loop HTTP load generator.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -65,6 +65,22 @@ export function rssKiB(pid) {
 export function cpuSeconds(pid) {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/** CPU seconds of a process and of its descendants alive now (an agent and the nginx it runs). */
+export function treeCpuSeconds(pid) {
+  let total = 0;
+  const stack = [pid];
+  while (stack.length > 0) {
+    const p = stack.pop();
+    try {
+      total += cpuSeconds(p);
+      for (const t of readdirSync(`/proc/${p}/task`)) stack.push(...readFileSync(`/proc/${p}/task/${t}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return total;
 }
 
 /** A temporary directory and its cleanup. */
@@ -414,12 +430,12 @@ export async function measureProxyCase({ load, seconds, addresses, pids, agentPi
   await load(1);
   const waited = await waitTimeWaitDrained(addresses);
   await waitQuiet(pids);
-  const agent0 = cpuSeconds(agentPid);
+  const agent0 = treeCpuSeconds(agentPid);
   const pods0 = containerCpuSeconds(podContainers);
   const t0 = performance.now();
   const r = await load(seconds);
   const wall = (performance.now() - t0) / 1000;
-  const agentCpu = cpuSeconds(agentPid) - agent0;
+  const agentCpu = treeCpuSeconds(agentPid) - agent0;
   const pods1 = containerCpuSeconds(podContainers);
   const n = r.ok + r.errors;
   const podsUs = pods0 === undefined || pods1 === undefined ? NaN : (1e6 * (pods1 - pods0)) / n;
