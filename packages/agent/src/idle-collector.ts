@@ -4,8 +4,8 @@
  * grows 2 MiB past the live data before a full collection, plus the young generation), and V8's
  * own memory reducer collects only while the process is idle, which pod syncs spread over the
  * resync period never let the agent be (measured with 30 pods: RSS mean 64.0 MiB and an 18 MiB heap
- * without this, 58.7 MiB with it). Syncs that never pause get one collection per `minIntervalMs`;
- * the collections cost ~0.5% of a core.
+ * without this, 58.7 MiB with it). Syncs that never pause get one collection per `minIntervalMs`
+ * (5 s: with 10 s, peaks between collections reached 61 MiB); the collections cost ~0.5% of a core.
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -22,8 +22,8 @@ export class IdleCollector {
     /** Quiet time after the last change before collecting. */
     private readonly quietMs = 1_000,
     /** Longest wait after the first change (changes that never pause: periodic resyncs). */
-    private readonly maxDelayMs = 5_000,
-    private readonly minIntervalMs = 10_000,
+    private readonly maxDelayMs = 3_000,
+    private readonly minIntervalMs = 5_000,
   ) {}
 
   /** Notes a change; the collection follows once nothing changed for `quietMs` (or after `maxDelayMs`). */
