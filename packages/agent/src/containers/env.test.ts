@@ -63,6 +63,8 @@ describe('expandVars', () => {
     ['$A', '$A'],
     ['trailing $', 'trailing $'],
     ['$()', '$()'],
+    ['$(A $$', '$(A $'], // an incomplete reference: the rest is still expanded
+    ['$(A)/$(EMPTY)/$(MISSING)', 'alpha//$(MISSING)'],
     ['$(A)$', 'alpha$'],
     ['no refs', 'no refs'],
     ['', ''],

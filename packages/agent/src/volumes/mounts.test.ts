@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeAtomic } from './atomic-writer.js';
 import { VolumeError } from './errors.js';
-import { containerMounts, expandVars } from './mounts.js';
+import { containerMounts } from './mounts.js';
 import type { PreparedVolume } from './volume-manager.js';
 
 let root: string;
@@ -98,14 +98,5 @@ describe('containerMounts', () => {
     expect((await stat(join(vol, 'logs/web-0'))).isDirectory()).toBe(true);
     expect(() => mounts({ subPathExpr: '$(UP)/x' }, new Map([['UP', '..']]))).toThrow(`must not contain '..'`);
     expect(() => mounts({ subPath: 'a', subPathExpr: 'b' })).toThrow(/mutually exclusive/);
-  });
-});
-
-describe('expandVars', () => {
-  it('follows Kubernetes expansion rules', () => {
-    const env = new Map([['A', 'x'], ['EMPTY', '']]);
-    expect(expandVars('$(A)/$(EMPTY)/$(MISSING)', env)).toBe('x//$(MISSING)');
-    expect(expandVars('$$(A) $ $x $(A', env)).toBe('$(A) $ $x $(A');
-    expect(expandVars('$(A $$', env)).toBe('$(A $'); // incomplete reference: the rest is still expanded
   });
 });

@@ -4,6 +4,7 @@
  */
 import { chmodSync, lstatSync, mkdirSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, sep } from 'node:path';
+import { expandVars } from '../containers/env.js';
 import type { ContainerMount } from '../runtime/runtime.js';
 import { errnoCode, errorMessage, VolumeError } from './errors.js';
 import type { VolumeMountSpec } from './types.js';
@@ -14,39 +15,6 @@ const PROPAGATION: Record<string, ContainerMount['propagation']> = {
   HostToContainer: 'rslave',
   Bidirectional: 'rshared',
 };
-
-/**
- * Kubernetes' `$(VAR)` expansion (third_party/forked/golang/expansion): `$(NAME)` becomes the value
- * when NAME is defined and stays as written otherwise; `$$` is a literal `$`.
- */
-export function expandVars(input: string, env: Map<string, string>): string {
-  let out = '';
-  for (let i = 0; i < input.length; i++) {
-    const ch = input[i]!;
-    if (ch !== '$' || i + 1 >= input.length) {
-      out += ch;
-      continue;
-    }
-    const next = input[i + 1]!;
-    if (next === '$') {
-      out += '$';
-      i++;
-    } else if (next === '(') {
-      const end = input.indexOf(')', i + 2);
-      if (end < 0) {
-        out += '$('; // an incomplete reference stays as written
-        i++;
-        continue;
-      }
-      const name = input.slice(i + 2, end);
-      out += env.has(name) ? env.get(name)! : `$(${name})`;
-      i = end;
-    } else {
-      out += ch;
-    }
-  }
-  return out;
-}
 
 /** Rejects an absolute subPath or one with a `..` element (kubelet wording). */
 export function validateSubPath(subPath: string): void {
