@@ -150,8 +150,8 @@ function ingressSuite(proxy: 'nginx' | 'node'): void {
       const seen = new Set<string>();
       for (let i = 0; i < 4; i++) seen.add((await get('a.test', '/app/')).body.trim());
       return seen.has('svc1 one-a') && seen.has('svc1 one-b');
-    }, { timeoutMs: 90_000, intervalMs: 250 });
-    await waitFor('svc2 behind the ingress', async () => (await get('b.test', '/')).body.trim() === 'svc2 root', { timeoutMs: 60_000, intervalMs: 250 });
+    }, { timeoutMs: 90_000, intervalMs: 250, stableForMs: 1000 });
+    await waitFor('svc2 behind the ingress', async () => (await get('b.test', '/')).body.trim() === 'svc2 root' && (await get('a.test', '/app/special')).body.trim() === 'svc2 special', { timeoutMs: 60_000, intervalMs: 250, stableForMs: 1000 });
   }, 180_000);
 
   afterAll(() => cluster.stop());
@@ -242,7 +242,7 @@ function ingressSuite(proxy: 'nginx' | 'node'): void {
     await waitFor('one-b out of rotation', async () => {
       for (let i = 0; i < 6; i++) if ((await get('a.test', '/app/')).body.trim() !== 'svc1 one-a') return false;
       return true;
-    }, { timeoutMs: 30_000, intervalMs: 250 });
+    }, { timeoutMs: 30_000, intervalMs: 250, stableForMs: 1000 });
     // Stays out.
     for (let i = 0; i < 10; i++) expect((await get('a.test', '/app/')).body.trim()).toBe('svc1 one-a');
   });

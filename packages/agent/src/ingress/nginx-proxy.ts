@@ -2,7 +2,9 @@
  * The node's Ingress proxy run by nginx (as ingress-nginx does): the agent renders the routing table,
  * backends and certificates into `DIR/nginx.conf` (nginx-config.ts), starts nginx as its child, and
  * on every change writes the new configuration, has `nginx -t` check it and sends the master SIGHUP
- * (a graceful reload: new workers take new connections, old ones finish theirs). Reloads are
+ * (a graceful reload: new workers take new connections, old ones finish theirs; while it rolls over,
+ * measured at tens of milliseconds, a new connection can still reach an old worker and get the old
+ * routes, even after another got the new ones). Reloads are
  * serialized and coalesced, at most one per RELOAD_INTERVAL_MS. A configuration nginx rejects is
  * logged and the running one kept.
  *
