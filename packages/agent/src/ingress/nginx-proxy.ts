@@ -170,7 +170,9 @@ export class NginxIngressProxy {
 
   /** Starts nginx on the configured listeners; rejects when it cannot (bad configuration, ports taken). */
   async listen(): Promise<void> {
-    mkdirSync(this.options.dir, { recursive: true, mode: 0o700 });
+    // Traversable: nginx's workers (user nobody when the agent is root) keep temporary files under it;
+    // the certificates sit in certs/, readable by the owner only.
+    mkdirSync(this.options.dir, { recursive: true, mode: 0o755 });
     await this.stopLeftover();
     const first = this.addresses[0] ?? '127.0.0.1';
     if (this.options.httpPort !== undefined) this.httpPort = this.options.httpPort || (await freePort(first));
