@@ -95,7 +95,16 @@ describe.skipIf(!nginx)('NginxIngressProxy with nginx', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'flotilla-nginx-test-'));
     for (const name of SERVICES.filter((s) => s !== 'empty')) {
-      const s = createServer((_req, res) => res.end(name));
+      const s = createServer((req, res) => {
+        if (req.method !== 'POST') return void res.end(name);
+        // Counts the upload, then answers with 8 MiB.
+        let n = 0;
+        req.on('data', (d: Buffer) => (n += d.length));
+        req.on('end', () => {
+          res.setHeader('x-received', String(n));
+          res.end(Buffer.alloc(8 << 20, 'y'));
+        });
+      });
       await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
       servers.push(s);
       ports.set(name, (s.address() as AddressInfo).port);
@@ -142,6 +151,28 @@ describe.skipIf(!nginx)('NginxIngressProxy with nginx', () => {
       }
       expect(mismatches).toEqual([]);
       expect((await get(port, 'a.test', '/app')).body).toBe('global');
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('streams large request and response bodies both ways', async () => {
+    const table = RoutingTable.build(INGRESSES);
+    const proxy = proxyFor(() => table);
+    await proxy.listen();
+    try {
+      const port = Number(new URL(proxy.httpUrl!).port);
+      const upload = Buffer.alloc(5 << 20, 'x');
+      const r = await new Promise<{ status: number; received: string; length: number }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path: '/any', method: 'POST', agent: false, headers: { host: 'other.test', 'content-length': upload.length } }, (res) => {
+          let length = 0;
+          res.on('data', (d: Buffer) => (length += d.length));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, received: String(res.headers['x-received']), length }));
+        });
+        req.on('error', reject);
+        req.end(upload);
+      });
+      expect(r).toEqual({ status: 200, received: String(5 << 20), length: 8 << 20 });
     } finally {
       await proxy.close();
     }
