@@ -20,7 +20,7 @@ import { NginxIngressProxy } from './nginx-proxy.js';
 import { RoutingTable } from './routing-table.js';
 
 const nginx = findExecutable('nginx');
-const logger = pino({ level: 'silent' });
+const logger = pino({ level: process.env.NGINX_TEST_LOG ?? 'silent' });
 
 function path(p: string, svc: string, pathType: HTTPIngressPath['pathType'] = 'Prefix'): HTTPIngressPath {
   return { path: p, pathType, backend: { service: { name: svc, port: { number: 80 } } } };
@@ -67,13 +67,13 @@ function get(port: number, host: string, p: string): Promise<{ status: number; b
   });
 }
 
-function proxyFor(table: () => RoutingTable, dirName = dir): NginxIngressProxy {
+function proxyFor(table: () => RoutingTable, dirName = dir, listeners: { httpPort?: number; httpsPort?: number } = { httpPort: 0, httpsPort: 0 }): NginxIngressProxy {
   return new NginxIngressProxy({
     binary: nginx!,
     dir: dirName,
     bindAddress: '127.0.0.1',
-    httpPort: 0,
-    httpsPort: 0,
+    ...listeners,
+    retryMs: 300,
     logger,
     routes: () => ({
       table: table(),
@@ -177,6 +177,33 @@ describe.skipIf(!nginx)('NginxIngressProxy with nginx', () => {
       await proxy.close();
     }
   });
+
+  it('keeps trying while its port is taken, and serves once the port is free', async () => {
+    const blocker = createServer((_req, res) => res.end('blocker'));
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as AddressInfo).port;
+    const table = RoutingTable.build(INGRESSES);
+    const busyDir = mkdtempSync(join(tmpdir(), 'flotilla-nginx-busy-'));
+    const proxy = proxyFor(() => table, busyDir, { httpPort: port });
+    try {
+      await proxy.listen();
+      expect(proxy.httpUrl).toBeUndefined();
+      expect((await get(port, 'a.test', '/app')).body).toBe('blocker');
+      await new Promise((r) => blocker.close(r));
+      const deadline = Date.now() + 20_000;
+      let body = '';
+      while (body !== 'a-exact' && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 200));
+        body = await get(port, 'a.test', '/app').then((r) => r.body, () => '');
+      }
+      expect(body).toBe('a-exact');
+      expect(proxy.httpUrl).toBe(`http://127.0.0.1:${port}`);
+    } finally {
+      await proxy.close();
+      blocker.close();
+      rmSync(busyDir, { recursive: true, force: true });
+    }
+  }, 30_000);
 
   it('stops an nginx an earlier agent left running in its directory, and exits cleanly', async () => {
     const leftDir = mkdtempSync(join(tmpdir(), 'flotilla-nginx-left-'));

@@ -13,8 +13,8 @@
  *
  * Lifetime: nginx is started under `setpriv --pdeathsig SIGTERM` (util-linux), so it exits with the
  * agent even when the agent is killed -9; an nginx left from an earlier agent (its pid file in DIR,
- * its command line naming DIR) is stopped before a new one starts. An nginx that exits on its own is
- * started again after a second.
+ * its command line naming DIR) is stopped before a new one starts. An nginx that cannot start (a
+ * port taken) or exits on its own is started again every 5 s; the agent keeps running meanwhile.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -28,6 +28,7 @@ import { renderNginxConfig, type NginxConfigInput } from './nginx-config.js';
 
 const RELOAD_INTERVAL_MS = 200;
 const START_TIMEOUT_MS = 10_000;
+const RETRY_MS = 5_000;
 const STOP_TIMEOUT_MS = 5_000;
 
 /** What the configuration is rendered from, read at every reload. */
@@ -46,6 +47,8 @@ export interface NginxProxyOptions {
   httpsPort?: number;
   routes: NginxRouteSource;
   logger: Logger;
+  /** How long after a failed start, or an exit, nginx is started again (default 5 s). */
+  retryMs?: number;
 }
 
 /** Picks a free TCP port on `address`. */
@@ -168,7 +171,12 @@ export class NginxIngressProxy {
     if (!(await waitUntil(() => !isAlive(pid), STOP_TIMEOUT_MS))) process.kill(pid, 'SIGKILL');
   }
 
-  /** Starts nginx on the configured listeners; rejects when it cannot (bad configuration, ports taken). */
+  /**
+   * Starts nginx on the configured listeners. When it cannot (a port taken, an address not on this
+   * host), the error is logged, the listeners stay closed (`httpUrl`/`httpsUrl` undefined) and it
+   * tries again every `retryMs`, as the Node.js proxy leaves an unbindable listener closed and the
+   * agent keeps running.
+   */
   async listen(): Promise<void> {
     // Traversable: nginx's workers (user nobody when the agent is root) keep temporary files under it;
     // the certificates sit in certs/, readable by the owner only.
@@ -177,16 +185,31 @@ export class NginxIngressProxy {
     const first = this.addresses[0] ?? '127.0.0.1';
     if (this.options.httpPort !== undefined) this.httpPort = this.options.httpPort || (await freePort(first));
     if (this.options.httpsPort !== undefined) this.httpsPort = this.options.httpsPort || (await freePort(first));
+    await this.start().catch((err: unknown) => this.retryLater(err));
+  }
+
+  /** Renders, checks and writes the configuration, then starts nginx with it. */
+  private async start(): Promise<void> {
     const text = this.render();
     writeFileSync(this.confFile, text);
     const problem = await this.check(this.confFile);
     if (problem) throw new Error(`nginx rejected the ingress configuration: ${problem}`);
     this.applied = text;
     await this.spawn();
+    const first = this.addresses[0] ?? '127.0.0.1';
     const url = (scheme: string, port: number) => `${scheme}://${first.includes(':') ? `[${first}]` : first}:${port}`;
     if (this.httpPort !== undefined) this.httpUrl = url('http', this.httpPort);
     if (this.httpsPort !== undefined) this.httpsUrl = url('https', this.httpsPort);
     this.log.info({ pid: this.child?.pid, http: this.httpUrl, https: this.httpsUrl }, 'nginx ingress proxy started');
+  }
+
+  /** Logs why nginx is not running and starts it again after `retryMs`. */
+  private retryLater(err: unknown): void {
+    const retryMs = this.options.retryMs ?? RETRY_MS;
+    this.log.error({ err, retryMs }, 'nginx ingress proxy not running; trying again');
+    this.restartTimer = setTimeout(() => {
+      if (!this.closed) this.start().catch((e: unknown) => this.retryLater(e));
+    }, retryMs);
   }
 
   private async spawn(): Promise<void> {
@@ -210,8 +233,7 @@ export class NginxIngressProxy {
       if (this.child !== child) return;
       this.child = undefined;
       if (this.closed || !running) return;
-      this.log.error({ code, signal }, 'nginx exited; starting it again in 1 s');
-      this.restartLater();
+      this.retryLater(new Error(`nginx exited (code ${code}, signal ${signal})`));
     });
     // nginx writes its pid file once it has bound its listeners.
     const started = await waitUntil(() => exited || (existsSync(this.pidFile) && readFileSync(this.pidFile, 'utf8').trim() === String(child.pid)), START_TIMEOUT_MS);
@@ -221,16 +243,6 @@ export class NginxIngressProxy {
       throw new Error(`nginx did not start: ${stderr.trim() || 'timed out'}`);
     }
     running = true;
-  }
-
-  private restartLater(): void {
-    this.restartTimer = setTimeout(() => {
-      if (this.closed) return;
-      this.spawn().catch((err: unknown) => {
-        this.log.error({ err }, 'nginx could not be started again; retrying in 1 s');
-        this.restartLater();
-      });
-    }, 1000);
   }
 
   /** Re-renders the configuration and reloads nginx when it changed (coalesced, serialized). */
