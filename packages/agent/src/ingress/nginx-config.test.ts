@@ -63,7 +63,7 @@ describe('renderNginxConfig', () => {
     expect(conf).toContain('server_name ~^[^.]+\\.w\\.test$;');
     const def = serverBlock(conf, '_');
     expect(def).toContain('listen 127.0.0.1:80 default_server;');
-    expect(def).toContain('listen [::1]:443 ssl default_server;');
+    expect(def).toContain('listen [::1]:443 ssl http2 default_server;');
     expect(def).toContain('location = "/any"');
     expect(def).toMatch(/location "\/" \{ proxy_pass http:\/\/backend_\d+; \}/);
     expect(conf).toContain('# ns/fallback:80');

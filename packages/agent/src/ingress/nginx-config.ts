@@ -13,6 +13,7 @@
  *   then the longest prefix, which is the table's order (longest rule path first). Where two routes
  *   produce the same location, the one the table tries first keeps it. Requests matching no rule
  *   get the group's default backend or `404 default backend - 404`.
+ * - HTTPS listeners offer HTTP/2 (ALPN), as ingress-nginx's do; the pods are spoken to in HTTP/1.1.
  * - Backends: an `upstream` per Service port with its ready pods (round robin, a refused connection
  *   tried on the next pod for idempotent requests, as `proxy_next_upstream` does by default), or
  *   `503` when it has none. Hop-by-hop headers are nginx's; `Upgrade` is passed through.
@@ -110,7 +111,7 @@ export function renderNginxConfig(input: NginxConfigInput): string {
     const flag = defaultServer ? ' default_server' : '';
     for (const a of input.addresses) {
       if (input.httpPort !== undefined) out.push(`    listen ${listenAddress(a, input.httpPort)}${flag};`);
-      if (input.httpsPort !== undefined) out.push(`    listen ${listenAddress(a, input.httpsPort)} ssl${flag};`);
+      if (input.httpsPort !== undefined) out.push(`    listen ${listenAddress(a, input.httpsPort)} ssl http2${flag};`);
     }
     return out;
   };

@@ -6,7 +6,9 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
+import { connect } from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -151,6 +153,38 @@ describe.skipIf(!nginx)('NginxIngressProxy with nginx', () => {
       }
       expect(mismatches).toEqual([]);
       expect((await get(port, 'a.test', '/app')).body).toBe('global');
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('answers HTTP/2 on the HTTPS listener, with the certificate of the server name', async () => {
+    const table = RoutingTable.build(INGRESSES);
+    const proxy = proxyFor(() => table);
+    await proxy.listen();
+    try {
+      const session = connect(proxy.httpsUrl!, { rejectUnauthorized: false, servername: 'tls-only.test' });
+      try {
+        const peer = await new Promise<string>((resolve, reject) => {
+          session.once('error', reject);
+          session.once('connect', () => resolve(String((session.socket as TLSSocket).getPeerCertificate().subject?.CN)));
+        });
+        expect(peer).toBe('tls-only.test');
+        const body = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const req = session.request({ ':path': '/app', ':authority': 'a.test' });
+          let text = '';
+          let status = 0;
+          req.on('response', (h) => (status = Number(h[':status'])));
+          req.setEncoding('utf8');
+          req.on('data', (d: string) => (text += d));
+          req.on('end', () => resolve({ status, body: text }));
+          req.on('error', reject);
+          req.end();
+        });
+        expect(body).toEqual({ status: 200, body: 'a-exact' });
+      } finally {
+        session.close();
+      }
     } finally {
       await proxy.close();
     }
