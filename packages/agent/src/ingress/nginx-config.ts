@@ -148,8 +148,9 @@ export function renderNginxConfig(input: NginxConfigInput): string {
     '# Written by the Flotilla agent from the cluster\'s Ingresses; rewritten on every change.',
     `worker_processes ${input.workerProcesses ?? 1};`,
     'daemon off;',
-    // Workers left by a reload close their remaining (kept-alive, WebSocket) connections after this.
-    'worker_shutdown_timeout 60s;',
+    // A worker left by a reload closes its remaining connections (WebSockets, long responses) after
+    // this; with at most one reload a second, at most 30 such workers linger.
+    'worker_shutdown_timeout 30s;',
     `pid ${p('nginx.pid')};`,
     'error_log stderr warn;',
     'events { worker_connections 4096; }',

@@ -26,7 +26,12 @@ import { findExecutable } from '../find-executable.js';
 import type { CertificatePem } from './certificate-store.js';
 import { renderNginxConfig, type NginxConfigInput } from './nginx-config.js';
 
-const RELOAD_INTERVAL_MS = 200;
+/**
+ * At most one reload per second: a change after a quiet second applies at once, a burst (a rolling
+ * update moving endpoints) is coalesced. Every reload leaves the old worker serving its open
+ * connections for up to worker_shutdown_timeout (nginx-config.ts), so this also bounds those.
+ */
+const RELOAD_INTERVAL_MS = 1000;
 const START_TIMEOUT_MS = 10_000;
 const RETRY_MS = 5_000;
 const STOP_TIMEOUT_MS = 5_000;
