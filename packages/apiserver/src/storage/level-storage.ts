@@ -49,7 +49,10 @@ export interface LevelDatabase {
  * operation on the event loop (measured with 129-operation batches: 7.3–7.6 µs against 1.5–2.3 µs).
  */
 function classicLevelDatabase(path: string): LevelDatabase {
-  const db = new ClassicLevel<string, string>(path, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+  // A 16 MiB memtable (LevelDB's default is 4 MiB): a burst of creates flushes and compacts a
+  // quarter as often. Measured with 20,000 pod creates in alternating runs: 8% less CPU per create
+  // (202 against 219–223 µs) and 5–8% more creates/s; 32 MiB gained nothing more.
+  const db = new ClassicLevel<string, string>(path, { keyEncoding: 'utf8', valueEncoding: 'utf8', writeBufferSize: 16 * 1024 * 1024 });
   const base = db as unknown as LevelDatabase;
   return {
     open: () => db.open(),
