@@ -64,6 +64,12 @@ export const ANNOTATION_TERMINATION_MESSAGE_POLICY = 'io.kubernetes.container.te
 export const ANNOTATION_TERMINATION_GRACE_PERIOD = 'io.kubernetes.pod.terminationGracePeriod';
 /** The container name of a sandbox (`io.kubernetes.container.name`). */
 export const SANDBOX_CONTAINER_NAME = 'POD';
+/**
+ * How long an image inspection answers for its reference: a burst of pod starts of one image (each
+ * start checks the image, then reports the container's image) asks the engine once. Pulls and
+ * removals through this runtime drop the answers; a failed inspection is not kept.
+ */
+const IMAGE_CACHE_MS = 2_000;
 const TYPE_SANDBOX = 'podsandbox';
 const TYPE_CONTAINER = 'container';
 const NAME_PREFIX = 'k8s';
@@ -142,6 +148,7 @@ export class DockerRuntime implements ContainerRuntime {
   private readonly network: string;
   private readonly sandboxStopTimeoutSeconds: number;
   private readonly extraLabels: Record<string, string>;
+  private readonly images = new Map<string, { at: number; inspect: Promise<ImageInspect> }>();
 
   constructor(options: DockerRuntimeOptions) {
     this.client = options.client;
@@ -150,6 +157,20 @@ export class DockerRuntime implements ContainerRuntime {
     this.network = options.network ?? 'bridge';
     this.sandboxStopTimeoutSeconds = options.sandboxStopTimeoutSeconds ?? 10;
     this.extraLabels = options.extraLabels ?? {};
+  }
+
+  /** The engine's inspection of an image, answered from the last IMAGE_CACHE_MS. */
+  private inspectImage(ref: string): Promise<ImageInspect> {
+    const now = Date.now();
+    const hit = this.images.get(ref);
+    if (hit && now - hit.at < IMAGE_CACHE_MS) return hit.inspect;
+    if (this.images.size >= 64) for (const [k, v] of this.images) if (now - v.at >= IMAGE_CACHE_MS) this.images.delete(k);
+    const entry = { at: now, inspect: this.client.inspectImage(ref) };
+    this.images.set(ref, entry);
+    entry.inspect.catch(() => {
+      if (this.images.get(ref) === entry) this.images.delete(ref);
+    });
+    return entry.inspect;
   }
 
   async version(): Promise<RuntimeVersion> {
@@ -239,6 +260,7 @@ export class DockerRuntime implements ContainerRuntime {
       if (!isDockerNotFound(err)) throw err;
       // The pause image is missing: fetch it, as dockershim did.
       await this.client.pullImage(this.podInfraImage);
+      this.images.clear();
       id = await this.create(name, body);
     }
     try {
@@ -428,7 +450,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   async containerStatus(id: string): Promise<ContainerStatus> {
     const c = await this.client.inspectContainer(id);
-    const image = await this.client.inspectImage(c.Image).catch((err: unknown) => {
+    const image = await this.inspectImage(c.Image).catch((err: unknown) => {
       if (isDockerNotFound(err)) return undefined;
       throw err;
     });
@@ -586,13 +608,14 @@ export class DockerRuntime implements ContainerRuntime {
         }
       : undefined;
     await this.client.pullImage(image, registryAuth ? { auth: registryAuth } : {});
-    const inspect = await this.client.inspectImage(image);
+    this.images.clear();
+    const inspect = await this.inspectImage(image);
     return toImageRef(inspect.Id, inspect);
   }
 
   async imageStatus(image: string): Promise<ImageStatus | undefined> {
     try {
-      const i = await this.client.inspectImage(image);
+      const i = await this.inspectImage(image);
       return { id: i.Id, repoTags: i.RepoTags ?? [], repoDigests: i.RepoDigests ?? [], sizeBytes: i.Size, imageRef: toImageRef(i.Id, i) };
     } catch (err) {
       if (isDockerNotFound(err)) return undefined;
@@ -603,6 +626,7 @@ export class DockerRuntime implements ContainerRuntime {
   async removeImage(image: string): Promise<void> {
     try {
       await this.client.removeImage(image);
+      this.images.clear();
     } catch (err) {
       if (!isDockerNotFound(err)) throw err;
     }
