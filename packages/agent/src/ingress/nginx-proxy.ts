@@ -14,7 +14,8 @@
  * Lifetime: nginx is started under `setpriv --pdeathsig SIGTERM` (util-linux), so it exits with the
  * agent even when the agent is killed -9; an nginx left from an earlier agent (its pid file in DIR,
  * its command line naming DIR) is stopped before a new one starts. An nginx that cannot start (a
- * port taken) or exits on its own is started again every 5 s; the agent keeps running meanwhile.
+ * port taken) or exits on its own is started again after 5 s, doubling to 5 min while it keeps
+ * failing; the agent keeps running meanwhile.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -34,6 +35,7 @@ import { renderNginxConfig, type NginxConfigInput } from './nginx-config.js';
 const RELOAD_INTERVAL_MS = 1000;
 const START_TIMEOUT_MS = 10_000;
 const RETRY_MS = 5_000;
+const MAX_RETRY_MS = 300_000;
 const STOP_TIMEOUT_MS = 5_000;
 
 /** What the configuration is rendered from, read at every reload. */
@@ -52,7 +54,7 @@ export interface NginxProxyOptions {
   httpsPort?: number;
   routes: NginxRouteSource;
   logger: Logger;
-  /** How long after a failed start, or an exit, nginx is started again (default 5 s). */
+  /** How long after a failed start, or an exit, nginx is started again (default 5 s; doubles while it keeps failing). */
   retryMs?: number;
 }
 
@@ -101,6 +103,8 @@ export class NginxIngressProxy {
   private dirty = false;
   private reloading: Promise<void> | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
+  /** Failed starts in a row (the retry delay doubles with each). */
+  private failures = 0;
   private readonly log: Logger;
 
   constructor(private readonly options: NginxProxyOptions) {
@@ -205,12 +209,16 @@ export class NginxIngressProxy {
     const url = (scheme: string, port: number) => `${scheme}://${first.includes(':') ? `[${first}]` : first}:${port}`;
     if (this.httpPort !== undefined) this.httpUrl = url('http', this.httpPort);
     if (this.httpsPort !== undefined) this.httpsUrl = url('https', this.httpsPort);
+    this.failures = 0;
     this.log.info({ pid: this.child?.pid, http: this.httpUrl, https: this.httpsUrl }, 'nginx ingress proxy started');
   }
 
-  /** Logs why nginx is not running and starts it again after `retryMs`. */
+  /**
+   * Logs why nginx is not running and starts it again after `retryMs`, doubling while it keeps
+   * failing (a port it may never get, say) up to MAX_RETRY_MS.
+   */
   private retryLater(err: unknown): void {
-    const retryMs = this.options.retryMs ?? RETRY_MS;
+    const retryMs = Math.min((this.options.retryMs ?? RETRY_MS) * 2 ** this.failures++, MAX_RETRY_MS);
     this.log.error({ err, retryMs }, 'nginx ingress proxy not running; trying again');
     this.restartTimer = setTimeout(() => {
       if (!this.closed) this.start().catch((e: unknown) => this.retryLater(e));
