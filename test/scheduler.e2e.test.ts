@@ -73,8 +73,12 @@ describe('scheduling decisions', () => {
     await client.create(PODS, ns, pod('needs-100', { container: { resources: { requests: { cpu: '100' } } } }));
     const msg = await unschedulableMessage(ns, 'needs-100');
     expect(msg).toBe('0/5 nodes are available: 1 node(s) had untolerated taint {gpu: true}, 4 Insufficient cpu.');
-    const events = await client.list(res('events'), { namespace: ns, fieldSelector: 'involvedObject.name=needs-100,reason=FailedScheduling' });
-    expect(events.items.length).toBeGreaterThan(0);
+    // The scheduler records the event on its own, after the pod's condition.
+    const events = await waitFor('a FailedScheduling event', async () => {
+      const list = await client.list(res('events'), { namespace: ns, fieldSelector: 'involvedObject.name=needs-100,reason=FailedScheduling' });
+      return list.items.length > 0 ? list.items : undefined;
+    });
+    expect(events.length).toBeGreaterThan(0);
     await client.delete(PODS, ns, 'needs-100');
   });
 
