@@ -9,11 +9,11 @@
  * Every container the agent creates here carries `io.flotilla.test=true` and this run's node name;
  * the suite removes exactly those.
  */
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { type KubeObject } from '@flotilla/api';
 import { res, RestClient } from '@flotilla/client';
 import { DockerTestCluster, testContainers } from './harness/agent.js';
@@ -206,6 +206,7 @@ describe.skipIf(!docker)('agent with the Docker engine', () => {
   it('runs preStop and stops the container on graceful deletion, then removes the pod', async () => {
     const ns = await namespace('graceful');
     const hostDir = mkdtempSync(join(tmpdir(), 'flotilla-agent-hostpath-'));
+    onTestFinished(() => rmSync(hostDir, { recursive: true, force: true }));
     await client.create(
       PODS,
       ns,
