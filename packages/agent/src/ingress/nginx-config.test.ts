@@ -83,9 +83,12 @@ describe('renderNginxConfig', () => {
   });
 
   it('leaves out the HTTPS listener and certificates when no HTTPS port is set', () => {
-    const conf = render([ingress('i', [{ host: 'h.test', http: { paths: [path('/', 'x')] } }])], { httpsPort: undefined });
+    const files: CertificatePem[] = [];
+    const conf = render([ingress('i', [{ host: 'h.test', http: { paths: [path('/', 'x')] } }])], { httpsPort: undefined, certificateFile: (pem) => (files.push(pem), '/unused') });
     expect(conf).not.toContain('ssl');
     expect(conf).not.toContain('a.test');
+    // No certificate (nor its key) is named for the caller to write.
+    expect(files).toEqual([]);
   });
 
   it('quotes tokens so a path cannot end a directive', () => {

@@ -116,14 +116,18 @@ export function renderNginxConfig(input: NginxConfigInput): string {
     return out;
   };
 
+  // A certificate file is named (and so written by the caller) only when there is an HTTPS listener.
+  const tls = (certName: string | undefined): string[] => {
+    if (input.httpsPort === undefined) return [];
+    const file = nginxQuote(input.certificateFile(input.certificate(certName)));
+    return [`    ssl_certificate ${file};`, `    ssl_certificate_key ${file};`];
+  };
   const server = (serverName: string, certName: string | undefined, group: HostRoutes, defaultServer: boolean): string => {
-    const pem = input.certificate(certName);
-    const file = nginxQuote(input.certificateFile(pem));
     return [
       '  server {',
       ...listens(defaultServer),
       `    server_name ${serverName};`,
-      ...(input.httpsPort !== undefined ? [`    ssl_certificate ${file};`, `    ssl_certificate_key ${file};`] : []),
+      ...tls(certName),
       ...locations(group),
       '  }',
     ].join('\n');
