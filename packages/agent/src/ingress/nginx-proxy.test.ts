@@ -86,6 +86,17 @@ function proxyFor(table: () => RoutingTable, dirName = dir, listeners: { httpPor
   });
 }
 
+/** Runs `body` against a started proxy serving `table` (read at every reload), then closes it. */
+async function withProxy(table: () => RoutingTable, body: (proxy: NginxIngressProxy) => Promise<void>): Promise<void> {
+  const proxy = proxyFor(table);
+  await proxy.listen();
+  try {
+    await body(proxy);
+  } finally {
+    await proxy.close();
+  }
+}
+
 /** What the table says a request gets: the service's name, or the status nginx must answer. */
 function expected(table: RoutingTable, host: string, p: string): string {
   const m = table.match(host, p);
@@ -124,9 +135,7 @@ describe.skipIf(!nginx)('NginxIngressProxy with nginx', () => {
 
   it('routes every host and path as RoutingTable.match does, and follows a new table after a reload', async () => {
     let table = RoutingTable.build(INGRESSES);
-    const proxy = proxyFor(() => table);
-    await proxy.listen();
-    try {
+    await withProxy(() => table, async (proxy) => {
       const port = Number(new URL(proxy.httpUrl!).port);
       const compare = async () => {
         const mismatches: string[] = [];
@@ -153,16 +162,12 @@ describe.skipIf(!nginx)('NginxIngressProxy with nginx', () => {
       }
       expect(mismatches).toEqual([]);
       expect((await get(port, 'a.test', '/app')).body).toBe('global');
-    } finally {
-      await proxy.close();
-    }
+    });
   });
 
   it('answers HTTP/2 on the HTTPS listener, with the certificate of the server name', async () => {
     const table = RoutingTable.build(INGRESSES);
-    const proxy = proxyFor(() => table);
-    await proxy.listen();
-    try {
+    await withProxy(() => table, async (proxy) => {
       const session = connect(proxy.httpsUrl!, { rejectUnauthorized: false, servername: 'tls-only.test' });
       try {
         const peer = await new Promise<string>((resolve, reject) => {
@@ -185,16 +190,12 @@ describe.skipIf(!nginx)('NginxIngressProxy with nginx', () => {
       } finally {
         session.close();
       }
-    } finally {
-      await proxy.close();
-    }
+    });
   });
 
   it('streams large request and response bodies both ways', async () => {
     const table = RoutingTable.build(INGRESSES);
-    const proxy = proxyFor(() => table);
-    await proxy.listen();
-    try {
+    await withProxy(() => table, async (proxy) => {
       const port = Number(new URL(proxy.httpUrl!).port);
       const upload = Buffer.alloc(5 << 20, 'x');
       const r = await new Promise<{ status: number; received: string; length: number }>((resolve, reject) => {
@@ -207,9 +208,7 @@ describe.skipIf(!nginx)('NginxIngressProxy with nginx', () => {
         req.end(upload);
       });
       expect(r).toEqual({ status: 200, received: String(5 << 20), length: 8 << 20 });
-    } finally {
-      await proxy.close();
-    }
+    });
   });
 
   it('keeps trying while its port is taken, and serves once the port is free', async () => {
