@@ -356,6 +356,10 @@ export class LevelStorage implements Storage {
   /** Drains the queue batch by batch; a batch holds everything queued while the previous one was written. */
   private async commitLoop(): Promise<void> {
     try {
+      // The first batch starts after the current event-loop turn, so the writes of every request read
+      // from the sockets in this turn share it (otherwise the first would go alone and the rest wait
+      // for its sync): fewer, larger batches, and one watch fan-out for them instead of two.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       while (this.queue.length > 0) {
         const ops = this.queue;
         this.queue = [];
