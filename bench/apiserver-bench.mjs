@@ -13,10 +13,13 @@
 // Usage: node bench/apiserver-bench.mjs [--quick] [--pods 100000] [--creates 20000]
 //   [--only creates,leveldb,etcd,gets,list,watch,watch-filtered,memory] (creates always run: the other
 //   phases read those pods) [--cpu-prof DIR] (the API server writes a V8 CPU profile there on exit)
+//   [--watch-readers 2] (threads that read the watches; 0 = the thread that sends the writes)
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { Agent, request } from 'undici';
+import { openWatch, watchDispatcher } from './watch-reader.mjs';
 import { cpuSeconds, flags, ms, percentile, podJson, ROOT, rssKiB, runConcurrent, startAndWait, tempDir } from './lib.mjs';
 
 const opts = flags(process.argv.slice(2));
@@ -39,7 +42,7 @@ const base = match[1];
 const token = /token: (\S+)/.exec(readFileSync(join(dir.path, 'admin.kubeconfig'), 'utf8'))[1];
 const ca = readFileSync(join(dir.path, 'pki', 'ca.crt'), 'utf8');
 const agent = new Agent({ connect: { ca }, connections: CONCURRENCY, pipelining: 1, keepAliveTimeout: 60_000 });
-const watchAgent = new Agent({ connect: { ca }, connections: null, pipelining: 0, bodyTimeout: 0, headersTimeout: 0 });
+const watchAgent = watchDispatcher(ca);
 const auth = { authorization: `Bearer ${token}` };
 
 async function api(method, path, body, contentType = 'application/json') {
@@ -156,42 +159,32 @@ if (want('list')) {
 }
 
 // 4a. 100 watchers, 1k events/s.
-// The load generator shares the two cores with the server, so the watch readers work on raw bytes:
-// split at newlines, and for MODIFIED lines read the `bench/sent` annotation's digits in place.
-const NEWLINE = 0x0a;
+// The watches are read in WATCH_READERS worker threads (0 = in this thread, beside the writer), each
+// with its share of the watches: a watcher in Kubernetes is its own client, and one thread that both
+// paces the writes and reads 100 streams adds its own queueing to the figure being measured.
 const WATCH_WARMUP_S = 2;
-const MODIFIED = Buffer.from('{"type":"MODIFIED"');
-const SENT = Buffer.from('"bench/sent":"');
+const WATCH_READERS = Number(opts['watch-readers'] ?? 2);
 
-/** The send time a MODIFIED event line carries, or undefined. */
-function sentTime(line) {
-  if (line.compare(MODIFIED, 0, MODIFIED.length, 0, MODIFIED.length) !== 0) return undefined;
-  const at = line.indexOf(SENT);
-  if (at < 0) return undefined;
-  const from = at + SENT.length;
-  const to = line.indexOf(0x22, from);
-  return Number(line.latin1Slice(from, to));
-}
-
-async function openWatch(path, onSent) {
-  const r = await request(`${base}${path}`, { method: 'GET', dispatcher: watchAgent, headers: auth });
-  if (r.statusCode !== 200) throw new Error(`watch ${path}: ${r.statusCode}`);
-  let pending;
-  r.body.on('data', (chunk) => {
-    const now = performance.timeOrigin + performance.now();
-    let data = pending ? Buffer.concat([pending, chunk]) : chunk;
-    pending = undefined;
-    let start = 0;
-    let nl;
-    while ((nl = data.indexOf(NEWLINE, start)) >= 0) {
-      const sent = sentTime(data.subarray(start, nl));
-      if (sent !== undefined) onSent(now - sent);
-      start = nl + 1;
-    }
-    if (start < data.length) pending = data.subarray(start);
-  });
-  r.body.on('error', () => {});
-  return () => r.body.destroy();
+/** Opens `paths` as watches; `reset()` returns and forgets the latencies so far, `stop()` closes the watches and returns the rest. */
+async function openWatchers(paths) {
+  if (WATCH_READERS === 0) {
+    let lat = [];
+    const closers = [];
+    for (const path of paths) closers.push(await openWatch(base, path, auth, watchAgent, (v) => lat.push(v)));
+    return {
+      reset: async () => { const old = lat; lat = []; return old; },
+      stop: async () => { for (const c of closers) c(); return lat; },
+    };
+  }
+  const shares = Array.from({ length: WATCH_READERS }, (_, i) => paths.filter((_, j) => j % WATCH_READERS === i));
+  const workers = shares.filter((s) => s.length > 0).map((share) => new Worker(new URL('./watch-reader.mjs', import.meta.url), { workerData: { base, token, ca, paths: share } }));
+  const next = (w) => new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
+  await Promise.all(workers.map(next));
+  const ask = async (m) => (await Promise.all(workers.map((w) => { const p = next(w); w.postMessage(m); return p; }))).flatMap((a) => Array.from(a));
+  return {
+    reset: () => ask('reset'),
+    stop: () => ask('stop'),
+  };
 }
 
 /** Sends `total` writes at `eventsPerSecond` (at most 256 in flight); `first` numbers the first one. */
@@ -218,13 +211,10 @@ async function paced(eventsPerSecond, total, first, makeWriter) {
  * fan-out paths on both sides; its p99 is reported on its own), then measures for `durationS`.
  */
 async function watchPhase(label, watchers, eventsPerSecond, durationS, makeWriter) {
-  let lat = [];
-  const closers = [];
-  for (const path of watchers) closers.push(await openWatch(path, (ms) => lat.push(ms)));
+  const readers = await openWatchers(watchers);
   await new Promise((r) => setTimeout(r, 500));
   await paced(eventsPerSecond, eventsPerSecond * WATCH_WARMUP_S, 0, makeWriter);
-  const warm = lat;
-  lat = [];
+  const warm = await readers.reset();
   const writes = [];
   const timedWriter = (i) => {
     const t0 = performance.now();
@@ -235,11 +225,11 @@ async function watchPhase(label, watchers, eventsPerSecond, durationS, makeWrite
   await paced(eventsPerSecond, eventsPerSecond * durationS, eventsPerSecond * WATCH_WARMUP_S, timedWriter);
   const cpu = cpuSeconds(server.pid) - cpu0;
   const own = process.cpuUsage(own0);
-  for (const c of closers) c();
+  const lat = await readers.stop();
   report(`${label}: warm-up (${WATCH_WARMUP_S} s, not counted) p50 / p99`, `${ms(percentile(warm, 50))} / ${ms(percentile(warm, 99))}`);
   report(`${label}: events received`, lat.length);
   report(`${label}: delivery p50 / p99 (write sent -> received)`, `${ms(percentile(lat, 50))} / ${ms(percentile(lat, 99))}`, `the writes themselves (sent -> acknowledged): p50 ${ms(percentile(writes, 50))}, p99 ${ms(percentile(writes, 99))}`);
-  report(`${label}: API server CPU`, `${((cpu / durationS) * 100).toFixed(0)}% of a core`, `${((cpu / Math.max(lat.length, 1)) * 1e6).toFixed(1)} µs per delivered event; load generator ${(((own.user + own.system) / 1e6 / durationS) * 100).toFixed(0)}% of a core`);
+  report(`${label}: API server CPU`, `${((cpu / durationS) * 100).toFixed(0)}% of a core`, `${((cpu / Math.max(lat.length, 1)) * 1e6).toFixed(1)} µs per delivered event; load generator ${(((own.user + own.system) / 1e6 / durationS) * 100).toFixed(0)}% of a core (${WATCH_READERS === 0 ? 'watches read in its main thread' : `${WATCH_READERS} watch reader threads`})`);
 }
 
 if (want('watch')) {

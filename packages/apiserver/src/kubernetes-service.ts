@@ -4,7 +4,7 @@
  * the first address of the service range, port 443 named https to the secure port.
  */
 import { isIP } from 'node:net';
-import { isDeepStrictEqual } from 'node:util';
+import deepEqual from 'fast-deep-equal';
 import { isAlreadyExists, type KubeObject } from '@flotilla/api';
 import type { Logger } from 'pino';
 import type { Registry } from './registry/registry.js';
@@ -43,7 +43,7 @@ function desiredSubsets(current: EndpointSubset[] | undefined, ip: string, port:
   const mine: EndpointSubset = { addresses: [{ ip }], ports: [{ name: 'https', port, protocol: 'TCP' }] };
   if (!shared) return [mine];
   const subsets = structuredClone(current ?? []);
-  const same = subsets.find((s) => isDeepStrictEqual(s.ports, mine.ports));
+  const same = subsets.find((s) => deepEqual(s.ports, mine.ports));
   if (!same) return [...subsets, mine];
   if (!(same.addresses ?? []).some((a) => a.ip === ip)) (same.addresses ??= []).push({ ip });
   return subsets;

@@ -18,7 +18,7 @@ import {
 } from '@flotilla/api';
 import type { Logger } from 'pino';
 import type { UserInfo } from '../auth/authenticator.js';
-import type { GenericStore, DeleteOptions, WriteOptions, WriteResult } from '../registry/generic-store.js';
+import { readOnlyMutation, type GenericStore, type DeleteOptions, type WriteOptions, type WriteResult } from '../registry/generic-store.js';
 import type { Registry } from '../registry/registry.js';
 import type { Patcher } from '../registry/patcher.js';
 import type { RequestContext } from '../registry/strategy.js';
@@ -275,7 +275,8 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
       options,
       ctx,
       subresource,
-      (cur) => {
+      // The patch algorithms copy what they change and decode builds a new object: \`cur\` is only read.
+      readOnlyMutation((cur) => {
         const patched = deps.patcher.apply(type, def, cur, doc);
         const obj = store.decode(patched, options.fieldValidation, warnings);
         if (type === 'json') {
@@ -283,7 +284,7 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
           if (rv && rv !== cur.metadata.resourceVersion) throw store.conflict(info.name);
         }
         return obj;
-      },
+      }),
       preconditionRv,
       warnings,
     );

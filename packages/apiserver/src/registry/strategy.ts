@@ -3,7 +3,7 @@
  * validation, the spec/status split, selectable fields, table columns, graceful deletion. A kind is
  * `defineStrategy(resource, { ...only what differs })`.
  */
-import { isDeepStrictEqual } from 'node:util';
+import deepEqual from 'fast-deep-equal';
 import type { FieldError, KubeObject, ResourceInfo } from '@flotilla/api';
 import type { UserInfo } from '../auth/authenticator.js';
 import { validateObjectMeta, validateObjectMetaUpdate, type NameRule } from './validation.js';
@@ -172,7 +172,7 @@ export function validateMetaForUpdate(strategy: Strategy, obj: KubeObject, old: 
 export function specChanged(a: KubeObject, b: KubeObject): boolean {
   for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
     if (k === 'metadata' || k === 'status' || k === 'apiVersion' || k === 'kind') continue;
-    if (!isDeepStrictEqual(a[k], b[k])) return true;
+    if (!deepEqual(a[k], b[k])) return true;
   }
   return false;
 }

@@ -2,7 +2,7 @@
  * Strategies of the remaining kinds: coordination Leases, EndpointSlices, networking (Ingress,
  * IngressClass, NetworkPolicy), RBAC, PriorityClass and StorageClass.
  */
-import { isDeepStrictEqual } from 'node:util';
+import deepEqual from 'fast-deep-equal';
 import { findResource, formatLabelSelector, type FieldError, type KubeObject, type ResourceInfo } from '@flotilla/api';
 import { AGE_COLUMN, defineStrategy, humanAge, type Strategy } from '../strategy.js';
 import { invalidValue, notSupported, required } from '../validation.js';
@@ -21,7 +21,7 @@ function subjectsOf(o: KubeObject, kind: string): string {
 }
 
 function roleRefImmutable(o: KubeObject, old: KubeObject): FieldError[] {
-  return isDeepStrictEqual(o['roleRef'], old['roleRef']) ? [] : [invalidValue('roleRef', o['roleRef'] ?? {}, 'cannot change roleRef')];
+  return deepEqual(o['roleRef'], old['roleRef']) ? [] : [invalidValue('roleRef', o['roleRef'] ?? {}, 'cannot change roleRef')];
 }
 
 function validateRoleRef(o: KubeObject, clusterOnly: boolean): FieldError[] {
@@ -163,7 +163,7 @@ export function clusterStrategies(def: (group: string, version: string, kind: st
       validate: (o) => (o['provisioner'] ? [] : [required('provisioner')]),
       validateUpdate: (o, old) => {
         const errs: FieldError[] = [];
-        for (const f of ['provisioner', 'parameters', 'reclaimPolicy', 'volumeBindingMode']) if (!isDeepStrictEqual(o[f], old[f])) errs.push({ type: 'FieldValueForbidden', field: f, message: 'updates to ' + f + ' are forbidden.' });
+        for (const f of ['provisioner', 'parameters', 'reclaimPolicy', 'volumeBindingMode']) if (!deepEqual(o[f], old[f])) errs.push({ type: 'FieldValueForbidden', field: f, message: 'updates to ' + f + ' are forbidden.' });
         return errs;
       },
       table: {

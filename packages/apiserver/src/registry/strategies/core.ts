@@ -2,7 +2,7 @@
  * Strategies of the core/v1 kinds other than Pod.
  */
 import { isIP } from 'node:net';
-import { isDeepStrictEqual } from 'node:util';
+import deepEqual from 'fast-deep-equal';
 import { findResource, forbidden, formatLabelSelector, type FieldError, type KubeObject, type ResourceInfo } from '@flotilla/api';
 import { AGE_COLUMN, defineStrategy, humanAge, type Strategy, type TableColumn } from '../strategy.js';
 import { forbiddenField, invalidValue, notSupported, required } from '../validation.js';
@@ -59,7 +59,7 @@ function immutableData(obj: KubeObject, old: KubeObject, fields: string[]): Fiel
   if (old['immutable'] !== true) return [];
   const errs: FieldError[] = [];
   if (obj['immutable'] !== true) errs.push(forbiddenField('immutable', 'field is immutable when `immutable` is set'));
-  for (const f of fields) if (!isDeepStrictEqual(obj[f] ?? {}, old[f] ?? {})) errs.push(forbiddenField(f, 'field is immutable when `immutable` is set'));
+  for (const f of fields) if (!deepEqual(obj[f] ?? {}, old[f] ?? {})) errs.push(forbiddenField(f, 'field is immutable when `immutable` is set'));
   return errs;
 }
 
@@ -215,15 +215,15 @@ function carryServiceAllocations(obj: KubeObject, old: KubeObject): void {
   }
   if (needsHealthCheckNodePort(old) && needsHealthCheckNodePort(obj)) spec.healthCheckNodePort ??= oldSpec.healthCheckNodePort;
   if (needsClusterIP(old) && !needsClusterIP(obj)) {
-    if (spec.clusterIP === oldSpec.clusterIP && isDeepStrictEqual(spec.clusterIPs, oldSpec.clusterIPs)) {
+    if (spec.clusterIP === oldSpec.clusterIP && deepEqual(spec.clusterIPs, oldSpec.clusterIPs)) {
       delete spec.clusterIP;
       delete spec.clusterIPs;
     }
-    if (isDeepStrictEqual(spec.ipFamilies, oldSpec.ipFamilies)) delete spec.ipFamilies;
+    if (deepEqual(spec.ipFamilies, oldSpec.ipFamilies)) delete spec.ipFamilies;
     if (spec.ipFamilyPolicy === oldSpec.ipFamilyPolicy) delete spec.ipFamilyPolicy;
     if (spec.internalTrafficPolicy === oldSpec.internalTrafficPolicy) delete spec.internalTrafficPolicy;
   }
-  if (mayHaveNodePorts(old) && !mayHaveNodePorts(obj) && isDeepStrictEqual(nodePortSet(obj), nodePortSet(old))) {
+  if (mayHaveNodePorts(old) && !mayHaveNodePorts(obj) && deepEqual(nodePortSet(obj), nodePortSet(old))) {
     for (const p of spec.ports ?? []) delete p.nodePort;
     if (spec.externalTrafficPolicy === oldSpec.externalTrafficPolicy) delete spec.externalTrafficPolicy;
   }

@@ -2,7 +2,7 @@
  * Pods: status reset on create, QoS class, graceful deletion (the agent finishes it), spec
  * immutability except images and a few fields, and the `kubectl get pods` columns.
  */
-import { isDeepStrictEqual } from 'node:util';
+import deepEqual from 'fast-deep-equal';
 import { findResource, parseQuantity, type FieldError, type KubeObject } from '@flotilla/api';
 import { AGE_COLUMN, defineStrategy, humanAge, type Strategy } from '../strategy.js';
 import { forbiddenField } from '../validation.js';
@@ -150,7 +150,7 @@ function containersEqualIgnoringImage(a: ContainerLike[] | undefined, b: Contain
   const y = b ?? [];
   if (x.length !== y.length) return false;
   for (let i = 0; i < x.length; i++) {
-    if (!isDeepStrictEqual({ ...x[i], image: undefined }, { ...y[i], image: undefined })) return false;
+    if (!deepEqual({ ...x[i], image: undefined }, { ...y[i], image: undefined })) return false;
   }
   return true;
 }
@@ -159,7 +159,7 @@ function containersEqualIgnoringImage(a: ContainerLike[] | undefined, b: Contain
 function onlyMutableFieldsChanged(a: PodSpecLike, b: PodSpecLike): boolean {
   for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
     if (MUTABLE_SPEC_FIELDS.has(k)) continue;
-    if (!isDeepStrictEqual(a[k], b[k])) return false;
+    if (!deepEqual(a[k], b[k])) return false;
   }
   return containersEqualIgnoringImage(a.containers, b.containers) && containersEqualIgnoringImage(a.initContainers, b.initContainers);
 }
@@ -205,7 +205,7 @@ export function podStrategy(definitionName: string, options: PodStrategyOptions 
         errs.push(forbiddenField('spec', 'pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)'));
       }
       const oldTolerations = b.tolerations ?? [];
-      if (!oldTolerations.every((t) => (a.tolerations ?? []).some((n) => isDeepStrictEqual(n, t)))) {
+      if (!oldTolerations.every((t) => (a.tolerations ?? []).some((n) => deepEqual(n, t)))) {
         errs.push(forbiddenField('spec.tolerations', 'existing toleration can not be modified except its tolerationSeconds'));
       }
       return errs;

@@ -3,7 +3,7 @@
  * ControllerRevision; batch/v1 Job, CronJob; autoscaling/v2 HorizontalPodAutoscaler; policy/v1
  * PodDisruptionBudget.
  */
-import { isDeepStrictEqual } from 'node:util';
+import deepEqual from 'fast-deep-equal';
 import { findResource, labelSelectorFromObject, type FieldError, type KubeObject, type LabelSelectorObject } from '@flotilla/api';
 import { AGE_COLUMN, defineStrategy, humanAge, humanDuration, type Strategy } from '../strategy.js';
 import { forbiddenField, invalidValue, notSupported, required } from '../validation.js';
@@ -60,7 +60,7 @@ function validateSelectorAndTemplate(spec: WorkloadSpec, opts: { restartPolicies
 function selectorImmutable(o: KubeObject, old: KubeObject): FieldError[] {
   const a = at(o, 'spec', 'selector');
   const b = at(old, 'spec', 'selector');
-  return isDeepStrictEqual(a, b) ? [] : [invalidValue('spec.selector', a ?? {}, 'field is immutable')];
+  return deepEqual(a, b) ? [] : [invalidValue('spec.selector', a ?? {}, 'field is immutable')];
 }
 
 function intOrPercentIsZero(v: unknown): boolean {
@@ -174,7 +174,7 @@ export function workloadStrategies(def: (group: string, version: string, kind: s
   return [
     defineStrategy(workload('apps', 'controllerrevisions'), apps('ControllerRevision'), {
       validate: (o) => (typeof o['revision'] !== 'number' || (o['revision'] as number) < 0 ? [invalidValue('revision', o['revision'] ?? 0, 'must be greater than or equal to 0')] : []),
-      validateUpdate: (o, old) => (isDeepStrictEqual(o['data'], old['data']) ? [] : [invalidValue('data', '', 'field is immutable')]),
+      validateUpdate: (o, old) => (deepEqual(o['data'], old['data']) ? [] : [invalidValue('data', '', 'field is immutable')]),
       table: {
         columns: [col('Controller'), col('Revision', '', 0, 'integer'), AGE_COLUMN],
         cells: (o, now) => {
@@ -270,7 +270,7 @@ export function workloadStrategies(def: (group: string, version: string, kind: s
           for (const k of ['replicas', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy', 'minReadySeconds', 'ordinals', 'revisionHistoryLimit']) delete s[k];
           return s;
         };
-        if (!isDeepStrictEqual(strip(o), strip(old))) errs.push(forbiddenField('spec', "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"));
+        if (!deepEqual(strip(o), strip(old))) errs.push(forbiddenField('spec', "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"));
         return errs;
       },
       table: {
@@ -298,7 +298,7 @@ export function workloadStrategies(def: (group: string, version: string, kind: s
       },
       validateUpdate: (o, old) => {
         const errs: FieldError[] = [...selectorImmutable(o, old)];
-        if (!isDeepStrictEqual(at(o, 'spec', 'template'), at(old, 'spec', 'template'))) errs.push(invalidValue('spec.template', at(o, 'spec', 'template') ?? {}, 'field is immutable'));
+        if (!deepEqual(at(o, 'spec', 'template'), at(old, 'spec', 'template'))) errs.push(invalidValue('spec.template', at(o, 'spec', 'template') ?? {}, 'field is immutable'));
         if (at(o, 'spec', 'completions') !== at(old, 'spec', 'completions')) errs.push(invalidValue('spec.completions', at(o, 'spec', 'completions') ?? 0, 'field is immutable'));
         return errs;
       },
