@@ -109,8 +109,6 @@ export function startAndWait(cmd, args, re, options = {}) {
     });
     child.stderr.on('data', (d) => {
       err += d;
-      const m = re.source.includes('stderr') ? null : null;
-      void m;
     });
     child.on('exit', (code) => reject(new Error(`${cmd} exited ${code}:\n${out}\n${err.slice(-3000)}`)));
   });
