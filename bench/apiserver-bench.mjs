@@ -162,40 +162,43 @@ if (want('list')) {
 // The watches are read in WATCH_READERS worker threads (0 = in this thread, beside the writer), each
 // with its share of the watches: a watcher in Kubernetes is its own client, and one thread that both
 // paces the writes and reads 100 streams adds its own queueing to the figure being measured.
+// The writes run without a break for the warm-up and the measured seconds; what a write and its
+// events count for is decided by when the write was sent. (A pause or a message round trip between
+// warm-up and measurement made the first ~300 ms measured a transient of its own, where most writes
+// over 20 ms clustered.)
 const WATCH_WARMUP_S = 2;
 const WATCH_READERS = Number(opts['watch-readers'] ?? 2);
 
-/** Opens `paths` as watches; `reset()` returns and forgets the latencies so far, `stop()` closes the watches and returns the rest. */
+/** Opens `paths` as watches; `stop()` closes them and returns [sent, latency] pairs, flattened. */
 async function openWatchers(paths) {
   if (WATCH_READERS === 0) {
-    let lat = [];
+    const pairs = [];
     const closers = [];
-    for (const path of paths) closers.push(await openWatch(base, path, auth, watchAgent, (v) => lat.push(v)));
-    return {
-      reset: async () => { const old = lat; lat = []; return old; },
-      stop: async () => { for (const c of closers) c(); return lat; },
-    };
+    for (const path of paths) closers.push(await openWatch(base, path, auth, watchAgent, (sent, v) => pairs.push(sent, v)));
+    return { stop: async () => { for (const c of closers) c(); return pairs; } };
   }
   const shares = Array.from({ length: WATCH_READERS }, (_, i) => paths.filter((_, j) => j % WATCH_READERS === i));
   const workers = shares.filter((s) => s.length > 0).map((share) => new Worker(new URL('./watch-reader.mjs', import.meta.url), { workerData: { base, token, ca, paths: share } }));
   const next = (w) => new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
   await Promise.all(workers.map(next));
-  const ask = async (m) => (await Promise.all(workers.map((w) => { const p = next(w); w.postMessage(m); return p; }))).flatMap((a) => Array.from(a));
   return {
-    reset: () => ask('reset'),
-    stop: () => ask('stop'),
+    stop: async () => (await Promise.all(workers.map((w) => { const p = next(w); w.postMessage('stop'); return p; }))).flatMap((a) => Array.from(a)),
   };
 }
 
-/** Sends `total` writes at `eventsPerSecond` (at most 256 in flight); `first` numbers the first one. */
-async function paced(eventsPerSecond, total, first, makeWriter) {
+/**
+ * Sends `total` writes at `eventsPerSecond` (at most 256 in flight), numbered from 0; calls `atWrite`
+ * just before write number `markAt` goes out. Waits for the last answer, then a second for its events.
+ */
+async function paced(eventsPerSecond, total, makeWriter, markAt = -1, atWrite = () => {}) {
   const started = performance.now();
   let sent = 0;
   const inflight = new Set();
   while (sent < total) {
     const due = Math.floor(((performance.now() - started) / 1000) * eventsPerSecond);
     while (sent < Math.min(due, total)) {
-      const p = makeWriter(first + sent++);
+      if (sent === markAt) atWrite();
+      const p = makeWriter(sent++);
       inflight.add(p);
       p.finally(() => inflight.delete(p));
       if (inflight.size > 256) await Promise.race(inflight);
@@ -207,25 +210,35 @@ async function paced(eventsPerSecond, total, first, makeWriter) {
 }
 
 /**
- * Opens the watchers, writes for WATCH_WARMUP_S seconds at the same rate (JIT warm-up of the write and
- * fan-out paths on both sides; its p99 is reported on its own), then measures for `durationS`.
+ * Opens the watchers and writes at `eventsPerSecond` for WATCH_WARMUP_S + `durationS` seconds. The
+ * first WATCH_WARMUP_S seconds warm up the JIT on the write and fan-out paths on both sides: their
+ * figures are reported apart and not counted.
  */
 async function watchPhase(label, watchers, eventsPerSecond, durationS, makeWriter) {
   const readers = await openWatchers(watchers);
   await new Promise((r) => setTimeout(r, 500));
-  await paced(eventsPerSecond, eventsPerSecond * WATCH_WARMUP_S, 0, makeWriter);
-  const warm = await readers.reset();
+  const warmWrites = eventsPerSecond * WATCH_WARMUP_S;
   const writes = [];
   const timedWriter = (i) => {
     const t0 = performance.now();
-    return makeWriter(i).then(() => void writes.push(performance.now() - t0));
+    return makeWriter(i).then(() => {
+      if (i >= warmWrites) writes.push(performance.now() - t0);
+    });
   };
-  const cpu0 = cpuSeconds(server.pid);
-  const own0 = process.cpuUsage();
-  await paced(eventsPerSecond, eventsPerSecond * durationS, eventsPerSecond * WATCH_WARMUP_S, timedWriter);
+  let measuredFrom = Infinity;
+  let cpu0 = 0;
+  let own0;
+  await paced(eventsPerSecond, warmWrites + eventsPerSecond * durationS, timedWriter, warmWrites, () => {
+    measuredFrom = performance.timeOrigin + performance.now();
+    cpu0 = cpuSeconds(server.pid);
+    own0 = process.cpuUsage();
+  });
   const cpu = cpuSeconds(server.pid) - cpu0;
   const own = process.cpuUsage(own0);
-  const lat = await readers.stop();
+  const pairs = await readers.stop();
+  const warm = [];
+  const lat = [];
+  for (let i = 0; i < pairs.length; i += 2) (pairs[i] >= measuredFrom ? lat : warm).push(pairs[i + 1]);
   report(`${label}: warm-up (${WATCH_WARMUP_S} s, not counted) p50 / p99`, `${ms(percentile(warm, 50))} / ${ms(percentile(warm, 99))}`);
   report(`${label}: events received`, lat.length);
   report(`${label}: delivery p50 / p99 (write sent -> received)`, `${ms(percentile(lat, 50))} / ${ms(percentile(lat, 99))}`, `the writes themselves (sent -> acknowledged): p50 ${ms(percentile(writes, 50))}, p99 ${ms(percentile(writes, 99))}`);

@@ -1,11 +1,11 @@
 // Watch readers of bench/apiserver-bench.mjs. A reader opens watches and records, for every MODIFIED
-// event, the time it was received minus the `bench/sent` annotation the writer put in the patch (ms,
-// on the wall clock, so readers in other threads compare with the writer's stamps).
+// event, the `bench/sent` annotation the writer put in the patch and the time from it to the event's
+// arrival (ms, on the wall clock, so readers in other threads compare with the writer's stamps).
 // The readers work on raw bytes: split at newlines, and for MODIFIED lines read the annotation's
 // digits in place (the load generator shares the two cores with the server).
 // Run in a worker thread (workerData: { base, token, ca, paths }), it says 'open' once its watches are
-// open and answers the messages 'reset' (replies with the latencies so far, as a Float64Array, and
-// forgets them) and 'stop' (closes the watches; replies with the latencies since the last reset).
+// open and answers 'stop' by closing them and replying with the [sent, latency] pairs, flattened into
+// a Float64Array.
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { Agent, request } from 'undici';
 
@@ -23,8 +23,8 @@ function sentTime(line) {
   return Number(line.latin1Slice(from, to));
 }
 
-/** Opens one watch of `path` with `dispatcher`; `onLatency(ms)` per MODIFIED event. Returns its closer. */
-export async function openWatch(base, path, headers, dispatcher, onLatency) {
+/** Opens one watch of `path` with `dispatcher`; `onEvent(sent, ms)` per MODIFIED event. Returns its closer. */
+export async function openWatch(base, path, headers, dispatcher, onEvent) {
   const r = await request(`${base}${path}`, { method: 'GET', dispatcher, headers });
   if (r.statusCode !== 200) throw new Error(`watch ${path}: ${r.statusCode}`);
   let pending;
@@ -36,7 +36,7 @@ export async function openWatch(base, path, headers, dispatcher, onLatency) {
     let nl;
     while ((nl = data.indexOf(NEWLINE, start)) >= 0) {
       const sent = sentTime(data.subarray(start, nl));
-      if (sent !== undefined) onLatency(now - sent);
+      if (sent !== undefined) onEvent(sent, now - sent);
       start = nl + 1;
     }
     if (start < data.length) pending = data.subarray(start);
@@ -54,21 +54,16 @@ if (!isMainThread && workerData?.paths) {
   const { base, token, ca, paths } = workerData;
   const dispatcher = watchDispatcher(ca);
   const headers = { authorization: `Bearer ${token}` };
-  let lat = [];
+  const pairs = [];
   const closers = [];
-  for (const path of paths) closers.push(await openWatch(base, path, headers, dispatcher, (ms) => lat.push(ms)));
+  for (const path of paths) closers.push(await openWatch(base, path, headers, dispatcher, (sent, ms) => pairs.push(sent, ms)));
   parentPort.on('message', async (m) => {
-    if (m === 'reset') {
-      const out = Float64Array.from(lat);
-      lat = [];
-      parentPort.postMessage(out, [out.buffer]);
-    } else if (m === 'stop') {
-      for (const c of closers) c();
-      const out = Float64Array.from(lat);
-      parentPort.postMessage(out, [out.buffer]);
-      await dispatcher.destroy();
-      parentPort.close();
-    }
+    if (m !== 'stop') return;
+    for (const c of closers) c();
+    const out = Float64Array.from(pairs);
+    parentPort.postMessage(out, [out.buffer]);
+    await dispatcher.destroy();
+    parentPort.close();
   });
   parentPort.postMessage('open');
 }
