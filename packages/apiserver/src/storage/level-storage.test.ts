@@ -382,6 +382,26 @@ class ControlledDb implements LevelDatabase {
 }
 
 describe('LevelStorage', () => {
+  it('puts the writes of one event-loop turn, the first included, in one synced batch', async () => {
+    const s = new LevelStorage({ db: new ControlledDb() });
+    await s.open();
+    const batches: number[][] = [];
+    s.subscribe((events) => batches.push(events.map((e) => e.revision)));
+    // Writes issued in separate callbacks of one turn, as requests read from several sockets are.
+    const writes = await new Promise<Promise<unknown>[]>((resolve) => {
+      const out: Promise<unknown>[] = [];
+      for (let i = 0; i < 5; i++) queueMicrotask(() => out.push(s.create(`/t/${i}`, `v${i}`)));
+      queueMicrotask(() => resolve(out));
+    });
+    await Promise.all(writes);
+    expect(batches).toEqual([[1, 2, 3, 4, 5]]);
+    // A later turn gets its own batch.
+    await s.create('/t/5', 'v5');
+    expect(batches).toEqual([[1, 2, 3, 4, 5], [6]]);
+    expect(s.stats().batches).toBe(2);
+    await s.close();
+  });
+
   it('fails only the write whose encoder throws', async () => {
     const s = new LevelStorage({ db: new ControlledDb() });
     await s.open();
