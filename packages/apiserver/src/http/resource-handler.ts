@@ -275,7 +275,7 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
       options,
       ctx,
       subresource,
-      // The patch algorithms copy what they change and decode builds a new object: \`cur\` is only read.
+      // The patch algorithms copy what they change and decode builds a new object: `cur` is only read.
       readOnlyMutation((cur) => {
         const patched = deps.patcher.apply(type, def, cur, doc);
         const obj = store.decode(patched, options.fieldValidation, warnings);
