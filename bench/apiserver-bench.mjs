@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { Agent, request } from 'undici';
-import { openWatch, watchDispatcher } from './watch-reader.mjs';
+import { openWatches, watchDispatcher } from './watch-reader.mjs';
 import { cpuSeconds, flags, ms, percentile, podJson, ROOT, rssKiB, runConcurrent, startAndWait, tempDir } from './lib.mjs';
 
 const opts = flags(process.argv.slice(2));
@@ -174,10 +174,8 @@ const WATCH_READERS = Number(opts['watch-readers'] ?? 1);
 /** Opens `paths` as watches; `stop()` closes them and returns [sent, latency] pairs, flattened. */
 async function openWatchers(paths) {
   if (WATCH_READERS === 0) {
-    const pairs = [];
-    const closers = [];
-    for (const path of paths) closers.push(await openWatch(base, path, auth, watchAgent, (sent, v) => pairs.push(sent, v)));
-    return { stop: async () => { for (const c of closers) c(); return pairs; } };
+    const watches = await openWatches(base, paths, auth, watchAgent);
+    return { stop: async () => { watches.close(); return watches.pairs; } };
   }
   const shares = Array.from({ length: WATCH_READERS }, (_, i) => paths.filter((_, j) => j % WATCH_READERS === i));
   const workers = shares.filter((s) => s.length > 0).map((share) => new Worker(new URL('./watch-reader.mjs', import.meta.url), { workerData: { base, token, ca, paths: share } }));
@@ -192,7 +190,7 @@ async function openWatchers(paths) {
  * Sends `total` writes at `eventsPerSecond` (at most 256 in flight), numbered from 0; calls `atWrite`
  * just before write number `markAt` goes out. Waits for the last answer, then a second for its events.
  */
-async function paced(eventsPerSecond, total, makeWriter, markAt = -1, atWrite = () => {}) {
+async function paced(eventsPerSecond, total, makeWriter, markAt, atWrite) {
   const started = performance.now();
   let sent = 0;
   const inflight = new Set();

@@ -45,6 +45,14 @@ export async function openWatch(base, path, headers, dispatcher, onEvent) {
   return () => r.body.destroy();
 }
 
+/** Opens every path as a watch; `close()` ends them. `pairs` collects [sent, latency] per event, flattened. */
+export async function openWatches(base, paths, headers, dispatcher) {
+  const pairs = [];
+  const closers = [];
+  for (const path of paths) closers.push(await openWatch(base, path, headers, dispatcher, (sent, ms) => pairs.push(sent, ms)));
+  return { pairs, close: () => closers.forEach((c) => c()) };
+}
+
 /** A dispatcher for long-lived watch streams to a server with this CA. */
 export function watchDispatcher(ca) {
   return new Agent({ connect: { ca }, connections: null, pipelining: 0, bodyTimeout: 0, headersTimeout: 0 });
@@ -54,13 +62,11 @@ if (!isMainThread && workerData?.paths) {
   const { base, token, ca, paths } = workerData;
   const dispatcher = watchDispatcher(ca);
   const headers = { authorization: `Bearer ${token}` };
-  const pairs = [];
-  const closers = [];
-  for (const path of paths) closers.push(await openWatch(base, path, headers, dispatcher, (sent, ms) => pairs.push(sent, ms)));
+  const watches = await openWatches(base, paths, headers, dispatcher);
   parentPort.on('message', async (m) => {
     if (m !== 'stop') return;
-    for (const c of closers) c();
-    const out = Float64Array.from(pairs);
+    watches.close();
+    const out = Float64Array.from(watches.pairs);
     parentPort.postMessage(out, [out.buffer]);
     await dispatcher.destroy();
     parentPort.close();
