@@ -1,9 +1,10 @@
 /**
  * The controller manager as a real process with the API server, the scheduler and hollow nodes:
  * a Deployment rolls A -> B without dropping below replicas - maxUnavailable ready pods (sampled by a
- * watch) and `kubectl rollout undo` returns it to A; scaling 10 -> 50 -> 0; a namespace deletion
+ * watch) and `kubectl rollout undo` returns it to A; a rollout does not wait out the grace period of
+ * the pods it replaces; scaling 10 -> 50 -> 0; a namespace deletion
  * cascades; a node that stops heartbeating goes NotReady and its pods are replaced elsewhere; Jobs
- * honour backoffLimit and completions; a CronJob fires on an accelerated clock.
+ * honour backoffLimit and completions and replace a pod they removed without waiting out its grace; a CronJob fires on an accelerated clock.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isNotFound, type KubeObject } from '@flotilla/api';
@@ -163,6 +164,24 @@ describe('Deployments', () => {
     expect(d.status?.conditions?.find((c) => c.type === 'Available')).toMatchObject({ status: 'True', reason: 'MinimumReplicasAvailable' });
     expect(d.status?.conditions?.find((c) => c.type === 'Progressing')).toMatchObject({ status: 'True', reason: 'NewReplicaSetAvailable' });
   }, 120_000);
+
+  it('finishes a rollout while the replaced pods are still in their grace period (a graceful deletion counts at once)', async () => {
+    const ns = await namespace('graceful-rollout');
+    const d = deployment('slow', 4, 'app:A', { podSpec: { terminationGracePeriodSeconds: 600 } });
+    // The hollow node lets these pods' deletions run their whole grace period, like a process that ignores SIGTERM.
+    (d['spec'] as { template: { metadata: Record<string, unknown> } }).template.metadata['annotations'] = { 'hollow.flotilla.io/ignore-sigterm': 'true' };
+    await client.create(DEPLOYMENTS, ns, d);
+    await rolledOut(ns, 'slow', 4);
+    await client.patch(DEPLOYMENTS, ns, 'slow', { spec: { template: { spec: { containers: [{ name: 'app', image: 'app:B' }] } } } }, 'strategic');
+    // Kubernetes' ReplicaSet controller counts a pod as gone once it is marked for deletion, so the
+    // rollout does not wait out each old pod's 600 s.
+    await rolledOut(ns, 'slow', 4);
+    const all = await pods(ns);
+    const terminating = all.filter((p) => p.metadata.deletionTimestamp);
+    expect(terminating.map((p) => p.spec.containers[0]!.image)).toEqual(['app:A', 'app:A', 'app:A', 'app:A']);
+    expect(all.filter((p) => !p.metadata.deletionTimestamp).map((p) => p.spec.containers[0]!.image)).toEqual(['app:B', 'app:B', 'app:B', 'app:B']);
+    for (const p of terminating) await client.delete(PODS, ns, p.metadata.name!, { gracePeriodSeconds: 0 });
+  }, 60_000);
 
   it('scales 10 -> 50 -> 0', async () => {
     const ns = await namespace('scaling');
@@ -401,6 +420,31 @@ describe('Jobs', () => {
     expect(done.status?.succeeded).toBe(4);
     expect(done.status?.failed ?? 0).toBe(0);
     expect((await pods(ns)).filter((p) => p.status?.phase === 'Succeeded')).toHaveLength(4);
+  }, 60_000);
+
+  it('raises a lowered parallelism again while the pod it removed is still in its grace period', async () => {
+    const ns = await namespace('jobs-graceful');
+    await client.create(JOBS, ns, {
+      metadata: { name: 'long' },
+      spec: {
+        parallelism: 2,
+        template: {
+          // Runs until deleted, and its deletion takes the whole grace period (SIGTERM ignored).
+          metadata: { annotations: { 'hollow.flotilla.io/ignore-sigterm': 'true' } },
+          spec: { restartPolicy: 'Never', terminationGracePeriodSeconds: 600, containers: [{ name: 'work', image: 'app:A' }] },
+        },
+      },
+    });
+    const running = async (n: number) => waitFor(`${n} running job pods`, async () => (await pods(ns)).filter(isReady).length === n, { timeoutMs: 20_000 });
+    await running(2);
+    await client.patch(JOBS, ns, 'long', { spec: { parallelism: 1 } }, 'merge');
+    await waitFor('one job pod terminating', async () => (await pods(ns)).filter((p) => p.metadata.deletionTimestamp).length === 1, { timeoutMs: 20_000 });
+    await running(1);
+    // The Job controller observes its deletion at the deletionTimestamp and dates the failure at the
+    // deletion request (for the back-off), so it does not wait out the 600 s.
+    await client.patch(JOBS, ns, 'long', { spec: { parallelism: 2 } }, 'merge');
+    await running(2);
+    expect((await pods(ns)).filter((p) => p.metadata.deletionTimestamp)).toHaveLength(1);
   }, 60_000);
 
   it('stops after backoffLimit failures with BackoffLimitExceeded', async () => {

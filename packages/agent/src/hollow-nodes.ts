@@ -2,7 +2,8 @@
  * Hollow nodes (like kubemark / kwok): many simulated nodes in one process with one connection pool.
  * They register through the agent's node registration, heartbeat through its Lease renewal and
  * report pod status through its status computation — only the containers are imaginary: a pod bound
- * to a hollow node is reported Running shortly after binding, and a deleted pod is finished at once.
+ * to a hollow node is reported Running shortly after binding, and a deleted pod is finished at once
+ * (or at the end of its grace period when annotated to ignore SIGTERM).
  */
 import { formatTime, objectKey, type Condition, type KubeObject } from '@flotilla/api/core';
 import { deletedObject, res, type KubeClient, SharedInformer } from '@flotilla/client';
@@ -15,6 +16,11 @@ import { computePodStatus } from './pod-sync/pod-status.js';
 export const HOLLOW_RUN_SECONDS = 'hollow.flotilla.io/run-seconds';
 /** Annotation: the exit code of a hollow pod's containers when they end (default 0). */
 export const HOLLOW_EXIT_CODE = 'hollow.flotilla.io/exit-code';
+/**
+ * Annotation: `"true"` makes a hollow pod's containers ignore SIGTERM, so its graceful deletion
+ * finishes only at its deletionTimestamp (the end of the grace period, when SIGKILL would come).
+ */
+export const HOLLOW_IGNORE_SIGTERM = 'hollow.flotilla.io/ignore-sigterm';
 const PODS = res('pods');
 
 /** Options of a hollow node fleet. */
@@ -203,8 +209,9 @@ export class HollowNodes {
       const node = (p['spec'] as { nodeName?: string } | undefined)?.nodeName;
       const h = node ? this.nodes.get(node) : undefined;
       if (!h || h.stopped) return;
-      if (p.metadata.deletionTimestamp || !this.startedPods.has(p.metadata.uid ?? '')) {
-        const delay = p.metadata.deletionTimestamp ? 0 : this.o.podStartDelayMs;
+      const deletion = p.metadata.deletionTimestamp;
+      if (deletion || !this.startedPods.has(p.metadata.uid ?? '')) {
+        const delay = !deletion ? this.o.podStartDelayMs : p.metadata.annotations?.[HOLLOW_IGNORE_SIGTERM] === 'true' ? Math.max(0, Date.parse(deletion) - Date.now()) : 0;
         setTimeout(() => {
           pending.push(p);
           void drain();
@@ -226,7 +233,8 @@ export class HollowNodes {
     const node = this.nodes.get((p['spec'] as { nodeName: string }).nodeName)!;
     try {
       if (p.metadata.deletionTimestamp) {
-        // A hollow node has nothing to stop: finish the graceful deletion at once.
+        // A hollow node has nothing to stop: finish the graceful deletion (at once unless the pod
+        // ignores SIGTERM, see `consider`).
         await this.o.client.delete(PODS, ns, name, { gracePeriodSeconds: 0, preconditions: { uid } });
         this.startedPods.delete(uid);
         return;

@@ -3,7 +3,8 @@
  * in Kubernetes' controllers: a pod's controlling owner is synced on every change (the old owner too
  * when the pod was released), an orphan wakes the owners whose selector matches it (adoption), a pod
  * that just became ready wakes its owner again after minReadySeconds (availability), and creations
- * and deletions are reported to the controller's expectations.
+ * and deletions are reported to the controller's expectations (a deletion once the pod is marked
+ * for graceful deletion, not when it finally goes).
  */
 import { isDeepStrictEqual } from 'node:util';
 import { getControllerOf, objectKey, splitObjectKey, type KubeObject } from '@flotilla/api';
@@ -54,6 +55,13 @@ export function watchOwnedPods(pods: SharedInformer<PodView>, o: OwnedPodsOption
     onUpdate: (a, b) => {
       const oldOwner = ownerKey(a);
       const newOwner = ownerKey(b);
+      if (b.metadata.deletionTimestamp) {
+        // A graceful deletion is observed when the pod gets its deletionTimestamp, as in Kubernetes:
+        // the owner replaces (or counts) it at once instead of waiting out the grace period.
+        const podKey = objectKey(b);
+        if (newOwner) o.deletionObserved?.(newOwner, podKey);
+        if (oldOwner && oldOwner !== newOwner) o.deletionObserved?.(oldOwner, podKey);
+      }
       if (oldOwner && oldOwner !== newOwner) o.queue.add(oldOwner);
       if (newOwner) {
         o.queue.add(newOwner);

@@ -57,7 +57,7 @@ function finishedCondition(job: JobView): JobCondition | undefined {
 
 /**
  * When a pod finished (Kubernetes' `getFinishedTime`): its containers' latest termination, else
- * when Ready turned False, else its deletion, else its creation.
+ * when Ready turned False, else its deletion request, else its creation.
  */
 function finishedTime(p: PodView): number {
   const status = p.status as { containerStatuses?: { state?: { terminated?: { finishedAt?: string } } }[]; conditions?: { type: string; status: string; lastTransitionTime?: string }[] } | undefined;
@@ -65,7 +65,10 @@ function finishedTime(p: PodView): number {
   if (ends.length > 0) return Math.max(...ends);
   const notReady = status?.conditions?.find((c) => c.type === 'Ready' && c.status === 'False')?.lastTransitionTime;
   if (notReady) return Date.parse(notReady);
-  return Date.parse(p.metadata.deletionTimestamp ?? p.metadata.creationTimestamp ?? '0');
+  // A deletionTimestamp lies a grace period after the deletion request, which is when it ended.
+  const deletion = p.metadata.deletionTimestamp;
+  if (deletion) return Date.parse(deletion) - (p.metadata.deletionGracePeriodSeconds ?? 0) * 1000;
+  return Date.parse(p.metadata.creationTimestamp ?? '0');
 }
 
 /**
@@ -110,7 +113,10 @@ export class JobController implements Controller {
       },
       onUpdate: (_a, b) => {
         const k = owner(b);
-        if (k) this.queue.add(k);
+        if (!k) return;
+        // A pod marked for graceful deletion no longer counts as active: the deletion is observed now.
+        if (b.metadata.deletionTimestamp) this.expectations.deletionObserved(k, objectKey(b));
+        this.queue.add(k);
       },
       onDelete: (p) => {
         const pod = deletedObject(p);

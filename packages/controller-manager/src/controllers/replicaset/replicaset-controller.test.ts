@@ -56,4 +56,33 @@ describe('ReplicaSetController', () => {
     expect(deleted).toHaveLength(2);
     expect(deleted).toContain('b');
   });
+  it('counts a pod marked for graceful deletion as gone at once, so a further scale-down does not wait out its grace period', async () => {
+    const owner = { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web', uid: 'rs-uid', controller: true, blockOwnerDeletion: true };
+    // The finalizer keeps a deleted pod in the fake store with its deletionTimestamp, as a graceful deletion does.
+    const pod = (name: string) => ({
+      apiVersion: 'v1', kind: 'Pod',
+      metadata: { name, namespace: 'default', uid: `uid-${name}`, labels: { app: 'web' }, ownerReferences: [owner], finalizers: ['test/graceful'], creationTimestamp: '2024-01-01T00:00:00Z' },
+      spec: { nodeName: 'n1', containers: [{ name: 'c', image: 'a' }] },
+      status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
+    });
+    t = testContext([
+      { resource: RS, objects: [replicaSet(1) as never] },
+      { resource: PODS, objects: [pod('a'), pod('b')] as never },
+    ]);
+    const c = new ReplicaSetController(t.ctx);
+    await t.start();
+    await c.sync('default/web');
+    const first = t.client.writes().filter((w) => w.verb === 'delete').map((w) => w.name);
+    expect(first).toHaveLength(1);
+    await t.settle();
+    const rs = t.client.peek(RS, 'default', 'web') as unknown as Record<string, unknown> & { spec: { replicas: number } };
+    await t.client.update(RS, { ...rs, spec: { ...rs.spec, replicas: 0 } } as never);
+    await t.settle();
+    await c.sync('default/web');
+    const deleted = t.client.writes().filter((w) => w.verb === 'delete').map((w) => w.name);
+    expect(deleted.sort()).toEqual(['a', 'b']);
+    await t.settle();
+    await c.sync('default/web');
+    expect((t.client.peek(RS, 'default', 'web') as unknown as { status?: { replicas?: number } }).status?.replicas).toBe(0);
+  });
 });
