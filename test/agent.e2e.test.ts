@@ -1,7 +1,8 @@
 /**
  * The agent as a real process driving the real Docker engine, through a real API server: pods run
- * and report Running/Ready; env and configMap/secret volumes are visible inside; crashing containers
- * back off (CrashLoopBackOff); liveness restarts; readiness gates Ready; graceful deletion runs
+ * and report Running/Ready with the kubelet's events (Pulled, Created, Started; BackOff; Killing);
+ * env and configMap/secret volumes are visible inside; crashing containers back off
+ * (CrashLoopBackOff); liveness restarts; readiness gates Ready; graceful deletion runs
  * preStop; a missing image gives ErrImagePull then ImagePullBackOff; kill -9 of the agent and a
  * restart leave exactly one container per pod with no restarts; with the scheduler and controller
  * manager, a Deployment keeps its replicas when a container is killed through the engine.
@@ -72,6 +73,15 @@ async function status(ns: string, name: string): Promise<PodView> {
 
 function condition(p: PodView, type: string): string | undefined {
   return p.status?.conditions?.find((c) => c.type === type)?.status;
+}
+
+/** Waits until the pod's Events hold every one of `reasons` (as `kubectl describe pod` lists them). */
+async function eventReasons(ns: string, name: string, reasons: string[]): Promise<Map<string, string>> {
+  return waitFor(`events ${reasons.join(', ')} of ${ns}/${name}`, async () => {
+    const list = await client.list<KubeObject & { reason?: string; message?: string }>(res('events'), { namespace: ns, fieldSelector: `involvedObject.name=${name}` });
+    const seen = new Map(list.items.map((e) => [e.reason ?? '', e.message ?? '']));
+    return reasons.every((r) => seen.has(r)) ? seen : undefined;
+  }, { timeoutMs: 15_000 });
 }
 
 async function namespace(name: string): Promise<string> {
@@ -150,6 +160,10 @@ describe.skipIf(!docker)('agent with the Docker engine', () => {
     });
     expect(out).toContain(`greeting=hello color=blue pod=web ip=${p.status!.podIP}`);
     expect(out).toContain('mode=fast');
+    // The kubelet's events for a container start.
+    const events = await eventReasons(ns, 'web', ['Pulled', 'Created', 'Started']);
+    expect(events.get('Pulled')).toBe(`Container image "${TEST_IMAGE}" already present on machine`);
+    expect(events.get('Created')).toBe('Created container main');
     // One sandbox and one app container, labelled as Kubernetes' Docker integration did.
     const mine = await ourContainers([`io.kubernetes.pod.uid=${p.metadata.uid}`]);
     expect(mine).toHaveLength(2);
@@ -174,6 +188,8 @@ describe.skipIf(!docker)('agent with the Docker engine', () => {
       return cs && cs.restartCount >= 2 && cs.state.waiting?.reason === 'CrashLoopBackOff' ? cs : undefined;
     }, { timeoutMs: 30_000 });
     expect(later.state.waiting?.message).toMatch(/back-off 20s/);
+    const events = await eventReasons(ns, 'crasher', ['BackOff']);
+    expect(events.get('BackOff')).toMatch(/^Back-off restarting failed container main in pod crasher_crash\(/);
   }, 60_000);
 
   it('restarts a container whose liveness probe fails, and keeps a failing readiness probe out of Ready', async () => {
@@ -227,6 +243,7 @@ describe.skipIf(!docker)('agent with the Docker engine', () => {
     await client.delete(PODS, ns, 'stopper');
     await waitFor('pod gone', async () => !(await client.list(PODS, { namespace: ns })).items.some((x) => x.metadata.name === 'stopper'), { timeoutMs: 30_000 });
     expect(readFileSync(join(hostDir, 'log'), 'utf8')).toBe('prestop\nterm\n');
+    expect((await eventReasons(ns, 'stopper', ['Killing'])).get('Killing')).toBe('Stopping container main');
     await waitFor('containers removed', async () => (await ourContainers([`io.kubernetes.pod.uid=${p.metadata.uid}`])).length === 0, { timeoutMs: 10_000 });
     expect(existsSync(hostDir)).toBe(true);
   }, 60_000);

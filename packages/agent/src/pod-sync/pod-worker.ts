@@ -359,6 +359,7 @@ export class PodWorker {
     if (left > 0) {
       const delay = this.deps.restartBackoff.delay(key);
       this.waiting.set(key, { reason: 'CrashLoopBackOff', message: `back-off ${Math.round(delay / 1000)}s restarting failed container=${c.name} pod=${this.pod.metadata.name}_${this.pod.metadata.namespace}(${this.uid})` });
+      this.deps.recorder.event(this.pod, 'Warning', 'BackOff', `Back-off restarting failed container ${c.name} in pod ${this.pod.metadata.name}_${this.pod.metadata.namespace}(${this.uid})`);
       this.scheduleRetry(left + 50);
       return;
     }
@@ -375,15 +376,17 @@ export class PodWorker {
     const key = `${this.uid}/image/${image}`;
     const policy = c.imagePullPolicy ?? (image.endsWith(':latest') || !image.split('/').pop()!.includes(':') ? 'Always' : 'IfNotPresent');
     const present = await this.deps.runtime.imageStatus(image);
+    const alreadyPresent = () => {
+      this.deps.recorder.event(this.pod, 'Normal', 'Pulled', `Container image "${image}" already present on machine`);
+      return true;
+    };
     if (policy === 'Never') {
-      if (present) return true;
+      if (present) return alreadyPresent();
       this.waiting.set(this.key(c.name), { reason: 'ErrImageNeverPull', message: `Container image "${image}" is not present with pull policy of Never` });
       this.deps.recorder.event(this.pod, 'Warning', 'ErrImageNeverPull', `Container image "${image}" is not present with pull policy of Never`);
       return false;
     }
-    if (present && policy === 'IfNotPresent') {
-      return true;
-    }
+    if (present && policy === 'IfNotPresent') return alreadyPresent();
     const left = this.deps.pullBackoff.remaining(key);
     if (left > 0) {
       const prev = this.waiting.get(this.key(c.name));
@@ -482,6 +485,7 @@ export class PodWorker {
     let id: string;
     try {
       id = await this.deps.runtime.createContainer(sandboxId, config, sb);
+      this.deps.recorder.event(this.pod, 'Normal', 'Created', `Created container ${c.name}`);
       await this.deps.runtime.startContainer(id);
     } catch (err) {
       const message = (err as Error).message;
@@ -587,6 +591,7 @@ export class PodWorker {
 
   private async stopAll(list: ContainerInfo[], graceSeconds: number): Promise<void> {
     const spec = this.pod.spec;
+    for (const ci of list) this.deps.recorder.event(this.pod, 'Normal', 'Killing', `Stopping container ${ci.name}`);
     await Promise.all(list.map((ci) => this.killContainer([...(spec?.containers ?? []), ...(spec?.initContainers ?? [])].find((c) => c.name === ci.name), ci.id, graceSeconds)));
   }
 
