@@ -1,7 +1,8 @@
 /**
  * Stock kubectl (the dispatcher picks the version matching our /version) against a real
  * flotilla-apiserver: apply of a multi-document YAML and a changed re-apply (3-way merge), get in
- * its output formats, get all, get -w, label, annotate, scale, api-resources, explain, delete -f.
+ * its output formats, get all, get -w, label, annotate, scale, api-resources, explain, server-side
+ * apply, diff, delete -f.
  * Skipped with a printed reason when kubectl is not installed.
  */
 import { writeFileSync } from 'node:fs';
@@ -147,6 +148,23 @@ describe.skipIf(!kubectlPath)('kubectl against flotilla-apiserver', () => {
     const dep = JSON.parse(await kubectl.ok(['-n', 'kubectl-e2e', 'get', 'deployment', 'ssa', '-o', 'json', '--show-managed-fields'])) as { spec: { replicas: number }; metadata: { managedFields: { manager: string; operation: string }[] } };
     expect(dep.spec.replicas).toBe(3);
     expect(dep.metadata.managedFields.some((m) => m.manager === 'kubectl' && m.operation === 'Apply')).toBe(true);
+  });
+
+  it('diffs a file against what server-side apply made of it: no change, then the edit', async () => {
+    const f = join(dir.path, 'diff.yaml');
+    const write = (value: string) => writeFileSync(f, `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: diffed\n  namespace: kubectl-e2e\ndata:\n  key: "${value}"\n`);
+    write('one');
+    await kubectl.ok(['apply', '--server-side', '-f', f]);
+    // kubectl diff dry-runs a client-side apply patch (it adds an empty annotations map), which
+    // must come back as the same object: exit code 0, nothing printed.
+    const same = await kubectl.run(['diff', '-f', f]);
+    expect(same.stdout).toBe('');
+    expect(same.code).toBe(0);
+    write('two');
+    const changed = await kubectl.run(['diff', '-f', f]);
+    expect(changed.code).toBe(1);
+    expect(changed.stdout).toContain('-  key: one');
+    expect(changed.stdout).toContain('+  key: two');
   });
 
   it('deletes what the file created', async () => {

@@ -149,6 +149,18 @@ function serializeTemplate(obj: KubeObject): string {
   return JSON.stringify(out);
 }
 
+/**
+ * Go's encoding omits empty optional maps and lists (`omitempty`), so in Kubernetes an object never
+ * comes back with `annotations: {}` or `finalizers: []`, e.g. after a patch that sent an empty map
+ * (kubectl's client-side apply does). managedFields stays: an empty list there asks for a reset.
+ */
+function dropEmptyMetaCollections(meta: KubeObject['metadata']): void {
+  for (const k of ['labels', 'annotations', 'finalizers', 'ownerReferences'] as const) {
+    const v = meta[k];
+    if (v !== null && typeof v === 'object' && Object.keys(v).length === 0) delete meta[k];
+  }
+}
+
 /** The encoder of a serialized object; it carries the object for the cache (no parse of the stored JSON). */
 function encoderFor(template: string, source: KubeObject): ValueEncoder {
   return Object.assign((revision: number) => template.replace(RV_PLACEHOLDER_JSON, `"${revision}"`), { source });
@@ -245,6 +257,7 @@ export class GenericStore {
     obj.apiVersion = this.apiVersion;
     obj.kind = this.kind;
     if (obj.metadata === undefined || obj.metadata === null) obj.metadata = {};
+    dropEmptyMetaCollections(obj.metadata);
     if (r.fieldErrors.length > 0) throw invalid(this.kind, obj.metadata.name ?? obj.metadata.generateName ?? '', this.strategy.resource.group, r.fieldErrors);
     return obj;
   }
