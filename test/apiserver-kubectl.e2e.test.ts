@@ -2,7 +2,7 @@
  * Stock kubectl (the dispatcher picks the version matching our /version) against a real
  * flotilla-apiserver: apply of a multi-document YAML and a changed re-apply (3-way merge), get in
  * its output formats, get all, get -w, label, annotate, scale, api-resources, explain, server-side
- * apply, diff, delete -f.
+ * apply, diff, auth can-i / whoami, delete -f.
  * Skipped with a printed reason when kubectl is not installed.
  */
 import { writeFileSync } from 'node:fs';
@@ -165,6 +165,19 @@ describe.skipIf(!kubectlPath)('kubectl against flotilla-apiserver', () => {
     expect(changed.code).toBe(1);
     expect(changed.stdout).toContain('-  key: one');
     expect(changed.stdout).toContain('+  key: two');
+  });
+
+  it('answers auth can-i and auth whoami for the admin and for a bootstrap token', async () => {
+    expect((await kubectl.ok(['auth', 'can-i', 'delete', 'nodes'])).trim()).toBe('yes');
+    expect(await kubectl.ok(['auth', 'whoami'])).toMatch(/Groups\s+\[system:masters system:authenticated\]/);
+    await kubectl.ok(['-n', 'kube-system', 'create', 'secret', 'generic', 'bootstrap-token-canitk', '--type', 'bootstrap.kubernetes.io/token',
+      '--from-literal=token-id=canitk', '--from-literal=token-secret=0123456789abcdef', '--from-literal=usage-bootstrap-authentication=true']);
+    const asBootstrap = ['--token', 'canitk.0123456789abcdef'];
+    // kubectl prints "no" and exits 1 for a denied question.
+    const denied = await kubectl.run([...asBootstrap, 'auth', 'can-i', 'create', 'pods']);
+    expect(denied.stdout.trim()).toBe('no');
+    expect(denied.code).toBe(1);
+    expect(await kubectl.ok([...asBootstrap, 'auth', 'whoami'])).toMatch(/Username\s+system:bootstrap:canitk/);
   });
 
   it('deletes what the file created', async () => {

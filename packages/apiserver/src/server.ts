@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import type { Authenticator, UserInfo } from './auth/authenticator.js';
 import { forbidden, type AuthorizationAttributes, type Authorizer } from './auth/authorizer.js';
 import { registerNodeCredentials } from './auth/node-credentials.js';
+import { ACCESS_REVIEW_API_GROUPS, registerAccessReviews } from './auth/access-reviews.js';
 import type { KeyPairPem } from './auth/pki.js';
 import { decodeObjectBody } from './http/body.js';
 import { apiGroupList, apiVersions, versionInfo } from './http/discovery.js';
@@ -225,7 +226,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   }
   app.get('/version', async (_req, reply) => reply.type('application/json').send(JSON.stringify(versionInfo())));
   app.get('/api', async (_req, reply) => reply.type('application/json').send(JSON.stringify(apiVersions(deps.advertiseAddress()))));
-  app.get('/apis', async (_req, reply) => reply.type('application/json').send(JSON.stringify(apiGroupList(deps.resourceMetrics ? [METRICS_API_GROUP] : []))));
+  app.get('/apis', async (_req, reply) => reply.type('application/json').send(JSON.stringify(apiGroupList([...ACCESS_REVIEW_API_GROUPS, ...(deps.resourceMetrics ? [METRICS_API_GROUP] : [])]))));
+  registerAccessReviews(app, { authorizer: deps.authorizer });
   if (deps.resourceMetrics) registerMetricsApi(app, { registry: deps.registry, summaries: deps.resourceMetrics });
   app.get('/metrics', async (_req, reply) => reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()));
 

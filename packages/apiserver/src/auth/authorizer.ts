@@ -7,6 +7,7 @@
  * | `system:masters`                      | everything                                                       |
  * | any authenticated user                | discovery (`/api`, `/apis`, group/version roots), `/version`,    |
  * |                                       | health, `/openapi/*`, `/cacerts` (system:discovery, public-info) |
+ * |                                       | + create selfsubjectaccessreviews, selfsubjectreviews            |
  * | `system:bootstrappers`                | + create `nodecredentials.flotilla.io` (node-bootstrapper role)  |
  * | `system:nodes` (`system:node:<name>`) | + the Node authorizer's rules in {@link NODE_RULES}              |
  *
@@ -14,6 +15,7 @@
  */
 import { ApiError, BOOTSTRAPPERS_GROUP, type KubeObject } from '@flotilla/api';
 import { MASTERS_GROUP, type UserInfo } from './authenticator.js';
+import { isSelfReview } from './access-reviews.js';
 import { authorizeNode, NODES_GROUP, type NodeGraph } from './node-authorizer.js';
 
 /** What a resource request addresses (Kubernetes' RequestInfo, for authorization). */
@@ -73,6 +75,7 @@ export class GroupAuthorizer implements Authorizer {
     const groups = a.user.groups;
     if (groups.includes(MASTERS_GROUP)) return ALLOW;
     if (isDiscovery(a)) return ALLOW;
+    if (a.resource && isSelfReview(a.resource.group, a.resource.resource, a.verb)) return ALLOW;
     if (groups.includes(BOOTSTRAPPERS_GROUP) && a.resource && a.verb === 'create' && a.resource.group === NODE_CREDENTIALS.group && a.resource.resource === NODE_CREDENTIALS.resource && a.resource.subresource === '') {
       return ALLOW;
     }

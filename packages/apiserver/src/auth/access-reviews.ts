@@ -1,0 +1,128 @@
+/**
+ * The two questions any authenticated user may ask about themselves (Kubernetes' system:basic-user
+ * role), answered from the request's own credentials without storing anything:
+ *
+ * - `POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews` — may I do this? (`kubectl auth
+ *   can-i`): the server's authorizer decides `spec.resourceAttributes` or `spec.nonResourceAttributes`
+ *   for the requesting user, and the answer comes back in `status.allowed`.
+ * - `POST /apis/authentication.k8s.io/v1/selfsubjectreviews` — who am I? (`kubectl auth whoami`):
+ *   `status.userInfo` is the user the request authenticated as.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ApiError, badRequest } from '@flotilla/api';
+import { decodeObjectBody } from '../http/body.js';
+import type { UserInfo } from './authenticator.js';
+import type { AuthorizationAttributes, Authorizer } from './authorizer.js';
+
+const AUTHORIZATION_GROUP = 'authorization.k8s.io';
+const AUTHENTICATION_GROUP = 'authentication.k8s.io';
+const VERSION = 'v1';
+const SSAR = { kind: 'SelfSubjectAccessReview', plural: 'selfsubjectaccessreviews', group: AUTHORIZATION_GROUP };
+const SSR = { kind: 'SelfSubjectReview', plural: 'selfsubjectreviews', group: AUTHENTICATION_GROUP };
+
+/** The groups as /apis lists them. */
+export const ACCESS_REVIEW_API_GROUPS: { name: string; versions: string[] }[] = [
+  { name: AUTHENTICATION_GROUP, versions: [VERSION] },
+  { name: AUTHORIZATION_GROUP, versions: [VERSION] },
+];
+
+/** The resources any authenticated user may create (checked by the authorizer before the handlers run). */
+export function isSelfReview(group: string, resource: string, verb: string): boolean {
+  return verb === 'create' && ((group === SSAR.group && resource === SSAR.plural) || (group === SSR.group && resource === SSR.plural));
+}
+
+interface ResourceAttributesBody {
+  namespace?: string;
+  verb?: string;
+  group?: string;
+  version?: string;
+  resource?: string;
+  subresource?: string;
+  name?: string;
+}
+
+function invalid(kind: string, group: string, field: string, message: string): ApiError {
+  return new ApiError(422, 'Invalid', `${kind}.${group} "" is invalid: ${field}: ${message}`, { kind, group, causes: [{ reason: 'FieldValueInvalid', message, field }] });
+}
+
+/** Reads a review body: JSON (or YAML) with the endpoint's apiVersion and kind. */
+function readReview(req: FastifyRequest, r: { kind: string; group: string }): Record<string, unknown> {
+  let body: unknown;
+  try {
+    body = decodeObjectBody(req.body as Buffer | undefined, req.headers['content-type']);
+  } catch (err) {
+    if (err instanceof ApiError) throw err;
+    throw badRequest(`the request body must be a ${r.kind}`);
+  }
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest(`the request body must be a ${r.kind}`);
+  const b = body as Record<string, unknown>;
+  const apiVersion = `${r.group}/${VERSION}`;
+  if (b['apiVersion'] !== undefined && b['apiVersion'] !== apiVersion) throw badRequest(`the API version in the data (${String(b['apiVersion'])}) does not match the expected API version (${apiVersion})`);
+  if (b['kind'] !== undefined && b['kind'] !== r.kind) throw badRequest(`the kind in the data (${String(b['kind'])}) does not match the expected kind (${r.kind})`);
+  return b;
+}
+
+/** The request an access review asks about, as the authorizer sees it. */
+export function reviewAttributes(user: UserInfo, spec: Record<string, unknown> | undefined): AuthorizationAttributes {
+  const ra = spec?.['resourceAttributes'] as ResourceAttributesBody | undefined;
+  const nra = spec?.['nonResourceAttributes'] as { path?: string; verb?: string } | undefined;
+  if ((ra === undefined) === (nra === undefined)) {
+    throw invalid(SSAR.kind, SSAR.group, 'spec.resourceAttributes', 'exactly one of nonResourceAttributes or resourceAttributes must be specified');
+  }
+  if (nra) return { user, verb: nra.verb ?? '', path: nra.path ?? '' };
+  const r = ra!;
+  const group = r.group ?? '';
+  const ns = r.namespace ?? '';
+  const base = group === '' ? `/api/${r.version || 'v1'}` : `/apis/${group}/${r.version || '*'}`;
+  const path = [base, ...(ns ? ['namespaces', ns] : []), r.resource ?? '', ...(r.name ? [r.name] : []), ...(r.subresource ? [r.subresource] : [])].join('/');
+  return {
+    user,
+    verb: r.verb ?? '',
+    path,
+    resource: { group, version: r.version ?? '', resource: r.resource ?? '', subresource: r.subresource ?? '', namespace: ns, name: r.name ?? '' },
+    object: () => undefined,
+  };
+}
+
+function groupDocument(group: string): Record<string, unknown> {
+  const v = { groupVersion: `${group}/${VERSION}`, version: VERSION };
+  return { kind: 'APIGroup', apiVersion: 'v1', name: group, versions: [v], preferredVersion: v };
+}
+
+function resourceListDocument(r: { kind: string; plural: string; group: string }): Record<string, unknown> {
+  return {
+    kind: 'APIResourceList',
+    apiVersion: 'v1',
+    groupVersion: `${r.group}/${VERSION}`,
+    resources: [{ name: r.plural, singularName: r.kind.toLowerCase(), namespaced: false, kind: r.kind, verbs: ['create'] }],
+  };
+}
+
+/**
+ * Registers both endpoints and their discovery documents. Without an authorizer every request is
+ * allowed, and so is every reviewed one.
+ */
+export function registerAccessReviews(app: FastifyInstance, deps: { authorizer: Authorizer | undefined }): void {
+  const json = (o: unknown) => JSON.stringify(o);
+  for (const r of [SSAR, SSR]) {
+    app.get(`/apis/${r.group}`, async (_req, reply) => reply.type('application/json').send(json(groupDocument(r.group))));
+    app.get(`/apis/${r.group}/${VERSION}`, async (_req, reply) => reply.type('application/json').send(json(resourceListDocument(r))));
+  }
+
+  app.post(`/apis/${SSAR.group}/${VERSION}/${SSAR.plural}`, async (req, reply) => {
+    const user = req.user!;
+    const body = readReview(req, SSAR);
+    const spec = (body['spec'] ?? undefined) as Record<string, unknown> | undefined;
+    const decision = deps.authorizer ? deps.authorizer.authorize(reviewAttributes(user, spec)) : { allowed: true as const };
+    const status = decision.allowed ? { allowed: true } : { allowed: false, ...(decision.reason ? { reason: decision.reason } : {}) };
+    const metadata = { ...((body['metadata'] as Record<string, unknown> | undefined) ?? {}), creationTimestamp: null };
+    return reply.code(201).type('application/json').send(json({ kind: SSAR.kind, apiVersion: `${SSAR.group}/${VERSION}`, metadata, spec, status }));
+  });
+
+  app.post(`/apis/${SSR.group}/${VERSION}/${SSR.plural}`, async (req, reply) => {
+    const user = req.user!;
+    readReview(req, SSR);
+    const userInfo = { username: user.name, ...(user.uid ? { uid: user.uid } : {}), groups: user.groups };
+    return reply.code(201).type('application/json').send(json({ kind: SSR.kind, apiVersion: `${SSR.group}/${VERSION}`, metadata: { creationTimestamp: null }, status: { userInfo } }));
+  });
+}
