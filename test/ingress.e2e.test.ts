@@ -160,6 +160,10 @@ function ingressSuite(proxy: 'nginx' | 'node'): void {
     const ic = await client.get<KubeObject & { spec: { controller: string } }>(INGRESSCLASSES, '', 'flotilla');
     expect(ic.spec.controller).toBe('flotilla.io/ingress');
     expect(ic.metadata.annotations?.['ingressclass.kubernetes.io/is-default-class']).toBe('true');
+    // The API server's DefaultIngressClass admission names the default class in a class-less Ingress.
+    await client.create(INGRESSES, NS, { metadata: { name: 'defaulted' }, spec: { rules: [{ host: 'defaulted.test' }] } });
+    expect((await client.get<KubeObject & { spec: { ingressClassName?: string } }>(INGRESSES, NS, 'defaulted')).spec.ingressClassName).toBe('flotilla');
+    await client.delete(INGRESSES, NS, 'defaulted');
     const node = await client.get<KubeObject & { status: { addresses: { type: string; address: string }[] } }>(res('nodes'), '', NODE);
     const ip = node.status.addresses.find((a) => a.type === 'InternalIP')!.address;
     const status = await waitFor('ingress status', async () => {

@@ -57,6 +57,47 @@ export function priorityAdmission(classes: GenericStore): (obj: KubeObject) => v
   };
 }
 
+interface ClassView {
+  metadata: { name?: string; creationTimestamp?: string; annotations?: Record<string, string> };
+}
+
+/** The newest of the classes carrying a default annotation (Kubernetes picks the newest, then the greatest name). */
+export function newestDefault(classes: readonly ClassView[], annotations: readonly string[]): string | undefined {
+  const defaults = classes.filter((c) => annotations.some((a) => c.metadata.annotations?.[a] === 'true'));
+  defaults.sort((a, b) => Date.parse(b.metadata.creationTimestamp ?? '') - Date.parse(a.metadata.creationTimestamp ?? '') || (b.metadata.name ?? '').localeCompare(a.metadata.name ?? ''));
+  return defaults[0]?.metadata.name;
+}
+
+function parsedItems(store: GenericStore): ClassView[] {
+  return store.cache.list({}, 0).items.map((o) => JSON.parse(o.json) as ClassView);
+}
+
+/**
+ * Kubernetes' DefaultIngressClass admission: an Ingress created without spec.ingressClassName (nor
+ * the legacy `kubernetes.io/ingress.class` annotation) gets the default IngressClass, if there is one.
+ */
+export function defaultIngressClassAdmission(classes: () => readonly ClassView[]): (obj: KubeObject) => void {
+  return (obj) => {
+    const spec = (obj['spec'] ?? (obj['spec'] = {})) as { ingressClassName?: string };
+    if (spec.ingressClassName !== undefined || obj.metadata.annotations?.['kubernetes.io/ingress.class'] !== undefined) return;
+    const name = newestDefault(classes(), ['ingressclass.kubernetes.io/is-default-class']);
+    if (name) spec.ingressClassName = name;
+  };
+}
+
+/**
+ * Kubernetes' DefaultStorageClass admission: a claim created without spec.storageClassName gets the
+ * default StorageClass, if there is one (an explicit "" asks for no class and stays).
+ */
+export function defaultStorageClassAdmission(classes: () => readonly ClassView[]): (obj: KubeObject) => void {
+  return (obj) => {
+    const spec = (obj['spec'] ?? (obj['spec'] = {})) as { storageClassName?: string };
+    if (spec.storageClassName !== undefined) return;
+    const name = newestDefault(classes(), ['storageclass.kubernetes.io/is-default-class', 'storageclass.beta.kubernetes.io/is-default-class']);
+    if (name) spec.storageClassName = name;
+  };
+}
+
 /** Dependencies of the registry. */
 export interface RegistryDeps {
   storage: Storage;
@@ -109,6 +150,12 @@ export class Registry implements NamespaceLookup {
     const pods = this.stores.get('/pods');
     const priorityClasses = this.stores.get('scheduling.k8s.io/priorityclasses');
     if (pods && priorityClasses) pods.admission = priorityAdmission(priorityClasses);
+    const ingresses = this.stores.get('networking.k8s.io/ingresses');
+    const ingressClasses = this.stores.get('networking.k8s.io/ingressclasses');
+    if (ingresses && ingressClasses) ingresses.admission = defaultIngressClassAdmission(() => parsedItems(ingressClasses));
+    const claims = this.stores.get('/persistentvolumeclaims');
+    const storageClasses = this.stores.get('storage.k8s.io/storageclasses');
+    if (claims && storageClasses) claims.admission = defaultStorageClassAdmission(() => parsedItems(storageClasses));
   }
 
   /** Stops the cache (closing watches). */
