@@ -2,7 +2,7 @@
  * Stock kubectl (the dispatcher picks the version matching our /version) against a real
  * flotilla-apiserver: apply of a multi-document YAML and a changed re-apply (3-way merge), get in
  * its output formats, get all, get -w, label, annotate, scale, api-resources, explain, server-side
- * apply, diff, auth can-i / whoami, delete -f.
+ * apply, diff, auth can-i (--list) / whoami, delete -f.
  * Skipped with a printed reason when kubectl is not installed.
  */
 import { writeFileSync } from 'node:fs';
@@ -178,6 +178,8 @@ describe.skipIf(!kubectlPath)('kubectl against flotilla-apiserver', () => {
     expect(denied.stdout.trim()).toBe('no');
     expect(denied.code).toBe(1);
     expect(await kubectl.ok([...asBootstrap, 'auth', 'whoami'])).toMatch(/Username\s+system:bootstrap:canitk/);
+    expect(await kubectl.ok([...asBootstrap, 'auth', 'can-i', '--list'])).toMatch(/^nodecredentials\.flotilla\.io\s+\[\]\s+\[\]\s+\[create\]$/m);
+    expect(await kubectl.ok(['auth', 'can-i', '--list'])).toMatch(/^\*\.\*\s+\[\]\s+\[\]\s+\[\*\]$/m);
   });
 
   it('deletes what the file created', async () => {

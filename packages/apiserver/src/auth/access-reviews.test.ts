@@ -62,6 +62,32 @@ describe('access reviews', () => {
     expect(wrong.statusCode).toBe(400);
   });
 
+  it('lists what the user may do as rules, incomplete where they depend on the object', async () => {
+    const rules = async (user: UserInfo) => {
+      const a = await app(user);
+      const r = await a.inject({ method: 'POST', url: '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace: 'default' } }) });
+      await a.close();
+      expect(r.statusCode).toBe(201);
+      return (JSON.parse(r.body) as { status: { resourceRules: { verbs: string[]; apiGroups: string[]; resources: string[] }[]; nonResourceRules: unknown[]; incomplete: boolean } }).status;
+    };
+    const admin = await rules({ name: 'admin', groups: ['system:masters', 'system:authenticated'] });
+    expect(admin).toEqual({ resourceRules: [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }], nonResourceRules: [{ verbs: ['*'], nonResourceURLs: ['*'] }], incomplete: false });
+    const boot = await rules(BOOT);
+    expect(boot.incomplete).toBe(false);
+    expect(boot.resourceRules).toContainEqual({ verbs: ['create'], apiGroups: ['flotilla.io'], resources: ['nodecredentials'] });
+    expect(boot.resourceRules).toContainEqual({ verbs: ['create'], apiGroups: ['authorization.k8s.io'], resources: ['selfsubjectaccessreviews', 'selfsubjectrulesreviews'] });
+    const node = await rules(NODE);
+    expect(node.incomplete).toBe(true);
+    expect(node.resourceRules).toContainEqual({ verbs: ['get', 'list', 'watch'], apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'] });
+    expect(node.resourceRules.some((r) => r.resources.includes('nodes/status'))).toBe(false);
+    // Every listed rule is one the authorizer allows.
+    for (const r of boot.resourceRules) {
+      for (const verb of r.verbs) {
+        expect(authorizer.authorize(reviewAttributes(BOOT, { resourceAttributes: { verb, group: r.apiGroups[0], resource: r.resources[0] } })).allowed).toBe(true);
+      }
+    }
+  });
+
   it('tells the user who they are', async () => {
     const a = await app(BOOT);
     const r = await a.inject({ method: 'POST', url: '/apis/authentication.k8s.io/v1/selfsubjectreviews', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' }) });

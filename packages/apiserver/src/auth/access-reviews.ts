@@ -5,6 +5,8 @@
  * - `POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews` — may I do this? (`kubectl auth
  *   can-i`): the server's authorizer decides `spec.resourceAttributes` or `spec.nonResourceAttributes`
  *   for the requesting user, and the answer comes back in `status.allowed`.
+ * - `POST /apis/authorization.k8s.io/v1/selfsubjectrulesreviews` — what may I do? (`kubectl auth can-i
+ *   --list`): the authorizer's rules for the user, `incomplete` where they depend on the object.
  * - `POST /apis/authentication.k8s.io/v1/selfsubjectreviews` — who am I? (`kubectl auth whoami`):
  *   `status.userInfo` is the user the request authenticated as.
  */
@@ -18,6 +20,7 @@ const AUTHORIZATION_GROUP = 'authorization.k8s.io';
 const AUTHENTICATION_GROUP = 'authentication.k8s.io';
 const VERSION = 'v1';
 const SSAR = { kind: 'SelfSubjectAccessReview', plural: 'selfsubjectaccessreviews', group: AUTHORIZATION_GROUP };
+const SSRR = { kind: 'SelfSubjectRulesReview', plural: 'selfsubjectrulesreviews', group: AUTHORIZATION_GROUP };
 const SSR = { kind: 'SelfSubjectReview', plural: 'selfsubjectreviews', group: AUTHENTICATION_GROUP };
 
 /** The groups as /apis lists them. */
@@ -28,7 +31,7 @@ export const ACCESS_REVIEW_API_GROUPS: { name: string; versions: string[] }[] = 
 
 /** The resources any authenticated user may create (checked by the authorizer before the handlers run). */
 export function isSelfReview(group: string, resource: string, verb: string): boolean {
-  return verb === 'create' && ((group === SSAR.group && resource === SSAR.plural) || (group === SSR.group && resource === SSR.plural));
+  return verb === 'create' && [SSAR, SSRR, SSR].some((r) => r.group === group && r.plural === resource);
 }
 
 interface ResourceAttributesBody {
@@ -89,12 +92,12 @@ function groupDocument(group: string): Record<string, unknown> {
   return { kind: 'APIGroup', apiVersion: 'v1', name: group, versions: [v], preferredVersion: v };
 }
 
-function resourceListDocument(r: { kind: string; plural: string; group: string }): Record<string, unknown> {
+function resourceListDocument(group: string): Record<string, unknown> {
   return {
     kind: 'APIResourceList',
     apiVersion: 'v1',
-    groupVersion: `${r.group}/${VERSION}`,
-    resources: [{ name: r.plural, singularName: r.kind.toLowerCase(), namespaced: false, kind: r.kind, verbs: ['create'] }],
+    groupVersion: `${group}/${VERSION}`,
+    resources: [SSAR, SSRR, SSR].filter((r) => r.group === group).map((r) => ({ name: r.plural, singularName: r.kind.toLowerCase(), namespaced: false, kind: r.kind, verbs: ['create'] })),
   };
 }
 
@@ -104,9 +107,9 @@ function resourceListDocument(r: { kind: string; plural: string; group: string }
  */
 export function registerAccessReviews(app: FastifyInstance, deps: { authorizer: Authorizer | undefined }): void {
   const json = (o: unknown) => JSON.stringify(o);
-  for (const r of [SSAR, SSR]) {
-    app.get(`/apis/${r.group}`, async (_req, reply) => reply.type('application/json').send(json(groupDocument(r.group))));
-    app.get(`/apis/${r.group}/${VERSION}`, async (_req, reply) => reply.type('application/json').send(json(resourceListDocument(r))));
+  for (const group of [AUTHORIZATION_GROUP, AUTHENTICATION_GROUP]) {
+    app.get(`/apis/${group}`, async (_req, reply) => reply.type('application/json').send(json(groupDocument(group))));
+    app.get(`/apis/${group}/${VERSION}`, async (_req, reply) => reply.type('application/json').send(json(resourceListDocument(group))));
   }
 
   app.post(`/apis/${SSAR.group}/${VERSION}/${SSAR.plural}`, async (req, reply) => {
@@ -117,6 +120,14 @@ export function registerAccessReviews(app: FastifyInstance, deps: { authorizer: 
     const status = decision.allowed ? { allowed: true } : { allowed: false, ...(decision.reason ? { reason: decision.reason } : {}) };
     const metadata = { ...((body['metadata'] as Record<string, unknown> | undefined) ?? {}), creationTimestamp: null };
     return reply.code(201).type('application/json').send(json({ kind: SSAR.kind, apiVersion: `${SSAR.group}/${VERSION}`, metadata, spec, status }));
+  });
+
+  app.post(`/apis/${SSRR.group}/${VERSION}/${SSRR.plural}`, async (req, reply) => {
+    const body = readReview(req, SSRR);
+    const spec = (body['spec'] ?? {}) as Record<string, unknown>;
+    const all = { resourceRules: [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }], nonResourceRules: [{ verbs: ['*'], nonResourceURLs: ['*'] }], incomplete: false };
+    const status = !deps.authorizer ? all : deps.authorizer.rulesFor ? deps.authorizer.rulesFor(req.user!) : { resourceRules: [], nonResourceRules: [], incomplete: true, evaluationError: 'the authorizer cannot list rules' };
+    return reply.code(201).type('application/json').send(json({ kind: SSRR.kind, apiVersion: `${SSRR.group}/${VERSION}`, metadata: { creationTimestamp: null }, spec, status }));
   });
 
   app.post(`/apis/${SSR.group}/${VERSION}/${SSR.plural}`, async (req, reply) => {

@@ -7,7 +7,7 @@
  * | `system:masters`                      | everything                                                       |
  * | any authenticated user                | discovery (`/api`, `/apis`, group/version roots), `/version`,    |
  * |                                       | health, `/openapi/*`, `/cacerts` (system:discovery, public-info) |
- * |                                       | + create selfsubjectaccessreviews, selfsubjectreviews            |
+ * |                                       | + create self-subject access, rules and user reviews (basic-user)|
  * | `system:bootstrappers`                | + create `nodecredentials.flotilla.io` (node-bootstrapper role)  |
  * | `system:nodes` (`system:node:<name>`) | + the Node authorizer's rules in {@link NODE_RULES}              |
  *
@@ -16,7 +16,7 @@
 import { ApiError, BOOTSTRAPPERS_GROUP, type KubeObject } from '@flotilla/api';
 import { MASTERS_GROUP, type UserInfo } from './authenticator.js';
 import { isSelfReview } from './access-reviews.js';
-import { authorizeNode, NODES_GROUP, type NodeGraph } from './node-authorizer.js';
+import { authorizeNode, NODE_RULES, NODES_GROUP, type NodeGraph } from './node-authorizer.js';
 
 /** What a resource request addresses (Kubernetes' RequestInfo, for authorization). */
 export interface ResourceAttributes {
@@ -49,9 +49,31 @@ export interface AuthorizationAttributes {
 /** Allowed, or denied with an optional reason appended to the message. */
 export type AuthorizationDecision = { allowed: true } | { allowed: false; reason?: string };
 
+/** One rule of a rules review (RBAC's PolicyRule shapes). */
+export interface ResourceRule {
+  verbs: string[];
+  apiGroups: string[];
+  resources: string[];
+}
+export interface NonResourceRule {
+  verbs: string[];
+  nonResourceURLs: string[];
+}
+
+/** What a user may do, as far as the authorizer can enumerate it (SelfSubjectRulesReview status). */
+export interface SubjectRules {
+  resourceRules: ResourceRule[];
+  nonResourceRules: NonResourceRule[];
+  /** True when some permissions depend on the object and cannot be listed. */
+  incomplete: boolean;
+  evaluationError?: string;
+}
+
 /** Decides requests. */
 export interface Authorizer {
   authorize(attrs: AuthorizationAttributes): AuthorizationDecision;
+  /** The user's permissions as rules, when the authorizer can list them. */
+  rulesFor?(user: UserInfo): SubjectRules;
 }
 
 /** Non-resource paths every authenticated user may GET (Kubernetes' system:discovery and system:public-info-viewer). */
@@ -67,9 +89,35 @@ function isDiscovery(a: AuthorizationAttributes): boolean {
   return (a.verb === 'get' || a.verb === 'head') && !a.resource && DISCOVERY_PATHS.some((re) => re.test(a.path));
 }
 
+/** What every authenticated user may do (system:discovery, system:public-info-viewer, system:basic-user). */
+const BASIC_RULES: SubjectRules = {
+  resourceRules: [
+    { verbs: ['create'], apiGroups: ['authorization.k8s.io'], resources: ['selfsubjectaccessreviews', 'selfsubjectrulesreviews'] },
+    { verbs: ['create'], apiGroups: ['authentication.k8s.io'], resources: ['selfsubjectreviews'] },
+  ],
+  nonResourceRules: [{ verbs: ['get'], nonResourceURLs: ['/api', '/api/*', '/apis', '/apis/*', '/cacerts', '/healthz', '/livez', '/openapi', '/openapi/*', '/readyz', '/version', '/version/'] }],
+  incomplete: false,
+};
+
 /** The fixed policy described at the top of this file. */
 export class GroupAuthorizer implements Authorizer {
   constructor(private readonly graph: NodeGraph) {}
+
+  rulesFor(user: UserInfo): SubjectRules {
+    if (user.groups.includes(MASTERS_GROUP)) {
+      return { resourceRules: [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }], nonResourceRules: [{ verbs: ['*'], nonResourceURLs: ['*'] }], incomplete: false };
+    }
+    const out: SubjectRules = { resourceRules: [...BASIC_RULES.resourceRules], nonResourceRules: [...BASIC_RULES.nonResourceRules], incomplete: false };
+    if (user.groups.includes(BOOTSTRAPPERS_GROUP)) out.resourceRules.push({ verbs: ['create'], apiGroups: [NODE_CREDENTIALS.group], resources: [NODE_CREDENTIALS.resource] });
+    if (user.groups.includes(NODES_GROUP)) {
+      // Rules that depend on the object (its own Node, its pods' secrets...) cannot be listed, as with
+      // Kubernetes' Node authorizer.
+      for (const r of NODE_RULES) if (!r.when) out.resourceRules.push({ verbs: [...r.verbs], apiGroups: [...r.groups], resources: [...r.resources] });
+      out.incomplete = true;
+      out.evaluationError = 'node authorizer does not support user rule resolution';
+    }
+    return out;
+  }
 
   authorize(a: AuthorizationAttributes): AuthorizationDecision {
     const groups = a.user.groups;
