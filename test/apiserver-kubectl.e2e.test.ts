@@ -2,7 +2,7 @@
  * Stock kubectl (the dispatcher picks the version matching our /version) against a real
  * flotilla-apiserver: apply of a multi-document YAML and a changed re-apply (3-way merge), get in
  * its output formats, get all, get -w, label, annotate, scale, api-resources, explain, server-side
- * apply, diff, auth can-i (--list) / whoami, delete -f.
+ * apply, diff, auth can-i (--list) / whoami, debug (refused cleanly), delete -f.
  * Skipped with a printed reason when kubectl is not installed.
  */
 import { writeFileSync } from 'node:fs';
@@ -180,6 +180,14 @@ describe.skipIf(!kubectlPath)('kubectl against flotilla-apiserver', () => {
     expect(await kubectl.ok([...asBootstrap, 'auth', 'whoami'])).toMatch(/Username\s+system:bootstrap:canitk/);
     expect(await kubectl.ok([...asBootstrap, 'auth', 'can-i', '--list'])).toMatch(/^nodecredentials\.flotilla\.io\s+\[\]\s+\[\]\s+\[create\]$/m);
     expect(await kubectl.ok(['auth', 'can-i', '--list'])).toMatch(/^\*\.\*\s+\[\]\s+\[\]\s+\[\*\]$/m);
+  });
+
+  it('tells kubectl debug that ephemeral containers are not available (a 404 with empty details)', async () => {
+    await kubectl.ok(['-n', 'kubectl-e2e', 'run', 'debugged', '--image=busybox:1.36', '--', 'sleep', '3600']);
+    const r = await kubectl.run(['-n', 'kubectl-e2e', 'debug', 'debugged', '--image=busybox:1.36', '--', 'true']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).not.toContain('panic');
+    expect(r.stderr).toContain('ephemeral containers are disabled for this cluster');
   });
 
   it('deletes what the file created', async () => {

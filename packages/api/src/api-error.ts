@@ -92,7 +92,9 @@ export class ApiError extends Error {
       reason: this.reason,
       code: this.code,
     };
-    if (this.details && Object.keys(this.details).length > 0) status.details = this.details;
+    // Present even when empty, as Kubernetes sends `"details":{}` for a generic 404 or a non-resource
+    // 403: kubectl debug tells "no ephemeralcontainers subresource" from "no such pod" by it.
+    if (this.details) status.details = this.details;
     return status;
   }
 
