@@ -1,9 +1,9 @@
 import { ApiError } from '@flotilla/api';
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { isSelfReview, registerAccessReviews, reviewAttributes } from './access-reviews.js';
+import { registerAccessReviews, reviewAttributes } from './access-reviews.js';
 import type { UserInfo } from './authenticator.js';
-import { GroupAuthorizer } from './authorizer.js';
+import { GroupAuthorizer, isSelfReview } from './authorizer.js';
 import { podReferenceGraph } from './node-authorizer.js';
 
 const BOOT: UserInfo = { name: 'system:bootstrap:abcdef', groups: ['system:bootstrappers', 'system:authenticated'] };

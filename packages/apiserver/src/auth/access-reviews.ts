@@ -14,7 +14,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError, badRequest } from '@flotilla/api';
 import { decodeObjectBody } from '../http/body.js';
 import type { UserInfo } from './authenticator.js';
-import type { AuthorizationAttributes, Authorizer } from './authorizer.js';
+import { ALL_RULES, type AuthorizationAttributes, type Authorizer } from './authorizer.js';
 
 const AUTHORIZATION_GROUP = 'authorization.k8s.io';
 const AUTHENTICATION_GROUP = 'authentication.k8s.io';
@@ -28,11 +28,6 @@ export const ACCESS_REVIEW_API_GROUPS: { name: string; versions: string[] }[] = 
   { name: AUTHENTICATION_GROUP, versions: [VERSION] },
   { name: AUTHORIZATION_GROUP, versions: [VERSION] },
 ];
-
-/** The resources any authenticated user may create (checked by the authorizer before the handlers run). */
-export function isSelfReview(group: string, resource: string, verb: string): boolean {
-  return verb === 'create' && [SSAR, SSRR, SSR].some((r) => r.group === group && r.plural === resource);
-}
 
 interface ResourceAttributesBody {
   namespace?: string;
@@ -102,8 +97,8 @@ function resourceListDocument(group: string): Record<string, unknown> {
 }
 
 /**
- * Registers both endpoints and their discovery documents. Without an authorizer every request is
- * allowed, and so is every reviewed one.
+ * Registers the three endpoints and their groups' discovery documents. Without an authorizer every
+ * request is allowed, and so is every reviewed one.
  */
 export function registerAccessReviews(app: FastifyInstance, deps: { authorizer: Authorizer | undefined }): void {
   const json = (o: unknown) => JSON.stringify(o);
@@ -125,8 +120,7 @@ export function registerAccessReviews(app: FastifyInstance, deps: { authorizer: 
   app.post(`/apis/${SSRR.group}/${VERSION}/${SSRR.plural}`, async (req, reply) => {
     const body = readReview(req, SSRR);
     const spec = (body['spec'] ?? {}) as Record<string, unknown>;
-    const all = { resourceRules: [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }], nonResourceRules: [{ verbs: ['*'], nonResourceURLs: ['*'] }], incomplete: false };
-    const status = !deps.authorizer ? all : deps.authorizer.rulesFor ? deps.authorizer.rulesFor(req.user!) : { resourceRules: [], nonResourceRules: [], incomplete: true, evaluationError: 'the authorizer cannot list rules' };
+    const status = !deps.authorizer ? ALL_RULES : deps.authorizer.rulesFor ? deps.authorizer.rulesFor(req.user!) : { resourceRules: [], nonResourceRules: [], incomplete: true, evaluationError: 'the authorizer cannot list rules' };
     return reply.code(201).type('application/json').send(json({ kind: SSRR.kind, apiVersion: `${SSRR.group}/${VERSION}`, metadata: { creationTimestamp: null }, spec, status }));
   });
 

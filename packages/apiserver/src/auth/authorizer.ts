@@ -15,7 +15,6 @@
  */
 import { ApiError, BOOTSTRAPPERS_GROUP, type KubeObject } from '@flotilla/api';
 import { MASTERS_GROUP, type UserInfo } from './authenticator.js';
-import { isSelfReview } from './access-reviews.js';
 import { authorizeNode, NODE_RULES, NODES_GROUP, type NodeGraph } from './node-authorizer.js';
 
 /** What a resource request addresses (Kubernetes' RequestInfo, for authorization). */
@@ -89,6 +88,15 @@ function isDiscovery(a: AuthorizationAttributes): boolean {
   return (a.verb === 'get' || a.verb === 'head') && !a.resource && DISCOVERY_PATHS.some((re) => re.test(a.path));
 }
 
+/** The self-subject reviews (access-reviews.ts) any authenticated user may create (system:basic-user). */
+export function isSelfReview(group: string, resource: string, verb: string): boolean {
+  if (verb !== 'create') return false;
+  return group === 'authorization.k8s.io' ? resource === 'selfsubjectaccessreviews' || resource === 'selfsubjectrulesreviews' : group === 'authentication.k8s.io' && resource === 'selfsubjectreviews';
+}
+
+/** Everything, as rules (system:masters, or a server without authorization). */
+export const ALL_RULES: SubjectRules = { resourceRules: [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }], nonResourceRules: [{ verbs: ['*'], nonResourceURLs: ['*'] }], incomplete: false };
+
 /** What every authenticated user may do (system:discovery, system:public-info-viewer, system:basic-user). */
 const BASIC_RULES: SubjectRules = {
   resourceRules: [
@@ -104,9 +112,7 @@ export class GroupAuthorizer implements Authorizer {
   constructor(private readonly graph: NodeGraph) {}
 
   rulesFor(user: UserInfo): SubjectRules {
-    if (user.groups.includes(MASTERS_GROUP)) {
-      return { resourceRules: [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }], nonResourceRules: [{ verbs: ['*'], nonResourceURLs: ['*'] }], incomplete: false };
-    }
+    if (user.groups.includes(MASTERS_GROUP)) return ALL_RULES;
     const out: SubjectRules = { resourceRules: [...BASIC_RULES.resourceRules], nonResourceRules: [...BASIC_RULES.nonResourceRules], incomplete: false };
     if (user.groups.includes(BOOTSTRAPPERS_GROUP)) out.resourceRules.push({ verbs: ['create'], apiGroups: [NODE_CREDENTIALS.group], resources: [NODE_CREDENTIALS.resource] });
     if (user.groups.includes(NODES_GROUP)) {
