@@ -167,7 +167,7 @@ describe.skipIf(!kubectlPath)('kubectl against flotilla-apiserver', () => {
     expect(changed.stdout).toContain('+  key: two');
   });
 
-  it('answers auth can-i and auth whoami for the admin and for a bootstrap token', async () => {
+  it('answers auth can-i and auth whoami for the admin, a bootstrap token and an impersonated user', async () => {
     expect((await kubectl.ok(['auth', 'can-i', 'delete', 'nodes'])).trim()).toBe('yes');
     expect(await kubectl.ok(['auth', 'whoami'])).toMatch(/Groups\s+\[system:masters system:authenticated\]/);
     await kubectl.ok(['-n', 'kube-system', 'create', 'secret', 'generic', 'bootstrap-token-canitk', '--type', 'bootstrap.kubernetes.io/token',
@@ -180,6 +180,16 @@ describe.skipIf(!kubectlPath)('kubectl against flotilla-apiserver', () => {
     expect(await kubectl.ok([...asBootstrap, 'auth', 'whoami'])).toMatch(/Username\s+system:bootstrap:canitk/);
     expect(await kubectl.ok([...asBootstrap, 'auth', 'can-i', '--list'])).toMatch(/^nodecredentials\.flotilla\.io\s+\[\]\s+\[\]\s+\[create\]$/m);
     expect(await kubectl.ok(['auth', 'can-i', '--list'])).toMatch(/^\*\.\*\s+\[\]\s+\[\]\s+\[\*\]$/m);
+    // Impersonation (--as): the admin may ask as someone else; a bootstrap token may not.
+    const asBob = await kubectl.run(['auth', 'can-i', 'create', 'pods', '--as=bob', '--as-group=devs']);
+    expect(asBob.stdout.trim()).toBe('no');
+    expect(await kubectl.ok(['auth', 'whoami', '--as=bob', '--as-group=devs'])).toMatch(/Username\s+bob\s+Groups\s+\[devs system:authenticated\]/);
+    const asNode = ['--as=system:node:n1', '--as-group=system:nodes'];
+    expect((await kubectl.ok(['auth', 'can-i', 'list', 'endpointslices.discovery.k8s.io', ...asNode])).trim()).toBe('yes');
+    expect((await kubectl.run(['auth', 'can-i', 'delete', 'deployments', ...asNode])).stdout.trim()).toBe('no');
+    const refused = await kubectl.run([...asBootstrap, 'get', 'pods', '--as=admin']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('cannot impersonate resource "users"');
   });
 
   it('tells kubectl debug that ephemeral containers are not available (a 404 with empty details)', async () => {

@@ -13,6 +13,7 @@ import type { Authenticator, UserInfo } from './auth/authenticator.js';
 import { forbidden, type AuthorizationAttributes, type Authorizer } from './auth/authorizer.js';
 import { registerNodeCredentials } from './auth/node-credentials.js';
 import { ACCESS_REVIEW_API_GROUPS, registerAccessReviews } from './auth/access-reviews.js';
+import { impersonatedUser } from './auth/impersonation.js';
 import type { KeyPairPem } from './auth/pki.js';
 import { decodeObjectBody } from './http/body.js';
 import { apiGroupList, apiVersions, versionInfo } from './http/discovery.js';
@@ -180,7 +181,13 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       await statusReply(reply, new ApiError(401, 'Unauthorized', 'Unauthorized'));
       return reply;
     }
-    req.user = user;
+    try {
+      req.user = impersonatedUser(user, req.headers, deps.authorizer, path);
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      await statusReply(reply, err);
+      return reply;
+    }
     return;
   });
 
