@@ -143,9 +143,13 @@ describe('Deployments', () => {
     } else {
       const status = await kubectl.run(['-n', ns, 'rollout', 'status', 'deployment/web', '--timeout=30s']);
       expect(status.stdout).toContain('successfully rolled out');
+      // The Deployment's annotations reach its current ReplicaSet, so the history shows the change cause.
+      await kubectl.ok(['-n', ns, 'annotate', 'deployment/web', 'kubernetes.io/change-cause=image B']);
+      await waitFor('change cause on the new ReplicaSet', async () => (await client.list<KubeObject>(REPLICASETS, { namespace: ns })).items.some((r) => r.metadata.annotations?.['kubernetes.io/change-cause'] === 'image B'));
       const history = await kubectl.run(['-n', ns, 'rollout', 'history', 'deployment/web']);
       expect(history.code).toBe(0);
       expect(history.stdout).toMatch(/1\s+<none>/);
+      expect(history.stdout).toMatch(/2\s+image B/);
       const undo = await kubectl.run(['-n', ns, 'rollout', 'undo', 'deployment/web']);
       expect(undo.stderr).toBe('');
       expect(undo.stdout).toContain('rolled back');

@@ -211,6 +211,29 @@ describe('DeploymentController', () => {
     expect(dep().metadata.annotations?.[REV]).toBe('3');
   });
 
+  it("copies the Deployment's annotations (change-cause) to its new ReplicaSet, and keeps a rolled-back one's earlier revisions", async () => {
+    const cause = 'kubernetes.io/change-cause';
+    const last = 'kubectl.kubernetes.io/last-applied-configuration';
+    const c = await build(deployment(3, 'a', {}, undefined, { [cause]: 'first', [last]: '{}' }));
+    await c.sync('default/web');
+    await t.settle();
+    expect(rsByImage()['a']!.metadata.annotations).toMatchObject({ [cause]: 'first', [REV]: '1' });
+    expect(rsByImage()['a']!.metadata.annotations?.[last]).toBeUndefined();
+    // A changed annotation reaches the current ReplicaSet without a template change.
+    const d = dep();
+    await t.client.update(DEPLOYMENTS, { ...d, metadata: { ...d.metadata, annotations: { ...d.metadata.annotations, [cause]: 'second' } } } as KubeObject);
+    await t.settle();
+    await c.sync('default/web');
+    expect(rsByImage()['a']!.metadata.annotations?.[cause]).toBe('second');
+
+    const v1 = replicaSet('a', { replicas: 0, revision: 1, created: '2024-01-01T00:00:00Z', annotations: { [cause]: 'one' } });
+    const v2 = replicaSet('b', { replicas: 3, available: 3, revision: 2, created: '2024-01-02T00:00:00Z' });
+    await t.stop();
+    const back = await build(deployment(3, 'a', rolling(1, 0), undefined, { [REV]: '2', [cause]: 'undo' }), [v1, v2]);
+    await back.sync('default/web');
+    expect(rsByImage()['a']!.metadata.annotations).toMatchObject({ [REV]: '3', 'deployment.kubernetes.io/revision-history': '1', [cause]: 'undo' });
+  });
+
   it('deletes the oldest empty ReplicaSets beyond revisionHistoryLimit', async () => {
     const rss = [
       replicaSet('a', { replicas: 0, revision: 1, created: '2024-01-01T00:00:00Z' }),

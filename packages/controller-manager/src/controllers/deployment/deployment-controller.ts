@@ -24,6 +24,7 @@ import {
   maxRevision,
   maxSurge,
   maxUnavailable,
+  newRsAnnotations,
   newRsNewReplicas,
   POD_TEMPLATE_HASH_LABEL,
   readyReplicas,
@@ -134,12 +135,14 @@ export class DeploymentController implements Controller {
     const maxReplicas = String((d.spec.replicas ?? 1) + maxSurge(d));
     if (existing) {
       const a = existing.metadata.annotations ?? {};
-      // Only the revision (and minReadySeconds) here: the size annotations change with the size
-      // (scaleRs), so that a scaling event stays visible to isScalingEvent.
-      if (a[REVISION_ANNOTATION] !== revision || existing.spec.minReadySeconds !== d.spec.minReadySeconds) {
+      // The Deployment's own annotations (e.g. kubernetes.io/change-cause) and the revision here;
+      // the size annotations change with the size (scaleRs), so that a scaling event stays visible
+      // to isScalingEvent.
+      const annotations = newRsAnnotations(d, a, revision);
+      if (!isDeepStrictEqual(annotations, a) || existing.spec.minReadySeconds !== d.spec.minReadySeconds) {
         const updated = await this.ctx.client.update(REPLICA_SETS, {
           ...existing,
-          metadata: { ...existing.metadata, annotations: { ...a, [REVISION_ANNOTATION]: revision } },
+          metadata: { ...existing.metadata, annotations },
           spec: { ...existing.spec, ...(d.spec.minReadySeconds !== undefined ? { minReadySeconds: d.spec.minReadySeconds } : {}) },
         });
         Object.assign(existing, updated);
@@ -161,7 +164,7 @@ export class DeploymentController implements Controller {
         name: `${d.metadata.name}-${hash}`,
         namespace: d.metadata.namespace,
         labels: { ...(d.spec.template.metadata?.labels ?? {}), [POD_TEMPLATE_HASH_LABEL]: hash },
-        annotations: { [REVISION_ANNOTATION]: revision, [DESIRED_REPLICAS_ANNOTATION]: desired, [MAX_REPLICAS_ANNOTATION]: maxReplicas },
+        annotations: { ...newRsAnnotations(d, {}, revision), [DESIRED_REPLICAS_ANNOTATION]: desired, [MAX_REPLICAS_ANNOTATION]: maxReplicas },
         ownerReferences: [controllerRef(d, 'apps/v1', 'Deployment')],
       },
       spec: { replicas: 0, selector, template, ...(d.spec.minReadySeconds !== undefined ? { minReadySeconds: d.spec.minReadySeconds } : {}) },

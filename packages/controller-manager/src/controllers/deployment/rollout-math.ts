@@ -244,6 +244,39 @@ export function equalIgnoreHash(a: PodTemplate, b: PodTemplate): boolean {
   return isDeepStrictEqual(JSON.parse(canonicalJson(x)), JSON.parse(canonicalJson(y)));
 }
 
+/** Deployment annotations never copied to its ReplicaSets (Kubernetes' annotationsToSkip). */
+const NOT_COPIED: ReadonlySet<string> = new Set([
+  'kubectl.kubernetes.io/last-applied-configuration',
+  REVISION_ANNOTATION,
+  REVISION_HISTORY_ANNOTATION,
+  DESIRED_REPLICAS_ANNOTATION,
+  MAX_REPLICAS_ANNOTATION,
+  'deprecated.deployment.rollback.to',
+]);
+/** Kubernetes' bound on the revision-history annotation. */
+const REVISION_HISTORY_MAX_CHARS = 2000;
+
+/**
+ * The annotations of the Deployment's new ReplicaSet, from its `current` ones (Kubernetes'
+ * SetNewReplicaSetAnnotations): the Deployment's own annotations are copied over (so `kubectl
+ * rollout history` shows kubernetes.io/change-cause), none is removed, and the revision is set; a
+ * ReplicaSet that gets a newer revision (a rollback to it) keeps its earlier ones in
+ * `deployment.kubernetes.io/revision-history`.
+ */
+export function newRsAnnotations(d: Pick<Deployment, 'metadata'>, current: Readonly<Record<string, string>>, revision: string): Record<string, string> {
+  const out = { ...current };
+  for (const [k, v] of Object.entries(d.metadata.annotations ?? {})) if (!NOT_COPIED.has(k)) out[k] = v;
+  const old = current[REVISION_ANNOTATION];
+  if (old !== undefined && old !== revision && Number(old) < Number(revision)) {
+    const history = (current[REVISION_HISTORY_ANNOTATION] ?? '').split(',').filter((x) => x !== '');
+    history.push(old);
+    while (history.join(',').length > REVISION_HISTORY_MAX_CHARS) history.shift();
+    out[REVISION_HISTORY_ANNOTATION] = history.join(',');
+  }
+  out[REVISION_ANNOTATION] = revision;
+  return out;
+}
+
 /** A ReplicaSet's revision annotation as a number (0 when absent). */
 export function revisionOf(obj: KubeObject): number {
   const v = obj.metadata.annotations?.[REVISION_ANNOTATION];
