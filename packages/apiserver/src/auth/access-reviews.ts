@@ -12,7 +12,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError, badRequest } from '@flotilla/api';
-import { decodeObjectBody } from '../http/body.js';
+import { checkTypeMeta, decodeObjectBody } from '../http/body.js';
 import type { UserInfo } from './authenticator.js';
 import { ALL_RULES, type AuthorizationAttributes, type Authorizer } from './authorizer.js';
 
@@ -54,9 +54,7 @@ function readReview(req: FastifyRequest, r: { kind: string; group: string }): Re
   }
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest(`the request body must be a ${r.kind}`);
   const b = body as Record<string, unknown>;
-  const apiVersion = `${r.group}/${VERSION}`;
-  if (b['apiVersion'] !== undefined && b['apiVersion'] !== apiVersion) throw badRequest(`the API version in the data (${String(b['apiVersion'])}) does not match the expected API version (${apiVersion})`);
-  if (b['kind'] !== undefined && b['kind'] !== r.kind) throw badRequest(`the kind in the data (${String(b['kind'])}) does not match the expected kind (${r.kind})`);
+  checkTypeMeta(b, r.kind, `${r.group}/${VERSION}`);
   return b;
 }
 

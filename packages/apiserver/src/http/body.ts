@@ -33,6 +33,14 @@ function parseYaml(buf: Buffer): unknown {
   }
 }
 
+/** Kubernetes' 400 for a body whose kind (or apiVersion, when one is expected) is given and not the endpoint's. */
+export function checkTypeMeta(body: { apiVersion?: unknown; kind?: unknown }, kind: string, apiVersion?: string): void {
+  if (apiVersion !== undefined && body.apiVersion !== undefined && body.apiVersion !== apiVersion) {
+    throw badRequest(`the API version in the data (${String(body.apiVersion)}) does not match the expected API version (${apiVersion})`);
+  }
+  if (body.kind !== undefined && body.kind !== kind) throw badRequest(`the kind in the data (${String(body.kind)}) does not match the expected kind (${kind})`);
+}
+
 /** Decodes a create/update body by Content-Type. Empty bodies are a 400. */
 export function decodeObjectBody(body: Buffer | undefined, contentType: string | undefined): unknown {
   const type = mediaTypeOf(contentType);

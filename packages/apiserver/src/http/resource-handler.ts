@@ -25,7 +25,7 @@ import type { RequestContext } from '../registry/strategy.js';
 import { bindPod, evictPod, finalizeNamespace, scaleOf, updateScale } from '../registry/subresources.js';
 import type { CachedObject } from '../registry/resource-cache.js';
 import type { Storage } from '../storage/storage.js';
-import { decodeObjectBody, decodeOptionalBody, decodePatchBody } from './body.js';
+import { checkTypeMeta, decodeObjectBody, decodeOptionalBody, decodePatchBody } from './body.js';
 import { apiGroup, apiResourceList } from './discovery.js';
 import { dryRunOf, fieldValidationOf, negotiateView, parseQuery, queryBool, queryInt, queryString, type OutputView, type Query } from './negotiation.js';
 import { isRequestInfo, parseResourcePath, requestTarget, type RequestInfo } from './request-info.js';
@@ -212,7 +212,7 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
 
   function deleteOptionsOf(req: FastifyRequest, q: Query): DeleteOptions {
     const body = decodeOptionalBody(req.body as Buffer | undefined, req.headers['content-type']) ?? {};
-    if (body['kind'] !== undefined && body['kind'] !== 'DeleteOptions') throw badRequest(`the kind in the data (${String(body['kind'])}) does not match the expected kind (DeleteOptions)`);
+    checkTypeMeta(body, 'DeleteOptions');
     const opts: DeleteOptions = { dryRun: dryRunOf(q) };
     const bodyDry = body['dryRun'];
     if (Array.isArray(bodyDry)) {

@@ -25,6 +25,7 @@ import {
   updateManagedFields,
 } from '@flotilla/api';
 import type { Logger } from 'pino';
+import { checkTypeMeta } from '../http/body.js';
 import type { Storage, ValueEncoder } from '../storage/storage.js';
 import { StorageError } from '../storage/storage.js';
 import type { FieldValidation, KindCodec } from './codec.js';
@@ -237,12 +238,7 @@ export class GenericStore {
       throw badRequest(`${this.kind} in version "${this.strategy.resource.version}" cannot be handled as a ${this.kind}: the request body must be a JSON object`);
     }
     const b = body as Record<string, unknown>;
-    if (b['apiVersion'] !== undefined && b['apiVersion'] !== this.apiVersion) {
-      throw badRequest(`the API version in the data (${String(b['apiVersion'])}) does not match the expected API version (${this.apiVersion})`);
-    }
-    if (b['kind'] !== undefined && b['kind'] !== this.kind) {
-      throw badRequest(`the kind in the data (${String(b['kind'])}) does not match the expected kind (${this.kind})`);
-    }
+    checkTypeMeta(b, this.kind, this.apiVersion);
     const r = this.codec.decode(body, fieldValidation);
     if (r.decodeErrors.length > 0) {
       throw badRequest(`${this.kind} in version "${this.strategy.resource.version}" cannot be handled as a ${this.kind}: ${r.decodeErrors.join(', ')}`);

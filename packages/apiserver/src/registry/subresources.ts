@@ -16,6 +16,7 @@ import {
   type KubeObject,
   type LabelSelectorObject,
 } from '@flotilla/api';
+import { checkTypeMeta } from '../http/body.js';
 import type { GenericStore, WriteOptions } from './generic-store.js';
 import type { RequestContext } from './strategy.js';
 
@@ -50,7 +51,7 @@ export function scaleOf(obj: KubeObject): Record<string, unknown> {
 export function readScale(body: unknown, name: string): { replicas: number; resourceVersion?: string } {
   if (body === null || typeof body !== 'object') throw badRequest('the body must be an autoscaling/v1 Scale object');
   const b = body as { kind?: string; metadata?: { name?: string; resourceVersion?: string }; spec?: { replicas?: unknown } };
-  if (b.kind !== undefined && b.kind !== 'Scale') throw badRequest(`the kind in the data (${b.kind}) does not match the expected kind (Scale)`);
+  checkTypeMeta(b, 'Scale');
   if (b.metadata?.name && b.metadata.name !== name) throw badRequest(`the name of the object (${b.metadata.name}) does not match the name on the URL (${name})`);
   const replicas = b.spec?.replicas ?? 0;
   if (typeof replicas !== 'number' || !Number.isInteger(replicas)) throw badRequest('Scale in version "v1" cannot be handled as a Scale: spec.replicas must be an integer');
@@ -89,7 +90,7 @@ interface BindingBody {
 export async function bindPod(pods: GenericStore, namespace: string, podName: string, body: unknown, dryRun: boolean, ctx: RequestContext): Promise<Record<string, unknown>> {
   if (body === null || typeof body !== 'object') throw badRequest('the body must be a Binding object');
   const b = body as BindingBody;
-  if (b.kind !== undefined && b.kind !== 'Binding') throw badRequest(`the kind in the data (${b.kind}) does not match the expected kind (Binding)`);
+  checkTypeMeta(b, 'Binding');
   const name = podName || b.metadata?.name || '';
   if (!name) throw invalid('Binding', '', '', [{ type: 'FieldValueRequired', field: 'metadata.name', message: 'name or generateName is required' }]);
   if (b.metadata?.name && podName && b.metadata.name !== podName) throw badRequest(`the name of the object (${b.metadata.name}) does not match the name on the URL (${podName})`);
@@ -130,7 +131,7 @@ interface PdbStatus {
  */
 export async function evictPod(pods: GenericStore, pdbs: GenericStore, namespace: string, name: string, body: unknown, ctx: RequestContext): Promise<Record<string, unknown>> {
   const ev = (body ?? {}) as { kind?: string; metadata?: { name?: string }; deleteOptions?: { gracePeriodSeconds?: number; preconditions?: { uid?: string; resourceVersion?: string }; dryRun?: string[] } };
-  if (ev.kind !== undefined && ev.kind !== 'Eviction') throw badRequest(`the kind in the data (${ev.kind}) does not match the expected kind (Eviction)`);
+  checkTypeMeta(ev, 'Eviction');
   if (ev.metadata?.name && ev.metadata.name !== name) throw badRequest(`name in URL does not match name in Eviction object`);
   const pod = pods.get(namespace, name);
   const phase = (pod['status'] as { phase?: string } | undefined)?.phase;
