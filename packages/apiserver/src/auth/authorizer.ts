@@ -88,12 +88,6 @@ function isDiscovery(a: AuthorizationAttributes): boolean {
   return (a.verb === 'get' || a.verb === 'head') && !a.resource && DISCOVERY_PATHS.some((re) => re.test(a.path));
 }
 
-/** The self-subject reviews (access-reviews.ts) any authenticated user may create (system:basic-user). */
-export function isSelfReview(group: string, resource: string, verb: string): boolean {
-  if (verb !== 'create') return false;
-  return group === 'authorization.k8s.io' ? resource === 'selfsubjectaccessreviews' || resource === 'selfsubjectrulesreviews' : group === 'authentication.k8s.io' && resource === 'selfsubjectreviews';
-}
-
 /** Everything, as rules (system:masters, or a server without authorization). */
 export const ALL_RULES: SubjectRules = { resourceRules: [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }], nonResourceRules: [{ verbs: ['*'], nonResourceURLs: ['*'] }], incomplete: false };
 
@@ -106,6 +100,14 @@ const BASIC_RULES: SubjectRules = {
   nonResourceRules: [{ verbs: ['get'], nonResourceURLs: ['/api', '/api/*', '/apis', '/apis/*', '/cacerts', '/healthz', '/livez', '/openapi', '/openapi/*', '/readyz', '/version', '/version/'] }],
   incomplete: false,
 };
+
+/**
+ * The self-subject reviews (access-reviews.ts) any authenticated user may create (system:basic-user):
+ * decided by BASIC_RULES' resource rules, so the rules review lists exactly what is allowed.
+ */
+export function isSelfReview(group: string, resource: string, verb: string): boolean {
+  return BASIC_RULES.resourceRules.some((r) => r.verbs.includes(verb) && r.apiGroups.includes(group) && r.resources.includes(resource));
+}
 
 /** The fixed policy described at the top of this file. */
 export class GroupAuthorizer implements Authorizer {

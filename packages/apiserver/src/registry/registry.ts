@@ -34,6 +34,11 @@ interface PriorityClassView {
   preemptionPolicy?: string;
 }
 
+/** Every object a store holds, parsed (for admission that consults a small cluster-scoped kind). */
+function parsedItems<T>(store: GenericStore): T[] {
+  return store.cache.list({}, 0).items.map((o) => JSON.parse(o.json) as T);
+}
+
 /**
  * Pod priority admission (Kubernetes' Priority plugin): spec.priority and preemptionPolicy come from
  * the pod's PriorityClass, or from the class marked globalDefault; an unknown class is Forbidden.
@@ -46,7 +51,7 @@ export function priorityAdmission(classes: GenericStore): (obj: KubeObject) => v
       pc = classes.tryGet('', spec.priorityClassName) as PriorityClassView | undefined;
       if (!pc) throw forbidden({ qualifiedResource: 'pods', name: obj.metadata.name ?? obj.metadata.generateName ?? '' }, `no PriorityClass with name ${spec.priorityClassName} was found`);
     } else {
-      pc = classes.cache.list({}, 0).items.map((o) => JSON.parse(o.json) as PriorityClassView).find((c) => c.globalDefault === true);
+      pc = parsedItems<PriorityClassView>(classes).find((c) => c.globalDefault === true);
       if (pc) spec.priorityClassName = pc.metadata.name;
     }
     if (pc) {
@@ -68,9 +73,6 @@ export function newestDefault(classes: readonly ClassView[], annotations: readon
   return defaults[0]?.metadata.name;
 }
 
-function parsedItems(store: GenericStore): ClassView[] {
-  return store.cache.list({}, 0).items.map((o) => JSON.parse(o.json) as ClassView);
-}
 
 /**
  * Kubernetes' DefaultIngressClass admission: an Ingress created without spec.ingressClassName (nor
@@ -152,10 +154,10 @@ export class Registry implements NamespaceLookup {
     if (pods && priorityClasses) pods.admission = priorityAdmission(priorityClasses);
     const ingresses = this.stores.get('networking.k8s.io/ingresses');
     const ingressClasses = this.stores.get('networking.k8s.io/ingressclasses');
-    if (ingresses && ingressClasses) ingresses.admission = defaultIngressClassAdmission(() => parsedItems(ingressClasses));
+    if (ingresses && ingressClasses) ingresses.admission = defaultIngressClassAdmission(() => parsedItems<ClassView>(ingressClasses));
     const claims = this.stores.get('/persistentvolumeclaims');
     const storageClasses = this.stores.get('storage.k8s.io/storageclasses');
-    if (claims && storageClasses) claims.admission = defaultStorageClassAdmission(() => parsedItems(storageClasses));
+    if (claims && storageClasses) claims.admission = defaultStorageClassAdmission(() => parsedItems<ClassView>(storageClasses));
   }
 
   /** Stops the cache (closing watches). */
