@@ -8,6 +8,7 @@ import type { Storage } from '../storage/storage.js';
 import type { CodecFactory } from './codec.js';
 import { GenericStore, type NamespaceLookup } from './generic-store.js';
 import { ObjectCache } from './object-cache.js';
+import { chainAdmissions, serviceAccountAdmission } from './service-account-admission.js';
 import type { CachedObject, ObjectIndexer } from './resource-cache.js';
 import type { Strategy } from './strategy.js';
 
@@ -151,7 +152,13 @@ export class Registry implements NamespaceLookup {
     this.namespacesStore = this.stores.get('/namespaces');
     const pods = this.stores.get('/pods');
     const priorityClasses = this.stores.get('scheduling.k8s.io/priorityclasses');
-    if (pods && priorityClasses) pods.admission = priorityAdmission(priorityClasses);
+    const serviceAccounts = this.stores.get('/serviceaccounts');
+    if (pods) {
+      pods.admission = chainAdmissions(
+        ...(priorityClasses ? [priorityAdmission(priorityClasses)] : []),
+        ...(serviceAccounts ? [serviceAccountAdmission((ns, name) => serviceAccounts.tryGet(ns, name))] : []),
+      );
+    }
     const ingresses = this.stores.get('networking.k8s.io/ingresses');
     const ingressClasses = this.stores.get('networking.k8s.io/ingressclasses');
     if (ingresses && ingressClasses) ingresses.admission = defaultIngressClassAdmission(() => parsedItems<ClassView>(ingressClasses));
