@@ -27,9 +27,11 @@ import { prometheusMetrics } from './metrics/prometheus-metrics.js';
 import { ResourceMetrics, serveResourceMetrics } from './metrics/resource-metrics.js';
 import type { IngressControllerHandle } from './ingress/ingress-controller.js';
 import { VolumeManager, type VolumeSources } from './volumes/index.js';
+import { ServiceAccountTokenManager, type IssuedToken } from './volumes/token-manager.js';
 
 const PODS = res('pods');
 const CONFIGMAPS = res('configmaps');
+const SERVICEACCOUNTS = res('serviceaccounts');
 const SECRETS = res('secrets');
 const PVCS = res('persistentvolumeclaims');
 const PVS = res('persistentvolumes');
@@ -141,6 +143,10 @@ export function serviceEnvFor(services: readonly KubeObject[]): Record<string, s
 
 /** Reads configMaps, secrets and volumes' claims through the API (undefined on 404). */
 function apiSources(client: KubeClient): EnvSources & VolumeSources {
+  const tokens = new ServiceAccountTokenManager(async (ns, sa, body) => {
+    const answer = await client.createSubresource<{ status?: Partial<IssuedToken> }>(SERVICEACCOUNTS, ns, sa, 'token', body);
+    return { token: answer.status?.token ?? '', expirationTimestamp: answer.status?.expirationTimestamp ?? '' };
+  });
   const get = async (r: ReturnType<typeof res>, ns: string, name: string) => {
     try {
       return await client.get<KubeObject>(r, ns, name);
@@ -154,6 +160,7 @@ function apiSources(client: KubeClient): EnvSources & VolumeSources {
     getSecret: (ns, name) => get(SECRETS, ns, name),
     getPersistentVolumeClaim: (ns, name) => get(PVCS, ns, name),
     getPersistentVolume: (name) => get(PVS, '', name),
+    getServiceAccountToken: (ns, sa, request) => tokens.get(ns, sa, request),
   };
 }
 
@@ -253,7 +260,7 @@ export async function startAgent(config: AgentConfig, options: { logger: Logger 
     restartBackoff: new Backoff(),
     pullBackoff: new Backoff(),
     ...(clusterDns ? { clusterDns } : {}),
-    serviceEnv: (ns) => serviceEnvFor([...services.lister.list('default').filter((s) => s.metadata.name === 'kubernetes'), ...services.lister.list(ns)]),
+    serviceEnv: (ns, links) => serviceEnvFor([...services.lister.list('default').filter((s) => s.metadata.name === 'kubernetes'), ...(links ? services.lister.list(ns) : [])]),
     synced: () => idleCollector.changed(),
   };
 

@@ -40,8 +40,11 @@ export interface PodWorkerDeps {
   clusterDns?: { servers: string[]; domain: string };
   /** Provisions local-path claims of a pod before its volumes are set up. */
   provisioner?: { provisionFor(pod: Pod): Promise<void> };
-  /** Environment variables describing Services, for enableServiceLinks (by namespace). */
-  serviceEnv?: (namespace: string) => Record<string, string>;
+  /**
+   * Environment variables describing Services: the API server's `kubernetes` Service always, the
+   * namespace's Services too when `links` (the pod's enableServiceLinks).
+   */
+  serviceEnv?: (namespace: string, links: boolean) => Record<string, string>;
   /** Called after every sync (its garbage can be collected once syncs go quiet). */
   synced?: () => void;
 }
@@ -427,7 +430,7 @@ export class PodWorker {
         nodeName: this.deps.nodeName,
         hostIP: this.deps.hostIP,
         ...(this.podIP ? { podIP: this.podIP, podIPs: [this.podIP] } : {}),
-        ...(this.deps.serviceEnv && this.pod.spec?.enableServiceLinks !== false ? { serviceEnv: this.deps.serviceEnv(this.pod.metadata.namespace ?? '') } : {}),
+        ...(this.deps.serviceEnv ? { serviceEnv: this.deps.serviceEnv(this.pod.metadata.namespace ?? '', this.pod.spec?.enableServiceLinks !== false) } : {}),
       });
     } catch (err) {
       if (!(err instanceof EnvError)) throw err;
