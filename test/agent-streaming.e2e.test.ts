@@ -140,7 +140,22 @@ describe.skipIf(!docker || !kubectlPath)('logs, exec and port-forward through th
     expect(noPrevious.stderr).toContain('previous terminated container "main" in pod "web" not found');
   });
 
-  describe.each(kubectlVersions())('kubectl $name', ({ path }) => {
+  describe.each(kubectlVersions())('kubectl $name', ({ name, path }) => {
+    it('debug adds an ephemeral container that sees its target\'s processes, and debug -i attaches to one', async () => {
+      const k = kubectlFor(path);
+      const dbg = `dbg-${name.replace(/\W/g, '')}`;
+      await k.ok(['-n', NS, 'debug', 'web', `--image=${TEST_IMAGE}`, '--image-pull-policy=Never', '-c', dbg, '--target=main', '--', 'sh', '-c', 'ps -o pid,args; sleep 3600']);
+      await waitFor(`${dbg} running`, async () => {
+        const pod = JSON.parse(await k.ok(['-n', NS, 'get', 'pod', 'web', '-o', 'json'])) as { status?: { ephemeralContainerStatuses?: { name: string; state: { running?: unknown } }[] } };
+        return pod.status?.ephemeralContainerStatuses?.some((c) => c.name === dbg && c.state.running) ?? false;
+      }, { timeoutMs: 30_000 });
+      // The target's processes (busybox httpd) are visible from the debug container.
+      await waitFor('ps output', async () => (await k.ok(['-n', NS, 'logs', 'web', '-c', dbg])).includes('httpd -p 80'), { timeoutMs: 15_000 });
+      const shell = `sh-${name.replace(/\W/g, '')}`;
+      const attached = await k.run(['-n', NS, 'debug', '-i', 'two', `--image=${TEST_IMAGE}`, '--image-pull-policy=Never', '-c', shell, '--', 'sh'], { input: 'echo from-debug-$((40+2)); exit 0\n', timeoutMs: 60_000 });
+      expect(attached.stdout).toContain('from-debug-42');
+    }, 120_000);
+
     it('exec prints output and returns the exit code', async () => {
       const r = await kubectlFor(path).run(['-n', NS, 'exec', 'web', '--', 'sh', '-c', 'echo hi; echo oops >&2; exit 3']);
       expect(r.stdout).toBe('hi\n');

@@ -14,6 +14,7 @@ export type SubresourceName =
   | 'scale'
   | 'binding'
   | 'eviction'
+  | 'ephemeralcontainers'
   | 'log'
   | 'exec'
   | 'attach'
@@ -99,7 +100,7 @@ export const RESOURCES: readonly ResourceInfo[] = [
     { kind: 'Node', namespaced: CLUSTER, shortNames: ['no'], subresources: ['proxy', 'status'] },
     { kind: 'PersistentVolumeClaim', shortNames: ['pvc'], subresources: ['status'] },
     { kind: 'PersistentVolume', namespaced: CLUSTER, shortNames: ['pv'], subresources: ['status'] },
-    { kind: 'Pod', shortNames: ['po'], categories: ALL, subresources: ['attach', 'binding', 'eviction', 'exec', 'log', 'portforward', 'proxy', 'status'] },
+    { kind: 'Pod', shortNames: ['po'], categories: ALL, subresources: ['attach', 'binding', 'ephemeralcontainers', 'eviction', 'exec', 'log', 'portforward', 'proxy', 'status'] },
     { kind: 'ReplicationController', shortNames: ['rc'], categories: ALL, subresources: ['scale', 'status'] },
     { kind: 'ResourceQuota', shortNames: ['quota'], subresources: ['status'] },
     { kind: 'Secret' },

@@ -36,7 +36,7 @@ export const MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024;
 const MAX_DRAINED_BODY_BYTES = 16 * 1024 * 1024;
 
 /** Subresources with generic implementations in this server. */
-export const SERVED_SUBRESOURCES: ReadonlySet<SubresourceName> = new Set<SubresourceName>(['status', 'scale', 'binding', 'eviction', 'finalize']);
+export const SERVED_SUBRESOURCES: ReadonlySet<SubresourceName> = new Set<SubresourceName>(['status', 'ephemeralcontainers', 'scale', 'binding', 'eviction', 'finalize']);
 
 /** Paths answered without credentials, as Kubernetes' system:public-info-viewer allows. */
 const PUBLIC_PATHS = new Set(['/healthz', '/livez', '/readyz', '/version', '/cacerts']);

@@ -33,6 +33,8 @@ export interface PodObservation {
   startTime: string;
   init: ContainerObservation[];
   containers: ContainerObservation[];
+  /** Ephemeral containers (kubectl debug); they count for no condition or phase. */
+  ephemeral?: ContainerObservation[];
   /** A pod-level failure (e.g. DeadlineExceeded, Evicted). */
   failure?: { reason: string; message: string };
 }
@@ -50,6 +52,7 @@ interface PodSpecView {
   restartPolicy?: string;
   containers?: { name: string; image?: string }[];
   initContainers?: { name: string; image?: string; restartPolicy?: string }[];
+  ephemeralContainers?: { name: string; image?: string }[];
   readinessGates?: { conditionType: string }[];
 }
 
@@ -154,6 +157,9 @@ export function computePodStatus(pod: KubeObject, obs: PodObservation, now: Date
   }
   if ((spec.initContainers ?? []).length > 0) {
     status['initContainerStatuses'] = (spec.initContainers ?? []).map((c) => containerStatus(obs.init.find((o) => o.name === c.name) ?? { name: c.name, state: 'waiting', reason: 'PodInitializing', ready: false, started: false, restartCount: 0, image: c.image ?? '', imageID: '' }));
+  }
+  if ((spec.ephemeralContainers ?? []).length > 0) {
+    status['ephemeralContainerStatuses'] = (spec.ephemeralContainers ?? []).map((c) => containerStatus((obs.ephemeral ?? []).find((o) => o.name === c.name) ?? { name: c.name, state: 'waiting', reason: 'ContainerCreating', ready: false, started: false, restartCount: 0, image: c.image ?? '', imageID: '' }));
   }
   if (prev.qosClass) status['qosClass'] = prev.qosClass;
   if (obs.failure) {

@@ -49,7 +49,7 @@ export interface PodWorkerDeps {
   synced?: () => void;
 }
 
-type ContainerKind = 'init' | 'app';
+type ContainerKind = 'init' | 'app' | 'ephemeral';
 
 /** Probe state of one running container instance. */
 interface ProbeSet {
@@ -349,6 +349,14 @@ export class PodWorker {
         }
       }
     }
+    // 5. Ephemeral containers (kubectl debug): started once, even before initialization is done,
+    // never restarted; one with a target joins that container's process namespace.
+    for (const ec of spec.ephemeralContainers ?? []) {
+      if (containers.some((x) => x.name === ec.name) || all.some((x) => x.name === ec.name)) continue;
+      const target = ec.targetContainerName ? latest(inSandbox(ec.targetContainerName).filter((x) => x.state === 'running')) : undefined;
+      changed = true;
+      await this.startContainer(ec as Container, 'ephemeral', 0, sandboxId, sbConfig, volumes, target?.id);
+    }
     const after = changed ? await this.deps.runtime.listContainers({ podUid: this.uid, all: true }) : all;
     await this.report(after);
   }
@@ -421,7 +429,7 @@ export class PodWorker {
     }
   }
 
-  private async startContainer(c: Container, kind: ContainerKind, restartCount: number, sandboxId: string, sb: PodSandboxConfig, volumes: Awaited<ReturnType<VolumeManager['setUp']>>): Promise<void> {
+  private async startContainer(c: Container, kind: ContainerKind, restartCount: number, sandboxId: string, sb: PodSandboxConfig, volumes: Awaited<ReturnType<VolumeManager['setUp']>>, pidNamespaceOf?: string): Promise<void> {
     const key = this.key(c.name);
     if (!(await this.ensureImage(c))) return;
     let env: { name: string; value: string }[];
@@ -478,6 +486,7 @@ export class PodWorker {
       },
       tty: c.tty === true,
       stdin: c.stdin === true,
+      ...(pidNamespaceOf ? { pidNamespaceOf } : {}),
       restartCount,
       hash: containerHash(c),
       terminationMessagePath: c.terminationMessagePath ?? '/dev/termination-log',
@@ -691,8 +700,10 @@ export class PodWorker {
     const spec = this.pod.spec!;
     const init = await this.observe(list, (spec.initContainers ?? []).filter((c) => c.restartPolicy !== 'Always'), true);
     const containers = await this.observe(list, spec.containers, false);
+    // Ephemeral containers are never ready (they have no readiness), as the kubelet reports them.
+    const ephemeral = (await this.observe(list, (spec.ephemeralContainers ?? []) as Container[], false)).map((o) => ({ ...o, ready: false }));
     const now = new Date();
-    const status = computePodStatus(this.pod, { hostIP: this.deps.hostIP, ...(this.podIP ? { podIP: this.podIP } : {}), startTime: this.startTime ?? this.pod.status?.startTime ?? formatTime(now), init, containers, ...(failure ? { failure } : {}) }, now);
+    const status = computePodStatus(this.pod, { hostIP: this.deps.hostIP, ...(this.podIP ? { podIP: this.podIP } : {}), startTime: this.startTime ?? this.pod.status?.startTime ?? formatTime(now), init, containers, ephemeral, ...(failure ? { failure } : {}) }, now);
     if (!status['qosClass']) status['qosClass'] = qosClass(spec);
     const comparable = { ...status, conditions: (status['conditions'] as { lastProbeTime?: unknown }[]).map((c) => ({ ...c, lastProbeTime: null })) };
     const previous = this.pod.status ? { ...this.pod.status, conditions: (this.pod.status.conditions ?? []).map((c) => ({ ...c, lastProbeTime: null })) } : undefined;

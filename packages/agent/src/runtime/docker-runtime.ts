@@ -351,7 +351,7 @@ export class DockerRuntime implements ContainerRuntime {
     const hostConfig: HostConfig = {
       NetworkMode: sandbox.hostNetwork ? 'host' : sandboxMode,
       IpcMode: sandbox.hostIPC ? 'host' : sandboxMode,
-      ...(sandbox.hostPID ? { PidMode: 'host' } : sandbox.shareProcessNamespace ? { PidMode: sandboxMode } : {}),
+      ...(sandbox.hostPID ? { PidMode: 'host' } : sandbox.shareProcessNamespace ? { PidMode: sandboxMode } : config.pidNamespaceOf ? { PidMode: `container:${config.pidNamespaceOf}` } : {}),
       RestartPolicy: { Name: 'no' },
       CpuShares: milliCpuToShares(res.cpuRequestMilli),
       ...(res.cpuLimitMilli ? { NanoCpus: milliCpuToNanoCpus(res.cpuLimitMilli) } : {}),

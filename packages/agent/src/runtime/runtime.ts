@@ -136,6 +136,11 @@ export interface ContainerConfig {
   securityContext?: ContainerSecurity;
   tty?: boolean;
   stdin?: boolean;
+  /**
+   * Join this container's process namespace (an ephemeral container's targetContainerName), unless
+   * the pod shares one namespace anyway (hostPID, shareProcessNamespace).
+   */
+  pidNamespaceOf?: string;
   /** How many times this container has been restarted in the pod (also the name's attempt). */
   restartCount: number;
   /** Hash of the container spec, to notice spec changes after an agent restart. */

@@ -56,6 +56,7 @@ interface SubresourceDoc {
 function subresourceDoc(r: ResourceInfo, sub: SubresourceName): SubresourceDoc {
   switch (sub) {
     case 'status':
+    case 'ephemeralcontainers':
       return { kind: r.kind, verbs: ['get', 'patch', 'update'] };
     case 'scale':
       return { kind: 'Scale', verbs: ['get', 'patch', 'update'], group: 'autoscaling', version: 'v1' };

@@ -21,7 +21,7 @@ import type { UserInfo } from '../auth/authenticator.js';
 import { readOnlyMutation, type GenericStore, type DeleteOptions, type WriteOptions, type WriteResult } from '../registry/generic-store.js';
 import type { Registry } from '../registry/registry.js';
 import type { Patcher } from '../registry/patcher.js';
-import type { RequestContext } from '../registry/strategy.js';
+import type { RequestContext, WriteTarget } from '../registry/strategy.js';
 import { bindPod, evictPod, finalizeNamespace, scaleOf, updateScale } from '../registry/subresources.js';
 import type { CachedObject } from '../registry/resource-cache.js';
 import type { Storage } from '../storage/storage.js';
@@ -238,7 +238,7 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
     return opts;
   }
 
-  async function patch(store: GenericStore, info: RequestInfo, req: FastifyRequest, q: Query, subresource: '' | 'status'): Promise<WriteResult> {
+  async function patch(store: GenericStore, info: RequestInfo, req: FastifyRequest, q: Query, subresource: WriteTarget): Promise<WriteResult> {
     const { type, patch: doc } = decodePatchBody(req.body as Buffer | undefined, req.headers['content-type']);
     const options = writeOptions(q, req);
     const ctx = ctxOf(req);
@@ -402,15 +402,16 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
       throw new ApiError(503, 'ServiceUnavailable', `the ${resource.plural}/${sub} subresource is not available on this server yet`);
     }
     switch (sub) {
-      case 'status': {
+      case 'status':
+      case 'ephemeralcontainers': {
         if (info.verb === 'get') return send(reply, 200, render(store, store.getCached(info.namespace, info.name), 'object', q));
         if (info.verb === 'update') {
           const body = decodeObjectBody(req.body as Buffer | undefined, req.headers['content-type']);
-          const r = await store.update(info.namespace, info.name, body, writeOptions(q, req), ctxOf(req), 'status');
+          const r = await store.update(info.namespace, info.name, body, writeOptions(q, req), ctxOf(req), sub);
           return send(reply, r.code, r.json, r.warnings);
         }
         if (info.verb === 'patch') {
-          const r = await patch(store, info, req, q, 'status');
+          const r = await patch(store, info, req, q, sub);
           return send(reply, r.code, r.json, r.warnings);
         }
         throw methodNotAllowed();

@@ -31,7 +31,7 @@ import { StorageError } from '../storage/storage.js';
 import type { FieldValidation, KindCodec } from './codec.js';
 import { storageKey } from './object-cache.js';
 import type { CachedObject, ResourceCache } from './resource-cache.js';
-import { specChanged, validateMetaForCreate, validateMetaForUpdate, type RequestContext, type Strategy } from './strategy.js';
+import { specChanged, validateMetaForCreate, validateMetaForUpdate, type RequestContext, type Strategy, type WriteTarget } from './strategy.js';
 
 /** Options every write accepts. */
 export interface WriteOptions {
@@ -365,7 +365,7 @@ export class GenericStore {
    * PUT: replaces an object (or its status). A resourceVersion in the body must match (409
    * otherwise); without one the write is unconditional.
    */
-  async update(namespace: string, name: string, body: unknown, options: WriteOptions, ctx: RequestContext, subresource: '' | 'status' = ''): Promise<WriteResult> {
+  async update(namespace: string, name: string, body: unknown, options: WriteOptions, ctx: RequestContext, subresource: WriteTarget = ''): Promise<WriteResult> {
     const warnings: string[] = [];
     const obj = this.decode(body, options.fieldValidation, warnings);
     this.bindMeta(obj, namespace, name);
@@ -383,7 +383,7 @@ export class GenericStore {
     name: string,
     options: WriteOptions,
     ctx: RequestContext,
-    subresource: '' | 'status',
+    subresource: WriteTarget,
     mutate: Mutation,
     preconditionRv: string | undefined,
     warnings: string[] = [],
@@ -477,7 +477,7 @@ export class GenericStore {
    * with ordinary requests skip the bookkeeping, which would otherwise cost every write. The first
    * apply of such an object attributes its existing fields to "before-first-apply".
    */
-  private trackFields(old: KubeObject | undefined, obj: KubeObject, options: WriteOptions, ctx: RequestContext, subresource: '' | 'status'): void {
+  private trackFields(old: KubeObject | undefined, obj: KubeObject, options: WriteOptions, ctx: RequestContext, subresource: WriteTarget): void {
     if (!options.fieldManager || options.managedFieldsSet) return;
     if (!old || !(old.metadata.managedFields ?? []).some((e) => e.operation === 'Apply')) return;
     updateManagedFields({
@@ -505,9 +505,14 @@ export class GenericStore {
    * Builds the object to store from the desired one and the current one: server-managed metadata
    * is carried over, the status split applied, generation bumped on spec change, then validated.
    */
-  private mergeForUpdate(desired: KubeObject, old: KubeObject, subresource: '' | 'status', ctx: RequestContext): KubeObject {
+  private mergeForUpdate(desired: KubeObject, old: KubeObject, subresource: WriteTarget, ctx: RequestContext): KubeObject {
     let obj: KubeObject;
-    if (subresource === 'status') {
+    const section = subresource === '' || subresource === 'status' ? undefined : this.strategy.sections?.[subresource];
+    if (subresource !== '' && subresource !== 'status' && !section) throw new Error(`${this.qualified} has no ${subresource} subresource`);
+    if (section) {
+      obj = structuredClone(old);
+      section.take(desired, obj);
+    } else if (subresource === 'status') {
       obj = structuredClone(old);
       if (desired['status'] === undefined) delete obj['status'];
       else obj['status'] = desired['status'];
@@ -535,7 +540,9 @@ export class GenericStore {
     if (meta.generateName === undefined && om.generateName !== undefined) meta.generateName = om.generateName;
     if (this.strategy.tracksGeneration) meta.generation = om.generation ?? 1;
     else delete meta.generation;
-    if (subresource === 'status') {
+    if (section) {
+      this.throwIfInvalid(obj, [...validateMetaForUpdate(this.strategy, obj, old), ...section.validate(obj, old, ctx)]);
+    } else if (subresource === 'status') {
       this.strategy.prepareForStatusUpdate(obj, old, ctx);
       this.throwIfInvalid(obj, this.strategy.validateStatusUpdate(obj, old, ctx));
     } else {

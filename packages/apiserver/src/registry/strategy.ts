@@ -31,6 +31,20 @@ export interface TablePrinter {
   cells(obj: KubeObject, now: Date): unknown[];
 }
 
+/**
+ * A part of an object written only through its own subresource, as pods/ephemeralcontainers writes
+ * spec.ephemeralContainers: a write there keeps everything else of the stored object.
+ */
+export interface SubresourceSection {
+  /** Copies the part this subresource writes from the desired object into `into` (a copy of the stored one). */
+  take(desired: KubeObject, into: KubeObject): void;
+  /** Rules for such a write (metadata rules run separately). */
+  validate(obj: KubeObject, old: KubeObject, ctx: RequestContext): FieldError[];
+}
+
+/** What a write addresses: the object (''), its status, or a section subresource by name. */
+export type WriteTarget = '' | 'status' | (string & {});
+
 /** The behaviour of one kind. Every hook works on a private, mutable copy. */
 export interface Strategy {
   readonly resource: ResourceInfo;
@@ -65,6 +79,8 @@ export interface Strategy {
   gracePeriodSeconds(obj: KubeObject, requested: number | undefined): number;
   /** Table columns. */
   readonly table: TablePrinter;
+  /** Section subresources by name (e.g. `ephemeralcontainers`). */
+  readonly sections?: Readonly<Record<string, SubresourceSection>>;
   /**
    * Called when a DELETE finds the object; may mark it (e.g. a namespace's phase Terminating).
    * Returns true when the object must linger although it has no finalizers.

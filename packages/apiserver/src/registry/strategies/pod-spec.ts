@@ -89,24 +89,26 @@ export interface DefaultTolerationSeconds {
 /** Kubernetes' defaults: five minutes each. */
 export const DEFAULT_TOLERATION_SECONDS: Readonly<DefaultTolerationSeconds> = { notReady: 300, unreachable: 300 };
 
+/** Container defaults (an ephemeral container gets no `resources`, which it may not set). */
+export function defaultContainer(c: ContainerLike, ephemeral: boolean): void {
+  c.imagePullPolicy ??= defaultImagePullPolicy(c.image);
+  for (const p of c.ports ?? []) p.protocol ??= 'TCP';
+  defaultProbe(c.livenessProbe);
+  defaultProbe(c.readinessProbe);
+  defaultProbe(c.startupProbe);
+  c['terminationMessagePath'] ??= '/dev/termination-log';
+  c['terminationMessagePolicy'] ??= 'File';
+  if (!ephemeral) c.resources ??= {};
+}
+
 /**
  * Applies the defaults Kubernetes sets on pod specs and templates (those that depend on other
  * fields); with `forPod`, also what admission adds to real pods (service account, priority,
  * the not-ready/unreachable tolerations with `tolerationSeconds`).
  */
 export function defaultPodSpec(spec: PodSpecLike, forPod: boolean, tolerationSeconds: Readonly<DefaultTolerationSeconds> = DEFAULT_TOLERATION_SECONDS): void {
-  for (const list of [spec.initContainers, spec.containers]) {
-    for (const c of list ?? []) {
-      c.imagePullPolicy ??= defaultImagePullPolicy(c.image);
-      for (const p of c.ports ?? []) p.protocol ??= 'TCP';
-      defaultProbe(c.livenessProbe);
-      defaultProbe(c.readinessProbe);
-      defaultProbe(c.startupProbe);
-      c['terminationMessagePath'] ??= '/dev/termination-log';
-      c['terminationMessagePolicy'] ??= 'File';
-      c.resources ??= {};
-    }
-  }
+  for (const c of [...(spec.initContainers ?? []), ...(spec.containers ?? [])]) defaultContainer(c, false);
+  for (const c of spec.ephemeralContainers ?? []) defaultContainer(c, true);
   if (spec.hostNetwork) {
     for (const c of spec.containers ?? []) for (const p of c.ports ?? []) p.hostPort ??= p.containerPort;
   }
@@ -229,6 +231,34 @@ function validateContainers(list: ContainerLike[] | undefined, field: string, vo
   });
 }
 
+/** Container fields an ephemeral container may not set (Kubernetes' allow list, inverted). */
+const NOT_FOR_EPHEMERAL = ['ports', 'resources', 'livenessProbe', 'readinessProbe', 'startupProbe', 'lifecycle', 'resizePolicy', 'restartPolicy'];
+
+function isZero(v: unknown): boolean {
+  if (v === undefined || v === null || v === '' || v === 0 || v === false) return true;
+  if (Array.isArray(v)) return v.length === 0;
+  return typeof v === 'object' && Object.values(v as object).every(isZero);
+}
+
+/**
+ * Ephemeral containers (Kubernetes' validateEphemeralContainers): the common container rules, a
+ * name unique among all the pod's containers, a target that is an ordinary or init container, no
+ * ports, probes, lifecycle, resources or restart policy, and no subPath mounts.
+ */
+function validateEphemeralContainers(list: ContainerLike[] | undefined, field: string, volumes: Set<string>, others: Set<string>, errs: FieldError[]): void {
+  const targets = new Set(others);
+  validateContainers(list, field, volumes, others, errs, false);
+  (list ?? []).forEach((c, i) => {
+    const f = `${field}[${i}]`;
+    const target = c['targetContainerName'] as string | undefined;
+    if (target && !targets.has(target)) errs.push({ type: 'FieldValueNotFound', field: `${f}.targetContainerName`, message: JSON.stringify(target) });
+    for (const k of NOT_FOR_EPHEMERAL) if (!isZero(c[k])) errs.push({ type: 'FieldValueForbidden', field: `${f}.${k}`, message: 'cannot be set for an Ephemeral Container' });
+    (c.volumeMounts ?? []).forEach((m, j) => {
+      for (const k of ['subPath', 'subPathExpr']) if ((m as Record<string, unknown>)[k]) errs.push({ type: 'FieldValueForbidden', field: `${f}.volumeMounts[${j}].${k}`, message: 'cannot be set for an Ephemeral Container' });
+    });
+  });
+}
+
 /** Validates a pod spec at `field` (`spec`, `spec.template.spec`). */
 export function validatePodSpec(spec: PodSpecLike | undefined, field: string): FieldError[] {
   const errs: FieldError[] = [];
@@ -250,6 +280,7 @@ export function validatePodSpec(spec: PodSpecLike | undefined, field: string): F
   const names = new Set<string>();
   validateContainers(spec.initContainers, `${field}.initContainers`, volumes, names, errs, true);
   validateContainers(spec.containers, `${field}.containers`, volumes, names, errs, false);
+  validateEphemeralContainers(spec.ephemeralContainers, `${field}.ephemeralContainers`, volumes, new Set(names), errs);
   if (spec.restartPolicy !== undefined && !RESTART_POLICIES.includes(spec.restartPolicy)) errs.push(notSupported(`${field}.restartPolicy`, spec.restartPolicy, RESTART_POLICIES));
   if (spec.dnsPolicy !== undefined && !DNS_POLICIES.includes(spec.dnsPolicy)) errs.push(notSupported(`${field}.dnsPolicy`, spec.dnsPolicy, DNS_POLICIES));
   if (spec.terminationGracePeriodSeconds !== undefined && spec.terminationGracePeriodSeconds < 0) errs.push(invalidValue(`${field}.terminationGracePeriodSeconds`, spec.terminationGracePeriodSeconds, 'must be greater than or equal to 0'));

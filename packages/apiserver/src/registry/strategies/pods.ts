@@ -4,9 +4,9 @@
  */
 import deepEqual from 'fast-deep-equal';
 import { findResource, parseQuantity, type FieldError, type KubeObject } from '@flotilla/api';
-import { AGE_COLUMN, defineStrategy, humanAge, type Strategy } from '../strategy.js';
+import { AGE_COLUMN, defineStrategy, humanAge, type Strategy, type SubresourceSection } from '../strategy.js';
 import { forbiddenField } from '../validation.js';
-import { DEFAULT_TOLERATION_SECONDS, defaultPodSpec, validatePodSpec, type ContainerLike, type DefaultTolerationSeconds, type PodSpecLike } from './pod-spec.js';
+import { DEFAULT_TOLERATION_SECONDS, defaultContainer, defaultPodSpec, validatePodSpec, type ContainerLike, type DefaultTolerationSeconds, type PodSpecLike } from './pod-spec.js';
 
 interface ContainerState {
   waiting?: { reason?: string };
@@ -164,6 +164,31 @@ function onlyMutableFieldsChanged(a: PodSpecLike, b: PodSpecLike): boolean {
   return containersEqualIgnoringImage(a.containers, b.containers) && containersEqualIgnoringImage(a.initContainers, b.initContainers);
 }
 
+/**
+ * pods/ephemeralcontainers (kubectl debug): a write there changes spec.ephemeralContainers only;
+ * containers may be added, never removed or changed, and a static pod gets none.
+ */
+const EPHEMERAL_CONTAINERS: SubresourceSection = {
+  take: (desired, into) => {
+    const list = specOf(desired).ephemeralContainers;
+    const spec = specOf(into);
+    if (list === undefined) delete spec.ephemeralContainers;
+    else spec.ephemeralContainers = list;
+    for (const c of list ?? []) defaultContainer(c, true);
+  },
+  validate: (obj, old) => {
+    if (old.metadata.annotations?.['kubernetes.io/config.mirror'] !== undefined) return [forbiddenField('', 'static pods do not support ephemeral containers')];
+    const errs = validatePodSpec(specOf(obj), 'spec');
+    const now = new Map((specOf(obj).ephemeralContainers ?? []).map((c) => [c.name, c]));
+    for (const before of specOf(old).ephemeralContainers ?? []) {
+      const after = now.get(before.name);
+      if (!after) errs.push(forbiddenField('spec.ephemeralContainers', `existing ephemeral containers "${before.name ?? ''}" may not be removed\n`));
+      else if (!deepEqual(after, before)) errs.push(forbiddenField('spec.ephemeralContainers', `existing ephemeral containers "${before.name ?? ''}" may not be changed\n`));
+    }
+    return errs;
+  },
+};
+
 /** Options of the pods strategy. */
 export interface PodStrategyOptions {
   /** tolerationSeconds of the default not-ready/unreachable tolerations (300 each by default). */
@@ -196,7 +221,12 @@ export function podStrategy(definitionName: string, options: PodStrategyOptions 
       void old;
       defaultPodSpec(specOf(obj), true, tolerationSeconds);
     },
-    validate: (obj) => validatePodSpec(specOf(obj), 'spec'),
+    validate: (obj) => {
+      const errs = validatePodSpec(specOf(obj), 'spec');
+      if ((specOf(obj).ephemeralContainers ?? []).length > 0) errs.push(forbiddenField('spec.ephemeralContainers', 'cannot be set on create'));
+      return errs;
+    },
+    sections: { ephemeralcontainers: EPHEMERAL_CONTAINERS },
     validateUpdate: (obj, old) => {
       const errs: FieldError[] = validatePodSpec(specOf(obj), 'spec');
       const a = specOf(obj);
