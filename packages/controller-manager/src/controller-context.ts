@@ -21,6 +21,11 @@ export interface ControllerOptions {
   nodeCidrMaskSize: number;
   /** How often HorizontalPodAutoscalers are evaluated (ms, default 15 s). */
   hpaSyncPeriodMs?: number;
+  /**
+   * The cluster CA bundle (PEM) published as `kube-root-ca.crt` in every namespace: `--root-ca-file`,
+   * else (filled in by `start`) the CA of the controller manager's kubeconfig.
+   */
+  rootCaPem?: string;
 }
 
 /** Shared dependencies of controllers. */

@@ -15,6 +15,9 @@ import { NamespaceController } from './controllers/namespace/namespace-controlle
 import { NodeLifecycleController } from './controllers/nodelifecycle/node-lifecycle-controller.js';
 import { PodGcController } from './controllers/podgc/pod-gc-controller.js';
 import { REPLICATION_CONTROLLERS, ReplicaSetController } from './controllers/replicaset/replicaset-controller.js';
+import { ClusterRoleAggregationController } from './controllers/clusterroleaggregation/cluster-role-aggregation-controller.js';
+import { RootCaCertPublisher } from './controllers/rootcacertpublisher/root-ca-cert-publisher.js';
+import { ServiceAccountsController } from './controllers/serviceaccount/service-accounts-controller.js';
 
 /** Builds a controller on a context. */
 export type ControllerFactory = (ctx: ControllerContext) => Controller;
@@ -36,6 +39,9 @@ export const CONTROLLERS: Record<string, ControllerFactory> = {
   podgc: (ctx) => new PodGcController(ctx),
   horizontalpodautoscaling: (ctx) => new HorizontalPodAutoscalerController(ctx, { syncPeriodMs: ctx.options.hpaSyncPeriodMs ?? 15_000 }),
   nodeipam: (ctx) => new NodeIpamController(ctx),
+  serviceaccount: (ctx) => new ServiceAccountsController(ctx),
+  'root-ca-cert-publisher': (ctx) => new RootCaCertPublisher(ctx, ctx.options.rootCaPem ?? ''),
+  'clusterrole-aggregation': (ctx) => new ClusterRoleAggregationController(ctx),
 };
 
 /**

@@ -4,6 +4,7 @@
 import { checkFlags, durationFlag, FlagError, intFlag, leaderElectionFlags, leaderElectionOptions, loadClientConfig, parseCommandLine, runUntilSignalled } from '@flotilla/client';
 import pino from 'pino';
 import { CONTROLLERS } from './controllers.js';
+import { readRootCaFile } from './root-ca-file.js';
 import { start } from './start.js';
 
 const USAGE = `Usage: flotilla-controller-manager --kubeconfig FILE [flags]
@@ -29,6 +30,8 @@ Flags:
   --cluster-cidr CIDR                   allocate each node a pod CIDR from this range (default: none)
   --node-cidr-mask-size N               prefix length of each node's pod CIDR (default 24)
   --horizontal-pod-autoscaler-sync-period DURATION  how often HPAs are evaluated (default 15s)
+  --root-ca-file FILE                   CA bundle (PEM) published as ConfigMap kube-root-ca.crt in every
+                                        namespace (default: the CA of the kubeconfig)
   --clock-speed FACTOR                  run the controllers' clock FACTOR times faster (testing only)
   --log-level LEVEL                     (default info)
 `;
@@ -48,6 +51,7 @@ export async function main(argv: string[]): Promise<void> {
     'cluster-cidr': { type: 'string', default: '' },
     'node-cidr-mask-size': { type: 'string', default: '24' },
     'horizontal-pod-autoscaler-sync-period': { type: 'string', default: '15s' },
+    'root-ca-file': { type: 'string' },
     'clock-speed': { type: 'string', default: '1' },
     'log-level': { type: 'string', default: 'info' },
   });
@@ -70,6 +74,7 @@ export async function main(argv: string[]): Promise<void> {
         clusterCidr: values['cluster-cidr']!,
         nodeCidrMaskSize: intFlag(values['node-cidr-mask-size']!, 'node-cidr-mask-size', 1),
         hpaSyncPeriodMs: durationFlag(values['horizontal-pod-autoscaler-sync-period']!, 'horizontal-pod-autoscaler-sync-period'),
+        ...(values['root-ca-file'] ? { rootCaPem: readRootCaFile(values['root-ca-file']) } : {}),
       },
     };
   });

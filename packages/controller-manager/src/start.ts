@@ -72,7 +72,8 @@ export async function start(config: ControllerManagerConfig, options: { logger: 
     informers: factory,
     logger: log,
     clock,
-    options: config.options,
+    // The root CA to publish: --root-ca-file, else the CA this process trusts the API server with.
+    options: { ...config.options, ...(config.options.rootCaPem === undefined && config.client.ca !== undefined ? { rootCaPem: config.client.ca } : {}) },
     observer: {
       synced: (controller, seconds, failed) => {
         syncDuration.observe({ controller }, seconds);
@@ -82,6 +83,7 @@ export async function start(config: ControllerManagerConfig, options: { logger: 
     queueDepth: (controller, depth) => depths.set(controller, depth),
     recorder: recorders,
   };
+  if (names.includes('root-ca-cert-publisher') && !ctx.options.rootCaPem) log.warn('no root CA (neither --root-ca-file nor a CA in the kubeconfig): kube-root-ca.crt is published empty');
   // Controllers register their informers when built; informers start at once (a standby keeps warm caches).
   const controllers: Controller[] = names.map((n) => CONTROLLERS[n]!(ctx));
   factory.start(stopAll.signal);
