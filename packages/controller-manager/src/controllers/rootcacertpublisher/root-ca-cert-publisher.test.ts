@@ -97,12 +97,20 @@ describe('RootCaCertPublisher', () => {
     expect(after.metadata.labels).toEqual({ team: 'x' });
     expect(after.metadata.annotations?.[DESCRIPTION_ANNOTATION]).toBe(ROOT_CA_DESCRIPTION);
 
+    // Only a key added, the CA intact: still restored.
+    await t.client.update(CONFIGMAPS, { ...after, data: { 'ca.crt': CA, extra: '2' } });
+    await t.settle();
+    await drain(c);
+    after = t.client.peek<ConfigMapView>(CONFIGMAPS, 'a', ROOT_CA_CONFIGMAP_NAME)!;
+    expect(after.data).toEqual({ 'ca.crt': CA });
+
     await t.client.update(CONFIGMAPS, { ...after, metadata: { ...after.metadata, annotations: { other: 'kept' } } });
     await t.settle();
     await drain(c);
     after = t.client.peek<ConfigMapView>(CONFIGMAPS, 'a', ROOT_CA_CONFIGMAP_NAME)!;
     expect(after.metadata.annotations).toEqual({ other: 'kept', [DESCRIPTION_ANNOTATION]: ROOT_CA_DESCRIPTION });
-    expect(t.client.writes().filter((w) => w.verb === 'update').length).toBe(4);
+    // Each edit (three by the test) was answered by exactly one restoring update.
+    expect(t.client.writes().filter((w) => w.verb === 'update').length).toBe(6);
 
     // A different, non-empty description is left alone, as Kubernetes only checks it is present.
     await t.client.update(CONFIGMAPS, { ...after, metadata: { ...after.metadata, annotations: { [DESCRIPTION_ANNOTATION]: 'ours' } } });
