@@ -10,12 +10,13 @@ import type { AddressInfo } from 'node:net';
 import { DEFINITIONS, parseFieldSelector, type KubeObject } from '@flotilla/api';
 import type { Logger } from 'pino';
 import { ClientCertAuthenticator, ensureTokenFile, TokenAuthenticator, UnionAuthenticator, type Authenticator } from './auth/authenticator.js';
-import { GroupAuthorizer } from './auth/authorizer.js';
+import { GroupAuthorizer, UnionAuthorizer } from './auth/authorizer.js';
+import { RbacAuthorizer, registryRbacSource } from './auth/rbac-authorizer.js';
 import { BootstrapTokenAuthenticator } from './auth/bootstrap-token-authenticator.js';
 import { ensureClusterJoinToken, readJoinTokenFile } from './auth/cluster-join-token.js';
 import { podReferenceGraph } from './auth/node-authorizer.js';
 import { ensureServerPki } from './auth/pki.js';
-import { bootstrapCluster } from './bootstrap.js';
+import { bootstrapCluster, bootstrapRbac } from './bootstrap.js';
 import { ensureKubernetesService } from './kubernetes-service.js';
 import { writeKubeconfig } from './kubeconfig-file.js';
 import { podStreamHandlers } from './http/pod-streams.js';
@@ -144,6 +145,7 @@ export async function start(config: ApiServerConfig, options: { logger: Logger; 
   try {
     await registry.start();
     await bootstrapCluster(registry, log);
+    await bootstrapRbac(registry, log);
     if (joinToken) await ensureClusterJoinToken(registry, joinToken, log);
     // Allocation records are repaired before the first request can allocate.
     await allocator.start();
@@ -175,14 +177,18 @@ export async function start(config: ApiServerConfig, options: { logger: Logger; 
   ]);
   const podStore = registry.mustStore('', 'pods');
   const podFields = new Set(['metadata.name', 'metadata.namespace', ...Object.keys(podStore.strategy.selectableFields)]);
-  const authorizer = new GroupAuthorizer(
-    podReferenceGraph({
-      getPod: (ns, name) => podStore.tryGet(ns, name),
-      podsOnNode: (node, ns) =>
-        podStore.cache.list({ namespace: ns, fieldSelector: parseFieldSelector(`spec.nodeName=${node}`, podFields) }, registry.cache.revision).items.map((o) => JSON.parse(o.json) as KubeObject),
-      getPersistentVolume: (name) => registry.mustStore('', 'persistentvolumes').tryGet('', name),
-    }),
-  );
+  // --authorization-mode=Node,RBAC: the fixed policy (masters, discovery, bootstrappers, nodes) or RBAC.
+  const authorizer = new UnionAuthorizer([
+    new GroupAuthorizer(
+      podReferenceGraph({
+        getPod: (ns, name) => podStore.tryGet(ns, name),
+        podsOnNode: (node, ns) =>
+          podStore.cache.list({ namespace: ns, fieldSelector: parseFieldSelector(`spec.nodeName=${node}`, podFields) }, registry.cache.revision).items.map((o) => JSON.parse(o.json) as KubeObject),
+        getPersistentVolume: (name) => registry.mustStore('', 'persistentvolumes').tryGet('', name),
+      }),
+    ),
+    new RbacAuthorizer(registryRbacSource(registry)),
+  ]);
   const podStreams = podStreamHandlers({ registry, kubeletClient: pki.kubeletClient, logger: log });
   const app = await buildServer({
     registry,

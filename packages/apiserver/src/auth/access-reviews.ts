@@ -118,7 +118,8 @@ export function registerAccessReviews(app: FastifyInstance, deps: { authorizer: 
   app.post(`/apis/${SSRR.group}/${VERSION}/${SSRR.plural}`, async (req, reply) => {
     const body = readReview(req, SSRR);
     const spec = (body['spec'] ?? {}) as Record<string, unknown>;
-    const status = !deps.authorizer ? ALL_RULES : deps.authorizer.rulesFor ? deps.authorizer.rulesFor(req.user!) : { resourceRules: [], nonResourceRules: [], incomplete: true, evaluationError: 'the authorizer cannot list rules' };
+    const namespace = typeof spec['namespace'] === 'string' ? spec['namespace'] : '';
+    const status = !deps.authorizer ? ALL_RULES : deps.authorizer.rulesFor ? deps.authorizer.rulesFor(req.user!, namespace) : { resourceRules: [], nonResourceRules: [], incomplete: true, evaluationError: 'the authorizer cannot list rules' };
     return reply.code(201).type('application/json').send(json({ kind: SSRR.kind, apiVersion: `${SSRR.group}/${VERSION}`, metadata: { creationTimestamp: null }, spec, status }));
   });
 

@@ -1,6 +1,7 @@
 /**
- * Authorization: may this user do this? Until RBAC exists, a fixed policy by group, in the order
- * Kubernetes' built-in roles and authorizers would decide it:
+ * Authorization: may this user do this? The server's authorizer is the union ({@link UnionAuthorizer},
+ * Kubernetes' `--authorization-mode=Node,RBAC`) of RBAC (rbac-authorizer.ts) and a fixed policy by
+ * group, in the order Kubernetes' built-in roles and authorizers would decide it:
  *
  * | who                                   | may                                                              |
  * |---------------------------------------|------------------------------------------------------------------|
@@ -53,6 +54,7 @@ export interface ResourceRule {
   verbs: string[];
   apiGroups: string[];
   resources: string[];
+  resourceNames?: string[];
 }
 export interface NonResourceRule {
   verbs: string[];
@@ -71,8 +73,8 @@ export interface SubjectRules {
 /** Decides requests. */
 export interface Authorizer {
   authorize(attrs: AuthorizationAttributes): AuthorizationDecision;
-  /** The user's permissions as rules, when the authorizer can list them. */
-  rulesFor?(user: UserInfo): SubjectRules;
+  /** The user's permissions in `namespace` ("" = cluster-wide only) as rules, when the authorizer can list them. */
+  rulesFor?(user: UserInfo, namespace: string): SubjectRules;
 }
 
 /** Non-resource paths every authenticated user may GET (Kubernetes' system:discovery and system:public-info-viewer). */
@@ -113,7 +115,7 @@ export function isSelfReview(group: string, resource: string, verb: string): boo
 export class GroupAuthorizer implements Authorizer {
   constructor(private readonly graph: NodeGraph) {}
 
-  rulesFor(user: UserInfo): SubjectRules {
+  rulesFor(user: UserInfo, _namespace = ''): SubjectRules {
     if (user.groups.includes(MASTERS_GROUP)) return ALL_RULES;
     const out: SubjectRules = { resourceRules: [...BASIC_RULES.resourceRules], nonResourceRules: [...BASIC_RULES.nonResourceRules], incomplete: false };
     if (user.groups.includes(BOOTSTRAPPERS_GROUP)) out.resourceRules.push({ verbs: ['create'], apiGroups: [NODE_CREDENTIALS.group], resources: [NODE_CREDENTIALS.resource] });
@@ -137,6 +139,44 @@ export class GroupAuthorizer implements Authorizer {
     }
     if (groups.includes(NODES_GROUP)) return authorizeNode(a, this.graph);
     return DENY;
+  }
+}
+
+/**
+ * Several authorizers as one (Kubernetes' union authorizer): a request is allowed when any allows
+ * it; a denial carries the reasons each gave, one a line. The rules review lists every authorizer's
+ * rules (identical rules once); it is incomplete when any part is.
+ */
+export class UnionAuthorizer implements Authorizer {
+  constructor(private readonly authorizers: readonly Authorizer[]) {}
+
+  authorize(a: AuthorizationAttributes): AuthorizationDecision {
+    const reasons: string[] = [];
+    for (const z of this.authorizers) {
+      const d = z.authorize(a);
+      if (d.allowed) return d;
+      if (d.reason) reasons.push(d.reason);
+    }
+    return reasons.length > 0 ? { allowed: false, reason: reasons.join('\n') } : DENY;
+  }
+
+  rulesFor(user: UserInfo, namespace: string): SubjectRules {
+    const out: SubjectRules = { resourceRules: [], nonResourceRules: [], incomplete: false };
+    const seen = new Set<string>();
+    const errors: string[] = [];
+    const once = (r: unknown) => {
+      const k = JSON.stringify(r);
+      return !seen.has(k) && !!seen.add(k);
+    };
+    for (const z of this.authorizers) {
+      const r = z.rulesFor ? z.rulesFor(user, namespace) : { resourceRules: [], nonResourceRules: [], incomplete: true, evaluationError: 'the authorizer cannot list rules' };
+      for (const x of r.resourceRules) if (once(x)) out.resourceRules.push(x);
+      for (const x of r.nonResourceRules) if (once(x)) out.nonResourceRules.push(x);
+      out.incomplete ||= r.incomplete;
+      if (r.evaluationError) errors.push(r.evaluationError);
+    }
+    if (errors.length > 0) out.evaluationError = errors.length === 1 ? errors[0]! : `[${errors.join(', ')}]`;
+    return out;
   }
 }
 
