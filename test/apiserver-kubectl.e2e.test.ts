@@ -192,12 +192,63 @@ describe.skipIf(!kubectlPath)('kubectl against flotilla-apiserver', () => {
     expect(refused.stderr).toContain('cannot impersonate resource "users"');
   });
 
-  it('tells kubectl debug that ephemeral containers are not available (a 404 with empty details)', async () => {
+  it('kubectl debug adds an ephemeral container through pods/ephemeralcontainers, which refuses changing it', async () => {
     await kubectl.ok(['-n', 'kubectl-e2e', 'run', 'debugged', '--image=busybox:1.36', '--', 'sleep', '3600']);
-    const r = await kubectl.run(['-n', 'kubectl-e2e', 'debug', 'debugged', '--image=busybox:1.36', '--', 'true']);
-    expect(r.code).not.toBe(0);
-    expect(r.stderr).not.toContain('panic');
-    expect(r.stderr).toContain('ephemeral containers are disabled for this cluster');
+    const out = await kubectl.ok(['-n', 'kubectl-e2e', 'debug', 'debugged', '--image=busybox:1.36', '-c', 'dbg', '--target=debugged', '--', 'true']);
+    expect(out).toContain('Targeting container "debugged"');
+    const pod = JSON.parse(await kubectl.ok(['-n', 'kubectl-e2e', 'get', 'pod', 'debugged', '-o', 'json'])) as { spec: { ephemeralContainers?: Record<string, unknown>[] } };
+    expect(pod.spec.ephemeralContainers).toEqual([expect.objectContaining({ name: 'dbg', image: 'busybox:1.36', targetContainerName: 'debugged', command: ['true'], imagePullPolicy: 'IfNotPresent' })]);
+    // A PUT to the subresource that changes it is refused.
+    const edited = JSON.parse(await kubectl.ok(['-n', 'kubectl-e2e', 'get', 'pod', 'debugged', '-o', 'json'])) as { spec: { ephemeralContainers: { command: string[] }[] } };
+    edited.spec.ephemeralContainers[0]!.command = ['false'];
+    const editedFile = join(dir.path, 'debugged.json');
+    writeFileSync(editedFile, JSON.stringify(edited));
+    const changed = await kubectl.run(['replace', '--raw', '/api/v1/namespaces/kubectl-e2e/pods/debugged/ephemeralcontainers', '-f', editedFile]);
+    expect(changed.code).not.toBe(0);
+    expect(changed.stderr).toContain('The Pod "debugged" is invalid: spec.ephemeralContainers: Forbidden: existing ephemeral containers "dbg" may not be changed');
+  });
+
+  it('serves HorizontalPodAutoscalers at autoscaling/v1 too: kubectl autoscale, get, apply, server-side apply and watch', async () => {
+    const ns = ['-n', 'kubectl-e2e'];
+    expect(await kubectl.ok([...ns, 'autoscale', 'deployment', 'shop', '--min=2', '--max=5', '--cpu-percent=60'])).toContain('horizontalpodautoscaler.autoscaling/shop autoscaled');
+    const v2 = JSON.parse(await kubectl.ok([...ns, 'get', 'hpa', 'shop', '-o', 'json'])) as { apiVersion: string; spec: { metrics: unknown[]; minReplicas: number } };
+    expect(v2.apiVersion).toBe('autoscaling/v2');
+    expect(v2.spec.minReplicas).toBe(2);
+    expect(v2.spec.metrics).toEqual([{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 60 } } }]);
+    const table = await kubectl.ok([...ns, 'get', 'hpa']);
+    expect(table).toMatch(/shop\s+Deployment\/shop\s+cpu: <unknown>\/60%\s+2\s+5/);
+    // A v2-only metric survives a v1 read-modify-write (it rides in an annotation there).
+    await kubectl.ok([...ns, 'patch', 'hpa', 'shop', '--type=json', '-p', JSON.stringify([{ op: 'add', path: '/spec/metrics/-', value: { type: 'Resource', resource: { name: 'memory', target: { type: 'AverageValue', averageValue: '100Mi' } } } }])]);
+    const v1 = JSON.parse(await kubectl.ok([...ns, 'get', 'horizontalpodautoscalers.v1.autoscaling', 'shop', '-o', 'json'])) as { apiVersion: string; metadata: { annotations: Record<string, string> }; spec: Record<string, unknown> };
+    expect(v1.apiVersion).toBe('autoscaling/v1');
+    expect(v1.spec['targetCPUUtilizationPercentage']).toBe(60);
+    expect(JSON.parse(v1.metadata.annotations['autoscaling.alpha.kubernetes.io/metrics']!)).toEqual([{ type: 'Resource', resource: { name: 'memory', targetAverageValue: '100Mi' } }]);
+    await kubectl.ok([...ns, 'patch', 'horizontalpodautoscalers.v1.autoscaling', 'shop', '-p', '{"spec":{"targetCPUUtilizationPercentage":70}}']);
+    const after = JSON.parse(await kubectl.ok([...ns, 'get', 'hpa', 'shop', '-o', 'json'])) as { spec: { metrics: { resource: { name: string; target: Record<string, unknown> } }[] } };
+    expect(after.spec.metrics.map((m) => [m.resource.name, m.resource.target['averageUtilization'] ?? m.resource.target['averageValue']])).toEqual([['cpu', 70], ['memory', '100Mi']]);
+
+    // An autoscaling/v1 manifest: client-side apply (create, then a 3-way merge patch), then server-side apply.
+    const hpaFile = join(dir.path, 'hpa-v1.yaml');
+    const hpa = (max: number) => `apiVersion: autoscaling/v1\nkind: HorizontalPodAutoscaler\nmetadata: {name: api, namespace: kubectl-e2e}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: shop}\n  maxReplicas: ${max}\n  targetCPUUtilizationPercentage: 50\n`;
+    const watch = kubectl.spawn([...ns, 'get', 'horizontalpodautoscalers.v1.autoscaling', '--watch', '--output-watch-events', '-o', 'jsonpath={.type} {.object.apiVersion} {.object.metadata.name} {.object.spec.maxReplicas}{"\\n"}']);
+    try {
+      writeFileSync(hpaFile, hpa(4));
+      expect(await kubectl.ok(['apply', '-f', hpaFile])).toContain('horizontalpodautoscaler.autoscaling/api created');
+      writeFileSync(hpaFile, hpa(6));
+      expect(await kubectl.ok(['apply', '-f', hpaFile])).toContain('horizontalpodautoscaler.autoscaling/api configured');
+      writeFileSync(hpaFile, hpa(7));
+      expect(await kubectl.ok(['apply', '--server-side', '--force-conflicts', '-f', hpaFile])).toContain('serverside-applied');
+      await waitFor('v1 watch events', () => watch.output().includes('MODIFIED autoscaling/v1 api 7'), { timeoutMs: 10_000 });
+      expect(watch.output()).toContain('ADDED autoscaling/v1 api 4');
+    } finally {
+      watch.child.kill();
+    }
+    const applied = JSON.parse(await kubectl.ok([...ns, 'get', 'hpa', 'api', '-o', 'json'])) as { spec: { maxReplicas: number; minReplicas: number } };
+    expect(applied.spec).toMatchObject({ maxReplicas: 7, minReplicas: 1 });
+    expect(await kubectl.ok([...ns, 'delete', 'horizontalpodautoscalers.v1.autoscaling', 'api'])).toContain('deleted');
+    const v1Discovery = JSON.parse(await kubectl.ok(['get', '--raw', '/apis/autoscaling'])) as { versions: { version: string }[]; preferredVersion: { version: string } };
+    expect(v1Discovery.versions.map((v) => v.version)).toEqual(['v2', 'v1']);
+    expect(v1Discovery.preferredVersion.version).toBe('v2');
   });
 
   it('deletes what the file created', async () => {

@@ -137,6 +137,17 @@ export const RESOURCES: readonly ResourceInfo[] = [
   ...group('storage.k8s.io', 'v1', [{ kind: 'StorageClass', plural: 'storageclasses', namespaced: CLUSTER, shortNames: ['sc'] }]),
 ];
 
+/**
+ * Further versions some stored resources are also served at, converted to and from the version in
+ * RESOURCES (which is the one stored and preferred): autoscaling/v1 HorizontalPodAutoscalers, which
+ * `kubectl autoscale` creates. Lists of "every resource" (controllers, kubectl's resolver) use
+ * RESOURCES only, as clients use a group's preferred version.
+ */
+export const ALTERNATE_VERSIONS: readonly ResourceInfo[] = [...group('autoscaling', 'v1', [{ kind: 'HorizontalPodAutoscaler', shortNames: ['hpa'], categories: ALL, subresources: ['status'] }])];
+
+/** Every resource at every version served (discovery, OpenAPI, URL resolution). */
+export const SERVED_RESOURCES: readonly ResourceInfo[] = [...RESOURCES, ...ALTERNATE_VERSIONS];
+
 /** Resources that are served but not stored (virtual): they only exist as subresource targets. */
 export const VIRTUAL_RESOURCES: ReadonlySet<string> = new Set(['/bindings']);
 
@@ -148,7 +159,7 @@ export function isStoredResource(r: ResourceInfo): boolean {
 /** Groups in discovery preference order, each with its versions (preferred first). */
 export function apiGroups(): { name: string; versions: string[] }[] {
   const out: { name: string; versions: string[] }[] = [];
-  for (const r of RESOURCES) {
+  for (const r of SERVED_RESOURCES) {
     let g = out.find((x) => x.name === r.group);
     if (!g) {
       g = { name: r.group, versions: [] };
@@ -160,11 +171,10 @@ export function apiGroups(): { name: string; versions: string[] }[] {
 }
 
 const byGroupResource = new Map<string, ResourceInfo>();
-const byGroupKind = new Map<string, ResourceInfo>();
-for (const r of RESOURCES) {
+const byVersionKind = new Map<string, ResourceInfo>();
+for (const r of SERVED_RESOURCES) {
   byGroupResource.set(`${r.group}/${r.version}/${r.plural}`, r);
-  const gk = `${r.group}/${r.kind}`;
-  if (!byGroupKind.has(gk)) byGroupKind.set(gk, r);
+  byVersionKind.set(`${groupVersionOf(r)}/${r.kind}`, r);
 }
 
 /** Finds a resource by group, version and plural. */
@@ -174,11 +184,7 @@ export function findResource(groupName: string, version: string, plural: string)
 
 /** Finds a resource by apiVersion (`apps/v1`, `v1`) and kind. */
 export function findResourceByKind(apiVersion: string, kind: string): ResourceInfo | undefined {
-  const slash = apiVersion.indexOf('/');
-  const g = slash < 0 ? '' : apiVersion.slice(0, slash);
-  const v = slash < 0 ? apiVersion : apiVersion.slice(slash + 1);
-  const r = byGroupKind.get(`${g}/${kind}`);
-  return r && r.version === v ? r : undefined;
+  return byVersionKind.get(`${apiVersion}/${kind}`);
 }
 
 /**

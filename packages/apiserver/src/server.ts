@@ -7,7 +7,7 @@ import type { SecureServerOptions } from 'node:http2';
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import fastifyWebsocket from '@fastify/websocket';
-import { ApiError, reasonForCode, type KubeObject, type SubresourceName } from '@flotilla/api';
+import { ALTERNATE_VERSIONS, ApiError, reasonForCode, type KubeObject, type SubresourceName } from '@flotilla/api';
 import type { Logger } from 'pino';
 import type { Authenticator, UserInfo } from './auth/authenticator.js';
 import { forbidden, type AuthorizationAttributes, type Authorizer } from './auth/authorizer.js';
@@ -19,6 +19,7 @@ import { decodeObjectBody } from './http/body.js';
 import { apiGroupList, apiVersions, versionInfo } from './http/discovery.js';
 import { OpenApiDocuments } from './http/openapi-routes.js';
 import { createResourceHandler, type ResourceHandlerDeps, type WebSocketLike } from './http/resource-handler.js';
+import { servedVersions } from './registry/conversion.js';
 import { queryString } from './http/negotiation.js';
 import { isRequestInfo, requestTarget } from './http/request-info.js';
 import { routeSpdyUpgrades, unaliasProtocol } from './http/spdy-upgrade-routing.js';
@@ -256,6 +257,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     patcher: deps.patcher,
     logger: log,
     servedSubresources: SERVED_SUBRESOURCES,
+    conversions: servedVersions(ALTERNATE_VERSIONS, (d) => deps.registry.codecFor(d)),
     ...(deps.connectHandlers ? { connectHandlers: deps.connectHandlers } : {}),
     ...(deps.webSocketHandlers ? { webSocketHandlers: deps.webSocketHandlers } : {}),
   });

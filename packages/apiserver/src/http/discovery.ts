@@ -2,7 +2,7 @@
  * Discovery documents: /version, /api, /apis, /apis/<group>, /api/v1 and /apis/<group>/<version>
  * (APIResourceList with subresources), as kubectl and client libraries read them.
  */
-import { apiGroups, groupVersionOf, isStoredResource, RESOURCES, type ResourceInfo, type SubresourceName } from '@flotilla/api';
+import { apiGroups, groupVersionOf, isStoredResource, SERVED_RESOURCES, type ResourceInfo, type SubresourceName } from '@flotilla/api';
 
 /** The Kubernetes API level Flotilla implements (kubectl picks its version from the minor). */
 export const KUBERNETES_MAJOR = '1';
@@ -84,7 +84,7 @@ function subresourceDoc(r: ResourceInfo, sub: SubresourceName): SubresourceDoc {
  * (`served` says which subresource names are implemented).
  */
 export function apiResourceList(group: string, version: string, served: ReadonlySet<SubresourceName>): Record<string, unknown> | undefined {
-  const rs = RESOURCES.filter((r) => r.group === group && r.version === version);
+  const rs = SERVED_RESOURCES.filter((r) => r.group === group && r.version === version);
   if (rs.length === 0) return undefined;
   const resources: Record<string, unknown>[] = [];
   for (const r of rs) {

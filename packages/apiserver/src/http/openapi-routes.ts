@@ -4,7 +4,7 @@
  * minimal `/openapi/v2` answer kubectl accepts (it falls back to v2 only when v3 fails).
  */
 import { createHash } from 'node:crypto';
-import { apiGroups, buildOpenApiV3, RESOURCES, type ResourceInfo } from '@flotilla/api';
+import { apiGroups, buildOpenApiV3, SERVED_RESOURCES, type ResourceInfo } from '@flotilla/api';
 
 interface CachedDoc {
   body: string;
@@ -19,7 +19,7 @@ export class OpenApiDocuments {
     for (const g of apiGroups()) {
       for (const v of g.versions) {
         const gv = g.name === '' ? v : `${g.name}/${v}`;
-        const resources: ResourceInfo[] = RESOURCES.filter((r) => r.group === g.name && r.version === v);
+        const resources: ResourceInfo[] = SERVED_RESOURCES.filter((r) => r.group === g.name && r.version === v);
         const body = JSON.stringify(buildOpenApiV3(gv, resources));
         const hash = createHash('sha512').update(body).digest('hex').slice(0, 128).toUpperCase();
         this.docs.set(g.name === '' ? `api/${v}` : `apis/${g.name}/${v}`, { body, hash });

@@ -13,6 +13,7 @@ import {
   parseLabelSelector,
   type KubeObject,
   type ListMeta,
+  groupVersionOf,
   type ResourceInfo,
   type SubresourceName,
 } from '@flotilla/api';
@@ -22,6 +23,7 @@ import { readOnlyMutation, type GenericStore, type DeleteOptions, type WriteOpti
 import type { Registry } from '../registry/registry.js';
 import type { Patcher } from '../registry/patcher.js';
 import type { RequestContext, WriteTarget } from '../registry/strategy.js';
+import type { ServedVersion } from '../registry/conversion.js';
 import { bindPod, evictPod, finalizeNamespace, scaleOf, updateScale } from '../registry/subresources.js';
 import type { CachedObject } from '../registry/resource-cache.js';
 import type { Storage } from '../storage/storage.js';
@@ -44,9 +46,12 @@ export interface ResourceHandlerDeps {
   connectHandlers?: ReadonlyMap<string, (req: FastifyRequest, reply: FastifyReply, info: RequestInfo) => Promise<void>>;
   /** WebSocket handlers for streaming subresources (exec, attach, portforward), keyed by name. */
   webSocketHandlers?: ReadonlyMap<string, (socket: WebSocketLike, req: FastifyRequest, info: RequestInfo) => Promise<void>>;
+  /** Other served versions of stored resources, by `group/version/plural`, with their decoders. */
+  conversions?: ReadonlyMap<string, ServedVersion>;
   /** Clock (tests inject one). */
   now?: () => Date;
 }
+
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -121,8 +126,8 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
     return JSON.stringify(renderTable(store.strategy, [parsed], { resourceVersion: parsed.metadata.resourceVersion ?? '' }, includeObjectOf(queryString(q, 'includeObject')), now()));
   }
 
-  function renderList(store: GenericStore, items: readonly CachedObject[], meta: ListMeta, view: OutputView, q: Query): string {
-    const r = store.strategy.resource;
+  function renderList(store: GenericStore, items: readonly CachedObject[], meta: ListMeta, view: OutputView, q: Query, served?: ServedVersion): string {
+    const r = served?.served ?? store.strategy.resource;
     if (view === 'table') {
       const objs = items.map((o) => JSON.parse(o.json) as KubeObject);
       return JSON.stringify(renderTable(store.strategy, objs, meta, includeObjectOf(queryString(q, 'includeObject')), now()));
@@ -135,7 +140,7 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
     let out = `{"kind":"${r.listKind}","apiVersion":"${gv}","metadata":${JSON.stringify(meta)},"items":[`;
     for (let i = 0; i < items.length; i++) {
       if (i > 0) out += ',';
-      out += items[i]!.json;
+      out += served ? JSON.stringify(served.fromStored(JSON.parse(items[i]!.json) as KubeObject)) : items[i]!.json;
     }
     return `${out}]}`;
   }
@@ -149,7 +154,7 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
     };
   }
 
-  async function list(store: GenericStore, info: RequestInfo, q: Query, view: OutputView, reply: FastifyReply): Promise<FastifyReply> {
+  async function list(store: GenericStore, info: RequestInfo, q: Query, view: OutputView, reply: FastifyReply, served?: ServedVersion): Promise<FastifyReply> {
     const selection = selectionOf(store, info, q);
     const limit = queryInt(q, 'limit') ?? 0;
     const cont = queryString(q, 'continue');
@@ -182,10 +187,10 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
       meta.continue = encodeContinue({ rv: cont ? listRv : objects.revision, start: result.continueAfter });
       if (result.remaining !== undefined) meta.remainingItemCount = result.remaining;
     }
-    return send(reply, 200, renderList(store, result.items, meta, view, q));
+    return send(reply, 200, renderList(store, result.items, meta, view, q, served));
   }
 
-  async function watch(store: GenericStore, info: RequestInfo, q: Query, view: OutputView, transport: EventTransport, onGone: (stop: () => void) => void): Promise<void> {
+  async function watch(store: GenericStore, info: RequestInfo, q: Query, view: OutputView, transport: EventTransport, onGone: (stop: () => void) => void, served?: ServedVersion): Promise<void> {
     const selection = selectionOf(store, info, q);
     if (info.name) selection.fieldSelector = parseFieldSelector(`metadata.name=${info.name}${selection.fieldSelector.isEmpty() ? '' : `,${selection.fieldSelector.toString()}`}`);
     const rv = queryString(q, 'resourceVersion');
@@ -205,6 +210,7 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
         timeoutSeconds: Math.max(1, timeoutSeconds),
         view,
         includeObject: includeObjectOf(queryString(q, 'includeObject')),
+        ...(served ? { served: { resource: served.served, fromStored: served.fromStored } } : {}),
       },
     );
     onGone(handle.stop);
@@ -308,6 +314,93 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
     }
   }
 
+  /** A watch answered on the hijacked HTTP response (chunked JSON lines). */
+  async function watchOverHttp(store: GenericStore, info: RequestInfo, q: Query, view: OutputView, reply: FastifyReply, served?: ServedVersion): Promise<void> {
+    reply.hijack();
+    const transport = httpTransport(reply.raw);
+    let stop: (() => void) | undefined;
+    reply.raw.on('close', () => stop?.());
+    try {
+      await watch(store, info, q, view, transport, (s) => {
+        stop = s;
+        if (reply.raw.destroyed) s();
+      }, served);
+    } catch (err) {
+      // Parameter errors are found before any event: answer them on the open stream.
+      const status = err instanceof ApiError ? err : new ApiError(500, 'InternalError', 'internal error');
+      transport.send(`${JSON.stringify({ type: 'ERROR', object: status.toStatus() })}\n`);
+      transport.end();
+    }
+  }
+
+  /**
+   * A resource at a version served by conversion (autoscaling/v1 HPAs): reads convert the stored
+   * objects, writes decode the served kind and convert it for the store. Tables and metadata views
+   * are the stored kind's.
+   */
+  async function handleServedVersion(store: GenericStore, served: ServedVersion, info: RequestInfo, req: FastifyRequest, reply: FastifyReply, q: Query, view: OutputView): Promise<FastifyReply | void> {
+    const sub = info.subresource;
+    if (sub !== '' && sub !== 'status') throw resourceNotFound();
+    const out = (o: KubeObject) => JSON.stringify(served.fromStored(o));
+    /** A write's answer: the object converted, or the Status as it is. */
+    const answer = (r: WriteResult) => send(reply, r.code, r.object && (JSON.parse(r.json) as { kind?: string }).kind === store.strategy.resource.kind ? out(r.object) : r.json, r.warnings);
+    const body = () => served.toStored(served.decode(decodeObjectBody(req.body as Buffer | undefined, req.headers['content-type']), fieldValidationOf(q), []));
+    switch (info.verb) {
+      case 'get': {
+        const cached = store.getCached(info.namespace, info.name);
+        return send(reply, 200, view === 'object' ? out(JSON.parse(cached.json) as KubeObject) : render(store, cached, view, q));
+      }
+      case 'list':
+        if (sub) throw methodNotAllowed();
+        return list(store, info, q, view, reply, served);
+      case 'watch':
+        if (sub) throw methodNotAllowed();
+        return watchOverHttp(store, info, q, view, reply, served);
+      case 'create': {
+        if (info.name || sub) throw methodNotAllowed(`the server does not allow this method on the requested resource`);
+        const warnings: string[] = [];
+        const obj = served.toStored(served.decode(decodeObjectBody(req.body as Buffer | undefined, req.headers['content-type']), fieldValidationOf(q), warnings));
+        const r = await store.create(info.namespace, obj, writeOptions(q, req), ctxOf(req));
+        return answer({ ...r, warnings: [...warnings, ...r.warnings] });
+      }
+      case 'update':
+        return answer(await store.update(info.namespace, info.name, body(), writeOptions(q, req), ctxOf(req), sub));
+      case 'patch': {
+        const { type, patch: doc } = decodePatchBody(req.body as Buffer | undefined, req.headers['content-type']);
+        const options = writeOptions(q, req);
+        const ctx = ctxOf(req);
+        const warnings: string[] = [];
+        let preconditionRv: string | undefined;
+        if (type !== 'json' && type !== 'apply') preconditionRv = ((doc as { metadata?: { resourceVersion?: unknown } }).metadata?.resourceVersion as string | undefined) ?? undefined;
+        // Server-side apply works on the served version's fields; managedFields keep that apiVersion.
+        const apply = (cur: KubeObject | undefined) => deps.patcher.serverSideApply(served.definitionName, cur, doc as Record<string, unknown>, queryString(q, 'fieldManager'), queryBool(q, 'force'), groupVersionOf(served.served), ctx.now);
+        if (type === 'apply') {
+          options.managedFieldsSet = true;
+          if (!store.tryGet(info.namespace, info.name)) {
+            if (sub) throw store.notFound(info.name);
+            const obj = served.toStored(served.decode(apply(undefined), options.fieldValidation, warnings));
+            if (obj.metadata.name && obj.metadata.name !== info.name) throw badRequest(`the name of the object (${obj.metadata.name}) does not match the name on the URL (${info.name})`);
+            obj.metadata.name = info.name;
+            if (store.strategy.resource.namespaced) obj.metadata.namespace = info.namespace;
+            return answer(await store.createObject(store.decode(obj, 'Ignore', warnings), options, ctx, warnings));
+          }
+        }
+        const r = await store.guaranteedUpdate(info.namespace, info.name, options, ctx, sub, (cur) => {
+          const patched = type === 'apply' ? apply(served.fromStored(cur)) : deps.patcher.apply(type, served.definitionName, served.fromStored(cur), doc);
+          const obj = served.decode(patched, options.fieldValidation, warnings);
+          if (type === 'json' && obj.metadata.resourceVersion && obj.metadata.resourceVersion !== cur.metadata.resourceVersion) throw store.conflict(info.name);
+          return store.decode(served.toStored(obj), 'Ignore', warnings);
+        }, preconditionRv, warnings);
+        return answer(r);
+      }
+      case 'delete':
+        if (sub) throw methodNotAllowed();
+        return answer(await store.delete(info.namespace, info.name, deleteOptionsOf(req, q), ctxOf(req)));
+      default:
+        throw methodNotAllowed();
+    }
+  }
+
   async function handleResource(info: RequestInfo, req: FastifyRequest, reply: FastifyReply, q: Query): Promise<FastifyReply | void> {
     const resource = info.resource;
     if (!resource) throw resourceNotFound();
@@ -325,6 +418,8 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
     }
     if (!resource.namespaced && info.namespace) throw resourceNotFound();
     const view = info.verb === 'get' || info.verb === 'list' || info.verb === 'watch' ? negotiateView(req.headers['accept']) : 'object';
+    const served = deps.conversions?.get(`${resource.group}/${resource.version}/${resource.plural}`);
+    if (served) return handleServedVersion(store, served, info, req, reply, q, view);
     const sub = info.subresource;
     if (sub) return handleSubresource(store, resource, info, req, reply, q);
     switch (info.verb) {
@@ -333,22 +428,7 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
       case 'list':
         return list(store, info, q, view, reply);
       case 'watch': {
-        reply.hijack();
-        const transport = httpTransport(reply.raw);
-        let stop: (() => void) | undefined;
-        reply.raw.on('close', () => stop?.());
-        try {
-          await watch(store, info, q, view, transport, (s) => {
-            stop = s;
-            if (reply.raw.destroyed) s();
-          });
-        } catch (err) {
-          // Parameter errors are found before any event: answer them on the open stream.
-          const status = err instanceof ApiError ? err : new ApiError(500, 'InternalError', 'internal error');
-          transport.send(`${JSON.stringify({ type: 'ERROR', object: status.toStatus() })}\n`);
-          transport.end();
-        }
-        return;
+        return watchOverHttp(store, info, q, view, reply);
       }
       case 'create': {
         if (info.name) throw methodNotAllowed(`the server does not allow this method on the requested resource`);

@@ -4,7 +4,7 @@
  * each event's JSON line is built once and shared by every plain-JSON watcher.
  */
 import type { ServerResponse } from 'node:http';
-import { ApiError, expired, groupVersionOf, type KubeObject } from '@flotilla/api';
+import { ApiError, expired, groupVersionOf, type KubeObject, type ResourceInfo } from '@flotilla/api';
 import type { Logger } from 'pino';
 import type { Storage } from '../storage/storage.js';
 import { StorageError } from '../storage/storage.js';
@@ -46,6 +46,8 @@ export interface WatchRequest {
   timeoutSeconds: number;
   view: OutputView;
   includeObject: IncludeObject;
+  /** Another served version of the resource: each object converted from the stored one. */
+  served?: { resource: ResourceInfo; fromStored(obj: KubeObject): KubeObject };
 }
 
 /** A chunked HTTP response as an EventTransport. */
@@ -91,10 +93,16 @@ class StreamSink implements WatchSink {
     private readonly log: Logger,
   ) {}
 
+  /** The event's stored text is sent as is (the common case: no table, no conversion). */
+  private get verbatim(): boolean {
+    return this.req.view === 'object' && !this.req.served;
+  }
+
   private objectText(d: Delivery): string {
     const json = d.event.jsonFor(d.type);
-    if (this.req.view === 'object') return json;
+    if (this.verbatim) return json;
     const obj = JSON.parse(json) as KubeObject;
+    if (this.req.view === 'object') return JSON.stringify(this.req.served!.fromStored(obj));
     if (this.req.view === 'partial') return JSON.stringify(partialObject(obj));
     const table = renderTable(this.req.strategy, [obj], { resourceVersion: obj.metadata.resourceVersion ?? '' }, this.req.includeObject, new Date(), this.firstTable);
     this.firstTable = false;
@@ -105,10 +113,10 @@ class StreamSink implements WatchSink {
     if (this.closed) return;
     if (this.transport.framed) {
       for (const d of deliveries) {
-        const line = this.req.view === 'object' ? d.event.line(d.type) : `{"type":"${d.type}","object":${this.objectText(d)}}\n`;
+        const line = this.verbatim ? d.event.line(d.type) : `{"type":"${d.type}","object":${this.objectText(d)}}\n`;
         this.transport.send(line.slice(0, -1));
       }
-    } else if (this.req.view === 'object') {
+    } else if (this.verbatim) {
       if (!this.transport.sendChunks?.(deliveries.map((d) => d.event.chunk(d.type)))) {
         let chunk = '';
         for (const d of deliveries) chunk += d.event.line(d.type);
@@ -127,7 +135,7 @@ class StreamSink implements WatchSink {
 
   bookmark(revision: number, initialEventsEnd = false): void {
     if (this.closed) return;
-    const r = this.req.strategy.resource;
+    const r = this.req.served?.resource ?? this.req.strategy.resource;
     const metadata: Record<string, unknown> = { resourceVersion: String(revision) };
     if (initialEventsEnd) metadata['annotations'] = { 'k8s.io/initial-events-end': 'true' };
     const text = JSON.stringify({ type: 'BOOKMARK', object: { kind: r.kind, apiVersion: groupVersionOf(r), metadata } });

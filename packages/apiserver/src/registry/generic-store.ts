@@ -21,6 +21,7 @@ import {
   type FieldError,
   type KubeObject,
   type ObjectMeta,
+  type ResourceInfo,
   type SchemaDefinitions,
   updateManagedFields,
 } from '@flotilla/api';
@@ -122,6 +123,36 @@ const MAX_GUARANTEED_UPDATE_ATTEMPTS = 16;
 
 /** Objects and kinds where DELETE answers with the object rather than a Status. */
 const RETURNS_DELETED_OBJECT = new Set(['/pods', '/services']);
+
+/**
+ * Decodes a request body into an object of `resource`'s kind with its codec: type meta must match,
+ * type errors are 400, unknown fields follow fieldValidation, schema violations are 422.
+ */
+export function decodeObject(codec: KindCodec, resource: ResourceInfo, body: unknown, fieldValidation: FieldValidation, warnings: string[]): KubeObject {
+  const kind = resource.kind;
+  const apiVersion = groupVersionOf(resource);
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw badRequest(`${kind} in version "${resource.version}" cannot be handled as a ${kind}: the request body must be a JSON object`);
+  }
+  checkTypeMeta(body as Record<string, unknown>, kind, apiVersion);
+  const r = codec.decode(body, fieldValidation);
+  if (r.decodeErrors.length > 0) {
+    throw badRequest(`${kind} in version "${resource.version}" cannot be handled as a ${kind}: ${r.decodeErrors.join(', ')}`);
+  }
+  if (r.unknownFields.length > 0) {
+    if (fieldValidation === 'Strict') {
+      throw badRequest(`strict decoding error: ${r.unknownFields.map((f) => `unknown field "${f}"`).join(', ')}`);
+    }
+    if (fieldValidation === 'Warn') for (const f of r.unknownFields) warnings.push(`unknown field "${f}"`);
+  }
+  const obj = r.object;
+  obj.apiVersion = apiVersion;
+  obj.kind = kind;
+  if (obj.metadata === undefined || obj.metadata === null) obj.metadata = {};
+  dropEmptyMetaCollections(obj.metadata);
+  if (r.fieldErrors.length > 0) throw invalid(kind, obj.metadata.name ?? obj.metadata.generateName ?? '', resource.group, r.fieldErrors);
+  return obj;
+}
 
 /** Generates a `generateName` suffix the way Kubernetes does (5 chars, no vowels). */
 export function generateNameSuffix(): string {
@@ -234,28 +265,7 @@ export class GenericStore {
    * type errors are 400, unknown fields follow fieldValidation, schema violations are 422.
    */
   decode(body: unknown, fieldValidation: FieldValidation, warnings: string[]): KubeObject {
-    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-      throw badRequest(`${this.kind} in version "${this.strategy.resource.version}" cannot be handled as a ${this.kind}: the request body must be a JSON object`);
-    }
-    const b = body as Record<string, unknown>;
-    checkTypeMeta(b, this.kind, this.apiVersion);
-    const r = this.codec.decode(body, fieldValidation);
-    if (r.decodeErrors.length > 0) {
-      throw badRequest(`${this.kind} in version "${this.strategy.resource.version}" cannot be handled as a ${this.kind}: ${r.decodeErrors.join(', ')}`);
-    }
-    if (r.unknownFields.length > 0) {
-      if (fieldValidation === 'Strict') {
-        throw badRequest(`strict decoding error: ${r.unknownFields.map((f) => `unknown field "${f}"`).join(', ')}`);
-      }
-      if (fieldValidation === 'Warn') for (const f of r.unknownFields) warnings.push(`unknown field "${f}"`);
-    }
-    const obj = r.object;
-    obj.apiVersion = this.apiVersion;
-    obj.kind = this.kind;
-    if (obj.metadata === undefined || obj.metadata === null) obj.metadata = {};
-    dropEmptyMetaCollections(obj.metadata);
-    if (r.fieldErrors.length > 0) throw invalid(this.kind, obj.metadata.name ?? obj.metadata.generateName ?? '', this.strategy.resource.group, r.fieldErrors);
-    return obj;
+    return decodeObject(this.codec, this.strategy.resource, body, fieldValidation, warnings);
   }
 
   private checkNamespace(namespace: string, name: string | undefined): void {

@@ -5,7 +5,7 @@
 import { findResource, forbidden, RESOURCES, isStoredResource, type KubeObject, type ResourceInfo, type SchemaDefinitions } from '@flotilla/api';
 import type { Logger } from 'pino';
 import type { Storage } from '../storage/storage.js';
-import type { CodecFactory } from './codec.js';
+import type { CodecFactory, KindCodec } from './codec.js';
 import { GenericStore, type NamespaceLookup } from './generic-store.js';
 import { ObjectCache } from './object-cache.js';
 import { chainAdmissions, serviceAccountAdmission } from './service-account-admission.js';
@@ -165,6 +165,11 @@ export class Registry implements NamespaceLookup {
     const claims = this.stores.get('/persistentvolumeclaims');
     const storageClasses = this.stores.get('storage.k8s.io/storageclasses');
     if (claims && storageClasses) claims.admission = defaultStorageClassAdmission(() => parsedItems<ClassView>(storageClasses));
+  }
+
+  /** The codec of a schema definition (decoding bodies of a kind served by conversion). */
+  codecFor(definitionName: string): KindCodec {
+    return this.deps.codecs(definitionName);
   }
 
   /** Stops the cache (closing watches). */

@@ -276,6 +276,31 @@ export function addAutoscaling(d: DefinitionSet): void {
   d.add(s('ScaleSpec'), obj({ replicas: int32('Desired number of instances.', { minimum: 0 }) }, 'The desired scale.'));
   d.add(s('ScaleStatus'), obj({ replicas: int32('Actual number of instances.'), selector: str('Label selector of the pods, in string form.') }, 'The current scale.'));
   d.kind(s('Scale'), { group: 'autoscaling', version: 'v1', kind: 'Scale' }, 'The scale subresource of a workload.', { spec: ref(s('ScaleSpec'), 'Desired scale.'), status: ref(s('ScaleStatus'), 'Current scale. Read-only.') });
+  // autoscaling/v1 HorizontalPodAutoscaler: the CPU target only; everything else of autoscaling/v2
+  // travels in the autoscaling.alpha.kubernetes.io/* annotations.
+  d.add(s('CrossVersionObjectReference'), obj({ kind: str('Kind of the target (Deployment).'), name: str('Name of the target.'), apiVersion: str('API version of the target (apps/v1).') }, 'The object to scale.', { required: ['kind', 'name'] }));
+  d.add(
+    s('HorizontalPodAutoscalerSpec'),
+    obj(
+      {
+        scaleTargetRef: ref(s('CrossVersionObjectReference'), 'The workload to scale.'),
+        minReplicas: withDefault(int32('Lower bound of replicas. Defaults to 1.'), 1),
+        maxReplicas: int32('Upper bound of replicas.', { minimum: 1 }),
+        targetCPUUtilizationPercentage: int32('Target average CPU use, in percent of the requested CPU; 80 when unset.'),
+      },
+      'The desired behaviour of an autoscaler.',
+      { required: ['scaleTargetRef', 'maxReplicas'] },
+    ),
+  );
+  d.add(
+    s('HorizontalPodAutoscalerStatus'),
+    obj(
+      { observedGeneration: int64('The generation the status was computed for.'), lastScaleTime: ref(TIME, 'When the replica count last changed.'), currentReplicas: int32('Current number of replicas.'), desiredReplicas: int32('Replica count last computed.'), currentCPUUtilizationPercentage: int32('Current average CPU use, in percent of the requested CPU.') },
+      'The observed state of an autoscaler.',
+    ),
+  );
+  d.kind(s('HorizontalPodAutoscaler'), { group: 'autoscaling', version: 'v1', kind: 'HorizontalPodAutoscaler' }, 'Scales a workload between bounds from its CPU use (autoscaling/v2 has every metric).', { spec: ref(s('HorizontalPodAutoscalerSpec'), 'Target and bounds of the autoscaler.'), status: ref(s('HorizontalPodAutoscalerStatus'), 'Observed state of the autoscaler. Read-only.') });
+  d.listOf(s('HorizontalPodAutoscalerList'), { group: 'autoscaling', version: 'v1', kind: 'HorizontalPodAutoscalerList' }, s('HorizontalPodAutoscaler'));
 }
 
 /** coordination, discovery, networking, policy, rbac, scheduling, storage. */

@@ -4,7 +4,7 @@
  * PodDisruptionBudget.
  */
 import deepEqual from 'fast-deep-equal';
-import { findResource, labelSelectorFromObject, type FieldError, type KubeObject, type LabelSelectorObject } from '@flotilla/api';
+import { labelSelectorFromObject, RESOURCES, type FieldError, type KubeObject, type LabelSelectorObject, type ResourceInfo } from '@flotilla/api';
 import { AGE_COLUMN, defineStrategy, humanAge, humanDuration, type Strategy } from '../strategy.js';
 import { forbiddenField, invalidValue, notSupported, required } from '../validation.js';
 import { age, at, col, containersAndImages, selectorCell } from './core.js';
@@ -101,8 +101,9 @@ function validateDeployment(o: KubeObject): FieldError[] {
   return errs;
 }
 
-function workload(group: string, plural: string): NonNullable<ReturnType<typeof findResource>> {
-  const r = findResource(group, 'v1', plural) ?? findResource(group, 'v2', plural);
+/** The stored version of a resource (RESOURCES; other served versions are conversions of it). */
+function workload(group: string, plural: string): ResourceInfo {
+  const r = RESOURCES.find((x) => x.group === group && x.plural === plural);
   if (!r) throw new Error(`unknown resource ${group}/${plural}`);
   return r;
 }
