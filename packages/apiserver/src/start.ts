@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { ClientCertAuthenticator, ensureTokenFile, TokenAuthenticator, UnionAuthenticator, type Authenticator } from './auth/authenticator.js';
 import { GroupAuthorizer, UnionAuthorizer } from './auth/authorizer.js';
 import { RbacAuthorizer, registryRbacSource } from './auth/rbac-authorizer.js';
+import { EscalationCheck } from './auth/rbac-escalation.js';
 import { BootstrapTokenAuthenticator } from './auth/bootstrap-token-authenticator.js';
 import { ensureClusterJoinToken, readJoinTokenFile } from './auth/cluster-join-token.js';
 import { podReferenceGraph } from './auth/node-authorizer.js';
@@ -118,6 +119,9 @@ export async function start(config: ApiServerConfig, options: { logger: Logger; 
     tolerationSeconds: { notReady: config.defaultNotReadyTolerationSeconds ?? 300, unreachable: config.defaultUnreachableTolerationSeconds ?? 300 },
   });
   strategies.set(resourceKey(pods.resource), pods);
+  // RBAC writes may only grant what their author holds (the authorizers are attached below).
+  const escalation = new EscalationCheck();
+  escalation.guard(strategies);
   const registry = new Registry({ storage, strategies, codecs: schemaCodecs(), logger: log, defs: DEFINITIONS });
   let ready = false;
   let port = config.securePort;
@@ -178,6 +182,7 @@ export async function start(config: ApiServerConfig, options: { logger: Logger; 
   const podStore = registry.mustStore('', 'pods');
   const podFields = new Set(['metadata.name', 'metadata.namespace', ...Object.keys(podStore.strategy.selectableFields)]);
   // --authorization-mode=Node,RBAC: the fixed policy (masters, discovery, bootstrappers, nodes) or RBAC.
+  const rbacAuthorizer = new RbacAuthorizer(registryRbacSource(registry));
   const authorizer = new UnionAuthorizer([
     new GroupAuthorizer(
       podReferenceGraph({
@@ -187,8 +192,9 @@ export async function start(config: ApiServerConfig, options: { logger: Logger; 
         getPersistentVolume: (name) => registry.mustStore('', 'persistentvolumes').tryGet('', name),
       }),
     ),
-    new RbacAuthorizer(registryRbacSource(registry)),
+    rbacAuthorizer,
   ]);
+  escalation.attach(authorizer, rbacAuthorizer);
   const podStreams = podStreamHandlers({ registry, kubeletClient: pki.kubeletClient, logger: log });
   const app = await buildServer({
     registry,

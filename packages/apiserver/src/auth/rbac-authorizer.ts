@@ -126,8 +126,18 @@ export class PolicyIndex {
     return namespace ? [...collect(this.cluster), ...collect(this.namespaced.get(namespace))] : collect(this.cluster);
   }
 
+  /** The rules of a ClusterRole, if it exists. */
+  clusterRoleRules(name: string): PolicyRule[] | undefined {
+    return this.clusterRoles.get(name);
+  }
+
+  /** The rules of a Role, if it exists. */
+  roleRules(namespace: string, name: string): PolicyRule[] | undefined {
+    return this.roles.get(`${namespace}/${name}`);
+  }
+
   /** The rules of a binding's role, or the Kubernetes error when it cannot be resolved. */
-  private roleRules(b: IndexedBinding): PolicyRule[] | string {
+  private bindingRules(b: IndexedBinding): PolicyRule[] | string {
     const name = b.roleRef.name ?? '';
     if (b.roleRef.kind === 'ClusterRole') return this.clusterRoles.get(name) ?? `clusterrole.${RBAC_GROUP} "${name}" not found`;
     if (b.roleRef.kind === 'Role') return this.roles.get(`${b.namespace}/${name}`) ?? `role.${RBAC_GROUP} "${name}" not found`;
@@ -138,7 +148,7 @@ export class PolicyIndex {
   visitRules(user: UserInfo, namespace: string, visit: (rule: PolicyRule) => boolean): string[] {
     const errors: string[] = [];
     for (const b of this.bindingsFor(user, namespace)) {
-      const rules = this.roleRules(b);
+      const rules = this.bindingRules(b);
       if (typeof rules === 'string') {
         errors.push(rules);
         continue;
