@@ -31,6 +31,7 @@ const cases: { rule: PolicyRule; allows: string[]; denies: string[] }[] = [
   { rule: { verbs: ['*'], nonResourceURLs: ['*'] }, allows: ['get path:/metrics', 'post path:/anything'], denies: ['get /pods p'] },
   { rule: { verbs: ['get'], apiGroups: [''], resources: ['pods'], nonResourceURLs: ['/x'] }, allows: ['get /pods p', 'get path:/x'], denies: [] },
   { rule: { verbs: [], apiGroups: ['*'], resources: ['*'] }, allows: [], denies: ['get /pods p'] },
+  { rule: { verbs: ['get'], apiGroups: [''], resources: ['*/'] }, allows: [], denies: ['get /pods p'] },
 ];
 
 describe('ruleAllows', () => {
