@@ -207,12 +207,16 @@ subjects:
     await kubectl.ok(['delete', 'clusterrolebinding', 'system:basic-user']);
     await kubectl.ok(['label', 'clusterrole', 'system:discovery', 'mine=yes']);
     expect((await kubectl.run(['get', 'clusterrolebinding', 'system:basic-user'])).code).toBe(1);
+    const versions = async () => kubectl.ok(['get', 'clusterrole/cluster-admin', 'clusterrole/view', 'clusterrolebinding/cluster-admin', '-o', 'jsonpath={.items[*].metadata.resourceVersion}']);
+    const before = await versions();
     await server.stop();
     server = await startApiServer(dataDir);
     const crb = JSON.parse(await kubectl.ok(['get', 'clusterrolebinding', 'system:basic-user', '-o', 'json'])) as Record<string, unknown>;
     expect(crb['subjects']).toEqual([{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'system:authenticated' }]);
     const discovery = JSON.parse(await kubectl.ok(['get', 'clusterrole', 'system:discovery', '-o', 'json'])) as { metadata: { labels: Record<string, string> } };
     expect(discovery.metadata.labels).toEqual({ 'kubernetes.io/bootstrapping': 'rbac-defaults', mine: 'yes' });
+    // What was complete is not rewritten.
+    expect(await versions()).toBe(before);
     // Policy written before the restart is enforced after it.
     expect((await kubectl.run([...asJane, '-n', 'team', 'get', 'pods'])).code).toBe(0);
     expect((await kubectl.run([...asJane, '-n', 'default', 'get', 'pods'])).code).toBe(1);
