@@ -20,7 +20,8 @@ export type SubresourceName =
   | 'attach'
   | 'portforward'
   | 'finalize'
-  | 'proxy';
+  | 'proxy'
+  | 'token';
 
 /** Static description of one resource (one group/version/plural). */
 export interface ResourceInfo {
@@ -104,7 +105,7 @@ export const RESOURCES: readonly ResourceInfo[] = [
     { kind: 'ReplicationController', shortNames: ['rc'], categories: ALL, subresources: ['scale', 'status'] },
     { kind: 'ResourceQuota', shortNames: ['quota'], subresources: ['status'] },
     { kind: 'Secret' },
-    { kind: 'ServiceAccount', shortNames: ['sa'] },
+    { kind: 'ServiceAccount', shortNames: ['sa'], subresources: ['token'] },
     { kind: 'Service', shortNames: ['svc'], categories: ALL, verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'], subresources: ['proxy', 'status'] },
   ]),
   ...group('apps', 'v1', [

@@ -3,7 +3,8 @@
  */
 import { resolve } from 'node:path';
 import pino from 'pino';
-import { checkFlags, durationFlag, FlagError, intFlag, parseCommandLine, runUntilSignalled } from '@flotilla/client';
+import { boolFlag, checkFlags, durationFlag, FlagError, intFlag, parseCommandLine, runUntilSignalled } from '@flotilla/client';
+import { DEFAULT_SERVICE_ACCOUNT_ISSUER } from './auth/service-account-token.js';
 import { parsePortRange, parseServiceCidr } from './registry/service-allocator.js';
 import { DEFAULT_SERVICE_CLUSTER_IP_RANGE, DEFAULT_SERVICE_NODE_PORT_RANGE, start } from './start.js';
 
@@ -34,6 +35,17 @@ Flags:
                             to every pod without one (default 300)
   --join-token-file FILE    file holding the cluster join token (K10<ca hash>::<id>.<secret> or <id>.<secret>);
                             its bootstrap token Secret kube-system/bootstrap-token-<id> is created at start
+  --service-account-issuer URL
+                            issuer (iss) of service account tokens (repeatable: the first signs, all are
+                            accepted; default ${DEFAULT_SERVICE_ACCOUNT_ISSUER})
+  --api-audiences LIST      comma-separated audiences a token must name to authenticate to this server
+                            (default: the service account issuers)
+  --service-account-max-token-expiration DURATION
+                            longest lifetime of a requested service account token, e.g. 48h (at least 1h;
+                            default: no maximum)
+  --service-account-extend-token-expiration BOOL
+                            issue pod-bound tokens asked for the kubelet's default 3607s for a year, with
+                            a warning time at the hour (default true)
   --log-level LEVEL         trace, debug, info, warn, error (default info)
   -h, --help                show this help
 `;
@@ -53,6 +65,10 @@ export async function main(argv: string[]): Promise<void> {
     'default-not-ready-toleration-seconds': { type: 'string', default: '300' },
     'default-unreachable-toleration-seconds': { type: 'string', default: '300' },
     'join-token-file': { type: 'string' },
+    'service-account-issuer': { type: 'string', multiple: true },
+    'api-audiences': { type: 'string' },
+    'service-account-max-token-expiration': { type: 'string' },
+    'service-account-extend-token-expiration': { type: 'string', default: 'true' },
     'log-level': { type: 'string', default: 'info' },
   });
   if (!values) return;
@@ -67,6 +83,14 @@ export async function main(argv: string[]): Promise<void> {
         throw new FlagError(`--${flag}: ${(err as Error).message}`);
       }
     }
+    const issuers = values['service-account-issuer'] ?? [];
+    for (const issuer of issuers) if (issuer === '' || (issuer.includes(':') && !URL.canParse(issuer))) throw new FlagError(`--service-account-issuer "${issuer}" must be a URL or a string without a colon`);
+    const audiences = values['api-audiences'] ? values['api-audiences'].split(',').map((a) => a.trim()).filter((a) => a !== '') : [];
+    let maxExpirationSeconds: number | undefined;
+    if (values['service-account-max-token-expiration']) {
+      maxExpirationSeconds = Math.floor(durationFlag(values['service-account-max-token-expiration'], 'service-account-max-token-expiration') / 1000);
+      if (maxExpirationSeconds < 3600) throw new FlagError(`--service-account-max-token-expiration must be at least 1h, got ${values['service-account-max-token-expiration']}`);
+    }
     return {
       dataDir: resolve(values['data-dir']!),
       bindAddress: values['bind-address']!,
@@ -79,6 +103,10 @@ export async function main(argv: string[]): Promise<void> {
       defaultNotReadyTolerationSeconds: intFlag(values['default-not-ready-toleration-seconds']!, 'default-not-ready-toleration-seconds', 0),
       defaultUnreachableTolerationSeconds: intFlag(values['default-unreachable-toleration-seconds']!, 'default-unreachable-toleration-seconds', 0),
       ...(values['join-token-file'] ? { joinTokenFile: resolve(values['join-token-file']) } : {}),
+      ...(issuers.length > 0 ? { serviceAccountIssuers: issuers } : {}),
+      ...(audiences.length > 0 ? { apiAudiences: audiences } : {}),
+      ...(maxExpirationSeconds !== undefined ? { serviceAccountMaxTokenExpirationSeconds: maxExpirationSeconds } : {}),
+      serviceAccountExtendTokenExpiration: boolFlag(values['service-account-extend-token-expiration'], 'service-account-extend-token-expiration'),
       ...(values['etcd-servers'] ? { etcdServers: values['etcd-servers'].split(',').map((u) => u.trim()).filter((u) => u !== '') } : {}),
     };
   });

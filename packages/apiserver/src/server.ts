@@ -14,6 +14,7 @@ import { forbidden, type AuthorizationAttributes, type Authorizer } from './auth
 import { registerNodeCredentials } from './auth/node-credentials.js';
 import { ACCESS_REVIEW_API_GROUPS, registerAccessReviews } from './auth/access-reviews.js';
 import { impersonatedUser } from './auth/impersonation.js';
+import { registerServiceAccountIssuerDiscovery, type ServiceAccountIssuerDiscovery } from './auth/service-account-issuer-discovery.js';
 import type { KeyPairPem } from './auth/pki.js';
 import { decodeObjectBody } from './http/body.js';
 import { apiGroupList, apiVersions, versionInfo } from './http/discovery.js';
@@ -37,7 +38,7 @@ export const MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024;
 const MAX_DRAINED_BODY_BYTES = 16 * 1024 * 1024;
 
 /** Subresources with generic implementations in this server. */
-export const SERVED_SUBRESOURCES: ReadonlySet<SubresourceName> = new Set<SubresourceName>(['status', 'ephemeralcontainers', 'scale', 'binding', 'eviction', 'finalize']);
+export const SERVED_SUBRESOURCES: ReadonlySet<SubresourceName> = new Set<SubresourceName>(['status', 'ephemeralcontainers', 'scale', 'binding', 'eviction', 'finalize', 'token']);
 
 /** Paths answered without credentials, as Kubernetes' system:public-info-viewer allows. */
 const PUBLIC_PATHS = new Set(['/healthz', '/livez', '/readyz', '/version', '/cacerts']);
@@ -65,6 +66,8 @@ export interface ServerDeps {
   webSocketHandlers?: ResourceHandlerDeps['webSocketHandlers'];
   /** Agents' usage summaries; when set, metrics.k8s.io/v1beta1 is served. */
   resourceMetrics?: SummarySource;
+  /** Service account issuer discovery (`/.well-known/openid-configuration`, `/openid/v1/jwks`); when set, served. */
+  serviceAccountIssuer?: ServiceAccountIssuerDiscovery;
 }
 
 function statusReply(reply: FastifyReply, err: ApiError): FastifyReply {
@@ -237,6 +240,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.get('/apis', async (_req, reply) => reply.type('application/json').send(JSON.stringify(apiGroupList([...ACCESS_REVIEW_API_GROUPS, ...(deps.resourceMetrics ? [METRICS_API_GROUP] : [])]))));
   registerAccessReviews(app, { authorizer: deps.authorizer });
   if (deps.resourceMetrics) registerMetricsApi(app, { registry: deps.registry, summaries: deps.resourceMetrics });
+  if (deps.serviceAccountIssuer) await registerServiceAccountIssuerDiscovery(app, deps.serviceAccountIssuer, deps.advertiseAddress);
   app.get('/metrics', async (_req, reply) => reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()));
 
   const openapi = new OpenApiDocuments();

@@ -17,6 +17,8 @@ import { BootstrapTokenAuthenticator } from './auth/bootstrap-token-authenticato
 import { ensureClusterJoinToken, readJoinTokenFile } from './auth/cluster-join-token.js';
 import { podReferenceGraph } from './auth/node-authorizer.js';
 import { ensureServerPki } from './auth/pki.js';
+import { ServiceAccountTokenAuthenticator } from './auth/service-account-authenticator.js';
+import { DEFAULT_SERVICE_ACCOUNT_ISSUER, ensureServiceAccountKey } from './auth/service-account-token.js';
 import { bootstrapCluster, bootstrapRbac } from './bootstrap.js';
 import { ensureKubernetesService } from './kubernetes-service.js';
 import { writeKubeconfig } from './kubeconfig-file.js';
@@ -29,6 +31,7 @@ import { schemaCodecs } from './registry/schema-codecs.js';
 import { kubernetesServiceIP, parsePortRange, parseServiceCidr, ServiceAllocator } from './registry/service-allocator.js';
 import { buildStrategies, definitionNameOf } from './registry/strategies/index.js';
 import { podStrategy } from './registry/strategies/pods.js';
+import { TOKEN_REQUEST_DEFINITION, TokenRequestService } from './registry/token-request.js';
 import { AgentSummaryClient, loadKubeletClientCert } from './resource-metrics/agent-summary-client.js';
 import { buildServer } from './server.js';
 import { EtcdStorage } from './storage/etcd-storage.js';
@@ -63,6 +66,14 @@ export interface ApiServerConfig {
   serviceAllocationRepairIntervalMs?: number;
   /** File holding the cluster join token; its bootstrap token Secret is created at start. */
   joinTokenFile?: string;
+  /** Issuers of service account tokens (`--service-account-issuer`): the first signs, all are accepted. Default {@link DEFAULT_SERVICE_ACCOUNT_ISSUER}. */
+  serviceAccountIssuers?: string[];
+  /** Audiences a token must name to authenticate to this server (`--api-audiences`); default the issuers. */
+  apiAudiences?: string[];
+  /** Longest service account token lifetime issued, in seconds (`--service-account-max-token-expiration`); unset = no maximum. */
+  serviceAccountMaxTokenExpirationSeconds?: number;
+  /** Pod-bound tokens asked for the kubelet's default 3607 s live a year with a warning time (default true). */
+  serviceAccountExtendTokenExpiration?: boolean;
 }
 
 /** Default `--service-cluster-ip-range`. */
@@ -106,6 +117,9 @@ export async function start(config: ApiServerConfig, options: { logger: Logger; 
   const sans = [...new Set(['127.0.0.1', '::1', 'localhost', hostname(), advertise, ...(isWildcard(config.bindAddress) ? [] : [config.bindAddress]), ...(config.tlsSans ?? [])])];
   const pki = await ensureServerPki(join(config.dataDir, 'pki'), sans);
   const tokens = await ensureTokenFile(join(config.dataDir, 'tokens.csv'));
+  const saKey = await ensureServiceAccountKey(join(config.dataDir, 'pki'));
+  const saIssuers = config.serviceAccountIssuers && config.serviceAccountIssuers.length > 0 ? config.serviceAccountIssuers : [DEFAULT_SERVICE_ACCOUNT_ISSUER];
+  const apiAudiences = config.apiAudiences && config.apiAudiences.length > 0 ? config.apiAudiences : saIssuers;
   const joinToken = config.joinTokenFile ? await readJoinTokenFile(config.joinTokenFile) : undefined;
 
   const storageLog = log.child({ subsystem: 'storage' });
@@ -177,8 +191,29 @@ export async function start(config: ApiServerConfig, options: { logger: Logger; 
     new TokenAuthenticator(tokens.entries),
     new BootstrapTokenAuthenticator((ns, name) => secrets.tryGet(ns, name)),
     new ClientCertAuthenticator(),
+    new ServiceAccountTokenAuthenticator({
+      issuers: saIssuers,
+      publicKeys: [saKey.publicKey],
+      apiAudiences,
+      objects: {
+        getServiceAccount: (ns, name) => registry.mustStore('', 'serviceaccounts').tryGet(ns, name),
+        getPod: (ns, name) => registry.mustStore('', 'pods').tryGet(ns, name),
+        getSecret: (ns, name) => secrets.tryGet(ns, name),
+        getNode: (name) => registry.mustStore('', 'nodes').tryGet('', name),
+      },
+      logger: log.child({ subsystem: 'serviceaccount-tokens' }),
+    }),
     ...(options.authenticators ?? []),
   ]);
+  const tokenRequests = new TokenRequestService({
+    key: saKey,
+    issuer: saIssuers[0]!,
+    apiAudiences,
+    ...(config.serviceAccountMaxTokenExpirationSeconds ? { maxExpirationSeconds: config.serviceAccountMaxTokenExpirationSeconds } : {}),
+    extendExpiration: config.serviceAccountExtendTokenExpiration ?? true,
+    objects: { get: (resource, ns, name) => registry.mustStore('', resource).get(ns, name) },
+    codec: registry.codecFor(TOKEN_REQUEST_DEFINITION),
+  });
   const podStore = registry.mustStore('', 'pods');
   const podFields = new Set(['metadata.name', 'metadata.namespace', ...Object.keys(podStore.strategy.selectableFields)]);
   // --authorization-mode=Node,RBAC: the fixed policy (masters, discovery, bootstrappers, nodes) or RBAC.
@@ -208,9 +243,10 @@ export async function start(config: ApiServerConfig, options: { logger: Logger; 
     https: { key: pki.serving.key, cert: pki.serving.cert, ca: pki.ca.cert, requestCert: true, rejectUnauthorized: false },
     advertiseAddress: () => formatHostPort(advertise, port),
     isReady: () => ready,
-    connectHandlers: podStreams.connectHandlers,
+    connectHandlers: new Map([...podStreams.connectHandlers, ['token', tokenRequests.handler()]]),
     webSocketHandlers: podStreams.webSocketHandlers,
     resourceMetrics,
+    serviceAccountIssuer: { issuer: saIssuers[0]!, keys: [saKey] },
   });
   await app.listen({ host: config.bindAddress, port: config.securePort });
   port = (app.server.address() as AddressInfo).port;

@@ -5,6 +5,7 @@
 import { RESOURCES } from '../resources.js';
 import { DefinitionSet } from './dsl.js';
 import { addCore } from './definitions/core.js';
+import { addAuthentication } from './definitions/authentication.js';
 import { addApps, addAutoscaling, addBatch, addClusterGroups } from './definitions/groups.js';
 import { addMeta } from './definitions/meta.js';
 import type { SchemaDefinitions } from './schema-node.js';
@@ -43,6 +44,7 @@ function build(): SchemaDefinitions {
   addBatch(d);
   addAutoscaling(d);
   addClusterGroups(d);
+  addAuthentication(d);
   for (const r of RESOURCES) {
     const name = kindDefinitionName(r.group, r.version, r.kind);
     if (!name || !d.defs[name] || d.defs[`${name}List`]) continue;

@@ -164,6 +164,7 @@ export function buildOpenApiV3(groupVersion: string, resources: readonly Resourc
     const creators: [string, string, Gvk][] = [
       ['binding', 'io.k8s.api.core.v1.Binding', { group: '', version: 'v1', kind: 'Binding' }],
       ['eviction', 'io.k8s.api.policy.v1.Eviction', { group: 'policy', version: 'v1', kind: 'Eviction' }],
+      ['token', 'io.k8s.api.authentication.v1.TokenRequest', { group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest' }],
     ];
     for (const [sub, subDef, subGvk] of creators) {
       if (!r.subresources.includes(sub as ResourceInfo['subresources'][number]) || !defs[subDef]) continue;

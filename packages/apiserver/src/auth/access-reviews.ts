@@ -126,7 +126,7 @@ export function registerAccessReviews(app: FastifyInstance, deps: { authorizer: 
   app.post(`/apis/${SSR.group}/${VERSION}/${SSR.plural}`, async (req, reply) => {
     const user = req.user!;
     readReview(req, SSR);
-    const userInfo = { username: user.name, ...(user.uid ? { uid: user.uid } : {}), groups: user.groups };
+    const userInfo = { username: user.name, ...(user.uid ? { uid: user.uid } : {}), groups: user.groups, ...(user.extra ? { extra: user.extra } : {}) };
     return reply.code(201).type('application/json').send(json({ kind: SSR.kind, apiVersion: `${SSR.group}/${VERSION}`, metadata: { creationTimestamp: null }, status: { userInfo } }));
   });
 }

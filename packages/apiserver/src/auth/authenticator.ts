@@ -13,6 +13,8 @@ export interface UserInfo {
   name: string;
   uid?: string;
   groups: string[];
+  /** Further facts about the user (Kubernetes' user.Info extra), e.g. the pod a service account token is bound to. */
+  extra?: Record<string, string[]>;
 }
 
 /** What an authenticator sees of a request. */

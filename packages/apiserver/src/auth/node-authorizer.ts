@@ -30,6 +30,8 @@ export interface NodeGraph {
   isReferencedByNodePods(nodeName: string, resource: 'secrets' | 'configmaps', namespace: string, name: string): boolean;
   /** Labels of a PersistentVolume; undefined when it does not exist. */
   persistentVolumeLabels(name: string): Readonly<Record<string, string>> | undefined;
+  /** True when a pod bound to `nodeName` runs as the ServiceAccount `namespace/name`. */
+  isServiceAccountOfNodePods(nodeName: string, namespace: string, name: string): boolean;
 }
 
 /** What a rule's condition sees. */
@@ -65,6 +67,7 @@ const isOwnLease = (c: NodeRuleContext): boolean => c.resource.namespace === NOD
 const isPodOnNode = (c: NodeRuleContext): boolean => c.graph.podNodeName(c.resource.namespace, c.resource.name) === c.node;
 const isReferenced = (c: NodeRuleContext): boolean =>
   (c.resource.resource === 'secrets' || c.resource.resource === 'configmaps') && c.graph.isReferencedByNodePods(c.node, c.resource.resource, c.resource.namespace, c.resource.name);
+const isAccountOfNodePod = (c: NodeRuleContext): boolean => c.graph.isServiceAccountOfNodePods(c.node, c.resource.namespace, c.resource.name);
 const isTlsSecretSelection = (c: NodeRuleContext): boolean => (c.attrs.fieldSelector ?? '').replace(/\s/g, '') === 'type=kubernetes.io/tls';
 const isOwnLocalPathVolume = (c: NodeRuleContext): boolean => {
   const labels = c.attrs.verb === 'create' ? c.attrs.object?.()?.metadata.labels : c.graph.persistentVolumeLabels(c.resource.name);
@@ -85,6 +88,8 @@ export const NODE_RULES: readonly NodeRule[] = [
   { groups: [''], resources: ['pods/status'], verbs: WRITE, when: isPodOnNode, why: 'status of the pods bound to it' },
   { groups: [''], resources: ['pods'], verbs: ['delete'], when: isPodOnNode, why: 'final deletion of its terminated pods' },
   { groups: [''], resources: ['events'], verbs: ['create', 'patch'], why: 'event recorder' },
+  // The TokenRequest handler adds NodeRestriction's part: bound to one of the node's pods, by uid.
+  { groups: [''], resources: ['serviceaccounts/token'], verbs: ['create'], when: isAccountOfNodePod, why: "projected service account tokens of the node's pods" },
   { groups: [''], resources: ['persistentvolumes'], verbs: ['create', 'delete'], when: isOwnLocalPathVolume, why: 'local-path provisioner: its own volumes' },
   { groups: [''], resources: ['persistentvolumes/status'], verbs: WRITE, when: isOwnLocalPathVolume, why: 'local-path provisioner: volume phase' },
   { groups: [''], resources: ['persistentvolumeclaims', 'persistentvolumeclaims/status'], verbs: WRITE, why: 'local-path provisioner: binding claims' },
@@ -130,6 +135,10 @@ export function podReferenceGraph(deps: {
       return false;
     },
     persistentVolumeLabels: (name) => deps.getPersistentVolume(name)?.metadata.labels,
+    isServiceAccountOfNodePods: (node, ns, name) => {
+      for (const pod of deps.podsOnNode(node, ns)) if ((pod as { spec?: { serviceAccountName?: string } }).spec?.serviceAccountName === name) return true;
+      return false;
+    },
   };
 }
 

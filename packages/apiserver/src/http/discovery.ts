@@ -64,6 +64,8 @@ function subresourceDoc(r: ResourceInfo, sub: SubresourceName): SubresourceDoc {
       return { kind: 'Binding', verbs: ['create'] };
     case 'eviction':
       return { kind: 'Eviction', verbs: ['create'], group: 'policy', version: 'v1' };
+    case 'token':
+      return { kind: 'TokenRequest', verbs: ['create'], group: 'authentication.k8s.io', version: 'v1' };
     case 'finalize':
       return { kind: r.kind, verbs: ['update'] };
     case 'log':

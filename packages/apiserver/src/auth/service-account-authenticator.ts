@@ -1,0 +1,193 @@
+/**
+ * Bearer service account tokens (auth/service-account-token.ts), checked as Kubernetes'
+ * JWTTokenAuthenticator and its validator do:
+ *
+ * - a bearer that is not a JWT, or a JWT from another issuer, is not ours: the next authenticator
+ *   decides (undefined);
+ * - a JWT with our issuer must carry a valid RS256 signature by one of our keys, an audience among
+ *   the API audiences (`--api-audiences`, default the issuer), and be within exp/nbf/iat with a
+ *   minute of leeway; otherwise the request is 401;
+ * - the ServiceAccount must still exist with the token's uid, and so must the Pod, Secret or Node the
+ *   token is bound to (an object deleted more than the leeway ago counts as gone). They are read from
+ *   the API server's object cache: deleting the account or the bound pod revokes the token.
+ *
+ * The user is `system:serviceaccount:NS:NAME` with the account's uid, groups `system:serviceaccounts`
+ * and `system:serviceaccounts:NS`, and extra `authentication.kubernetes.io/credential-id`
+ * (`JTI=<jti>`), `.../pod-name`, `.../pod-uid`, `.../node-name`, `.../node-uid` as Kubernetes sets them.
+ */
+import type { KeyObject } from 'node:crypto';
+import { ApiError, type KubeObject } from '@flotilla/api';
+import { decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import type { Logger } from 'pino';
+import type { AuthRequest, Authenticator, UserInfo } from './authenticator.js';
+import {
+  EXTRA_CREDENTIAL_ID,
+  EXTRA_NODE_NAME,
+  EXTRA_NODE_UID,
+  EXTRA_POD_NAME,
+  EXTRA_POD_UID,
+  serviceAccountGroups,
+  serviceAccountUserName,
+  TOKEN_LEEWAY_SECONDS,
+  type KubernetesClaim,
+} from './service-account-token.js';
+
+/** Reads the objects a token refers to (from the object cache); undefined when one does not exist. */
+export interface ServiceAccountTokenObjects {
+  getServiceAccount(namespace: string, name: string): KubeObject | undefined;
+  getPod(namespace: string, name: string): KubeObject | undefined;
+  getSecret(namespace: string, name: string): KubeObject | undefined;
+  getNode(name: string): KubeObject | undefined;
+}
+
+/** Configuration of the authenticator. */
+export interface ServiceAccountAuthenticatorOptions {
+  /** Accepted issuers (`--service-account-issuer`, the first one signs). */
+  issuers: readonly string[];
+  /** Keys whose signatures are accepted. */
+  publicKeys: readonly KeyObject[];
+  /** The API server's audiences: a token must name one of them. */
+  apiAudiences: readonly string[];
+  objects: ServiceAccountTokenObjects;
+  logger?: Logger;
+  now?: () => Date;
+}
+
+/** Why a token with our issuer was refused; logged, never sent (the client gets a plain 401). */
+export class InvalidServiceAccountTokenError extends Error {
+  override readonly name = 'InvalidServiceAccountTokenError';
+}
+
+function bearerOf(req: AuthRequest): string | undefined {
+  const h = req.headers['authorization'];
+  const value = Array.isArray(h) ? h[0] : h;
+  if (!value || !/^bearer /i.test(value)) return undefined;
+  return value.slice(7).trim();
+}
+
+function isRef(v: unknown): v is { name: string; uid?: string } {
+  return v !== null && typeof v === 'object' && typeof (v as { name?: unknown }).name === 'string';
+}
+
+/** Service account tokens; see the file comment. */
+export class ServiceAccountTokenAuthenticator implements Authenticator {
+  private readonly now: () => Date;
+
+  constructor(private readonly options: ServiceAccountAuthenticatorOptions) {
+    if (options.issuers.length === 0) throw new Error('at least one service account issuer is required');
+    this.now = options.now ?? (() => new Date());
+  }
+
+  /** The token's user; undefined when the bearer is not one of our tokens; 401 when it is ours and invalid. */
+  async authenticate(req: AuthRequest): Promise<UserInfo | undefined> {
+    const token = bearerOf(req);
+    if (token === undefined || !this.isOurs(token)) return undefined;
+    try {
+      return await this.verify(token);
+    } catch (err) {
+      if (!(err instanceof InvalidServiceAccountTokenError)) throw err;
+      this.options.logger?.info({ reason: err.message }, 'refused a service account token');
+      throw new ApiError(401, 'Unauthorized', 'Unauthorized');
+    }
+  }
+
+  /** True when the token is a JWT naming one of our issuers (signature not checked yet). */
+  isOurs(token: string): boolean {
+    let iss: unknown;
+    try {
+      iss = decodeJwt(token).iss;
+    } catch {
+      return false;
+    }
+    return typeof iss === 'string' && this.options.issuers.includes(iss);
+  }
+
+  /** Verifies one of our tokens; throws InvalidServiceAccountTokenError with the reason. */
+  async verify(token: string): Promise<UserInfo> {
+    const now = this.now();
+    const payload = await this.verifySignature(token, now);
+    const nowSeconds = now.getTime() / 1000;
+    if (typeof payload.iat === 'number' && payload.iat > nowSeconds + TOKEN_LEEWAY_SECONDS) throw new InvalidServiceAccountTokenError('service account token is issued in the future');
+
+    const audiences = payload.aud === undefined ? [] : Array.isArray(payload.aud) ? payload.aud : [payload.aud];
+    const apiAudiences = this.options.apiAudiences;
+    const tokenAudiences = audiences.length === 0 ? apiAudiences : audiences;
+    if (!tokenAudiences.some((a) => apiAudiences.includes(a))) {
+      throw new InvalidServiceAccountTokenError(`token audiences ${JSON.stringify(tokenAudiences)} is invalid for the target audiences ${JSON.stringify(apiAudiences)}`);
+    }
+
+    const k = payload['kubernetes.io'] as Partial<KubernetesClaim> | undefined;
+    if (!k || typeof k.namespace !== 'string' || !isRef(k.serviceaccount)) throw new InvalidServiceAccountTokenError('service account token has no kubernetes.io claim');
+    const namespace = k.namespace;
+    const sa = k.serviceaccount;
+    if (payload.sub !== serviceAccountUserName(namespace, sa.name)) throw new InvalidServiceAccountTokenError('service account token subject does not match its kubernetes.io claim');
+    // Objects deleted before this instant are gone (a graceful deletion within the leeway still counts).
+    const deletedBefore = now.getTime() - TOKEN_LEEWAY_SECONDS * 1000;
+    const isDeleted = (o: KubeObject) => o.metadata.deletionTimestamp !== undefined && Date.parse(o.metadata.deletionTimestamp) < deletedBefore;
+    const objects = this.options.objects;
+
+    const account = objects.getServiceAccount(namespace, sa.name);
+    if (!account) throw new InvalidServiceAccountTokenError(`serviceaccounts "${sa.name}" not found`);
+    if (account.metadata.uid !== sa.uid) throw new InvalidServiceAccountTokenError(`service account UID (${account.metadata.uid ?? ''}) does not match claim (${sa.uid ?? ''})`);
+    if (isDeleted(account)) throw new InvalidServiceAccountTokenError(`service account ${namespace}/${sa.name} has been deleted`);
+
+    const checkBound = (kind: string, o: KubeObject | undefined, ref: { uid?: string }) => {
+      if (!o) throw new InvalidServiceAccountTokenError('service account token has been invalidated');
+      if (o.metadata.uid !== ref.uid) throw new InvalidServiceAccountTokenError(`${kind} UID (${o.metadata.uid ?? ''}) does not match service account ${kind} ref claim (${ref.uid ?? ''})`);
+      if (isDeleted(o)) throw new InvalidServiceAccountTokenError('service account token has been invalidated');
+    };
+    if (k.secret !== undefined) {
+      if (!isRef(k.secret)) throw new InvalidServiceAccountTokenError('malformed secret claim');
+      checkBound('secret', objects.getSecret(namespace, k.secret.name), k.secret);
+    }
+    const extra: Record<string, string[]> = {};
+    if (k.pod !== undefined) {
+      if (!isRef(k.pod)) throw new InvalidServiceAccountTokenError('malformed pod claim');
+      checkBound('pod', objects.getPod(namespace, k.pod.name), k.pod);
+      extra[EXTRA_POD_NAME] = [k.pod.name];
+      extra[EXTRA_POD_UID] = [k.pod.uid ?? ''];
+    }
+    if (k.node !== undefined) {
+      if (!isRef(k.node)) throw new InvalidServiceAccountTokenError('malformed node claim');
+      // A pod-bound token names the pod's node for information; a node-bound one depends on the node.
+      if (k.pod === undefined) checkBound('node', objects.getNode(k.node.name), k.node);
+      extra[EXTRA_NODE_NAME] = [k.node.name];
+      if (k.node.uid) extra[EXTRA_NODE_UID] = [k.node.uid];
+    }
+    if (typeof payload.jti === 'string' && payload.jti !== '') extra[EXTRA_CREDENTIAL_ID] = [`JTI=${payload.jti}`];
+    if (typeof k.warnafter === 'number' && nowSeconds > k.warnafter) {
+      this.options.logger?.debug({ subject: payload.sub, secondsAfterWarning: Math.floor(nowSeconds - k.warnafter) }, 'stale service account token');
+    }
+    const user: UserInfo = { name: serviceAccountUserName(namespace, sa.name), groups: serviceAccountGroups(namespace) };
+    if (sa.uid) user.uid = sa.uid;
+    if (Object.keys(extra).length > 0) user.extra = extra;
+    return user;
+  }
+
+  /** Checks the signature (any of our keys), the issuer and exp/nbf with the leeway. */
+  private async verifySignature(token: string, now: Date): Promise<JWTPayload> {
+    let lastError: unknown;
+    for (const key of this.options.publicKeys) {
+      try {
+        const { payload } = await jwtVerify(token, key, {
+          algorithms: ['RS256'],
+          issuer: [...this.options.issuers],
+          requiredClaims: ['exp'],
+          clockTolerance: TOKEN_LEEWAY_SECONDS,
+          currentDate: now,
+        });
+        return payload;
+      } catch (err) {
+        if (err instanceof joseErrors.JWSSignatureVerificationFailed) {
+          lastError = err;
+          continue;
+        }
+        if (err instanceof joseErrors.JWTExpired) throw new InvalidServiceAccountTokenError('service account token has expired');
+        if (err instanceof joseErrors.JWTClaimValidationFailed && err.claim === 'nbf') throw new InvalidServiceAccountTokenError('service account token is not valid yet');
+        if (err instanceof joseErrors.JOSEError) throw new InvalidServiceAccountTokenError(`service account token could not be verified: ${err.message}`);
+        throw err;
+      }
+    }
+    throw new InvalidServiceAccountTokenError(lastError ? 'invalid signature' : 'no service account key to verify the token with');
+  }
+}
