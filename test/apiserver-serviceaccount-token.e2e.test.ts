@@ -9,7 +9,9 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isNotFound } from '@flotilla/api';
 import { issueCertificate } from '@flotilla/api/pki';
+import { loadClientConfig, requestServiceAccountToken, RestClient } from '@flotilla/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer, stopApiServerWithClient, type ApiServerProcess } from './harness/apiserver.js';
 import { RawClient } from './harness/http.js';
@@ -172,6 +174,23 @@ describe.skipIf(!kubectlPath)('service account tokens', () => {
     expect(remote.stderr).toContain(
       `error: failed to create token: serviceaccounts "elsewhere" is forbidden: User "system:node:n1" cannot create resource "serviceaccounts/token" in API group "" in the namespace "${NS}": no relationship found between node 'n1' and this object`,
     );
+  });
+
+  it('issues tokens through the client library helper', async () => {
+    await apply(account('library'));
+    await apply(pod('lib-pod', 'library', 'n1'));
+    const podUid = await uidOf('pod', 'lib-pod');
+    const client = new RestClient(loadClientConfig({ kubeconfig: server.kubeconfig }));
+    try {
+      const issued = await requestServiceAccountToken(client, NS, 'library', { audiences: [ISSUER], expirationSeconds: 900, boundPod: { name: 'lib-pod', uid: podUid } });
+      expect(Date.parse(issued.expirationTimestamp) - Date.now()).toBeGreaterThan(800_000);
+      expect(claims(issued.token)['kubernetes.io']).toMatchObject({ serviceaccount: { name: 'library' }, pod: { name: 'lib-pod', uid: podUid } });
+      expect((await whoAmI(issued.token)).username).toBe(`system:serviceaccount:${NS}:library`);
+      const missing = await requestServiceAccountToken(client, NS, 'nobody').then(() => undefined, (e: unknown) => e);
+      expect(isNotFound(missing)).toBe(true);
+    } finally {
+      await client.close();
+    }
   });
 
   it('keeps accepting tokens across an API server restart (the signing key is kept)', async () => {

@@ -15,3 +15,4 @@ export * from './health-server.js';
 export * from './command-line.js';
 export * from './files.js';
 export * from './abort.js';
+export * from './service-account-token.js';
