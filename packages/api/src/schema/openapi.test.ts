@@ -56,6 +56,7 @@ describe('OpenAPI v3 documents', () => {
     expect(Object.keys(v1.paths['/api/v1/namespaces/{namespace}/pods/{name}/status']!).filter((m) => METHODS.includes(m)).sort()).toEqual(['get', 'patch', 'put']);
     expect(v1.paths['/api/v1/namespaces/{namespace}/pods/{name}/binding']!['post']!['x-kubernetes-group-version-kind']).toEqual({ group: '', version: 'v1', kind: 'Binding' });
     expect(v1.paths['/api/v1/namespaces/{namespace}/pods/{name}/eviction']!['post']!['x-kubernetes-group-version-kind']).toEqual({ group: 'policy', version: 'v1', kind: 'Eviction' });
+    expect(v1.paths['/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token']!['post']!['x-kubernetes-group-version-kind']).toEqual({ group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest' });
     expect(v1.paths['/api/v1/nodes/{name}']!.parameters!.map((p) => p.name)).not.toContain('namespace');
     expect(v1.paths['/api/v1/namespaces/{namespace}/services']!['delete']).toBeDefined();
     expect(v1.paths['/api/v1/namespaces/{namespace}/bindings']!['post']).toBeDefined();
