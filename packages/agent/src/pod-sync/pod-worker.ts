@@ -486,6 +486,7 @@ export class PodWorker {
       },
       tty: c.tty === true,
       stdin: c.stdin === true,
+      stdinOnce: c.stdinOnce === true,
       ...(pidNamespaceOf ? { pidNamespaceOf } : {}),
       restartCount,
       hash: containerHash(c),

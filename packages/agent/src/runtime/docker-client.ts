@@ -210,7 +210,7 @@ export interface ContainerInspect {
     StartedAt: string;
     FinishedAt: string;
   };
-  Config: { Image: string; Labels: Record<string, string> | null; Env?: string[] | null; Cmd?: string[] | null; Entrypoint?: string[] | null; WorkingDir?: string; User?: string; Hostname?: string; Tty?: boolean };
+  Config: { Image: string; Labels: Record<string, string> | null; Env?: string[] | null; Cmd?: string[] | null; Entrypoint?: string[] | null; WorkingDir?: string; User?: string; Hostname?: string; Tty?: boolean; StdinOnce?: boolean };
   HostConfig: HostConfig;
   NetworkSettings: { IPAddress?: string; Networks?: Record<string, { IPAddress?: string; NetworkID?: string }> | null; SandboxKey?: string };
   Mounts?: { Type: string; Source: string; Destination: string; RW: boolean }[];

@@ -376,7 +376,7 @@ export class DockerRuntime implements ContainerRuntime {
       ...(config.workingDir ? { WorkingDir: config.workingDir } : {}),
       ...(user ? { User: user } : {}),
       ...(config.tty ? { Tty: true } : {}),
-      ...(config.stdin ? { OpenStdin: true } : {}),
+      ...(config.stdin ? { OpenStdin: true, ...(config.stdinOnce ? { StdinOnce: true } : {}) } : {}),
       Labels: {
         ...config.labels,
         ...DockerRuntime.annotationLabels({
@@ -521,11 +521,15 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async attach(id: string, options: StreamOptions): Promise<ProcessStreams> {
+    // The engine ends an attach's output when its input ends, unless the container is stdinOnce
+    // (then it closes the container's stdin and the output runs on). The kubelet's attach keeps
+    // streaming output either way, so for other containers the engine never sees the input end.
+    const stdinOnce = options.stdin ? (await this.client.inspectContainer(id)).Config.StdinOnce === true : true;
     const socket = await this.client.attachHijacked(id, { stdin: options.stdin, stdout: options.stdout, stderr: options.stderr });
     return processStreamsOf(socket, options, {
       resize: (w, h) => this.client.resizeContainer(id, w, h),
       exitCode: async () => undefined,
-    });
+    }, { endInput: stdinOnce });
   }
 
   logs(id: string, options: ContainerLogsOptions = {}): AsyncIterable<LogChunk> {

@@ -7,7 +7,7 @@ import { PassThrough } from 'node:stream';
 import type { ProcessStreams, StreamOptions } from './runtime.js';
 
 /** Splits `socket` into process streams; `resize` and `exitCode` come from the caller. */
-export function processStreamsOf(socket: Socket, options: StreamOptions, extra: Pick<ProcessStreams, 'resize' | 'exitCode'>): ProcessStreams {
+export function processStreamsOf(socket: Socket, options: StreamOptions, extra: Pick<ProcessStreams, 'resize' | 'exitCode'>, behaviour: { endInput?: boolean } = {}): ProcessStreams {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   let pending: Buffer = Buffer.alloc(0);
@@ -42,9 +42,12 @@ export function processStreamsOf(socket: Socket, options: StreamOptions, extra: 
   if (options.stdin) {
     stdin = new PassThrough();
     stdin.pipe(socket, { end: false });
-    stdin.on('end', () => {
-      if (!socket.destroyed) socket.end();
-    });
+    // Ending stdin half-closes the engine connection, unless the caller keeps it open (`endInput: false`).
+    if (behaviour.endInput !== false) {
+      stdin.on('end', () => {
+        if (!socket.destroyed) socket.end();
+      });
+    }
   }
   return {
     stdin,

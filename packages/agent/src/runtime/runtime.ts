@@ -136,6 +136,8 @@ export interface ContainerConfig {
   securityContext?: ContainerSecurity;
   tty?: boolean;
   stdin?: boolean;
+  /** Close the container's stdin when the first attached client ends its input (Kubernetes' stdinOnce). */
+  stdinOnce?: boolean;
   /**
    * Join this container's process namespace (an ephemeral container's targetContainerName), unless
    * the pod shares one namespace anyway (hostPID, shareProcessNamespace).
