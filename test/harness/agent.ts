@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { loadClientConfig, RestClient } from '@flotilla/client';
 import { DockerClient } from '../../packages/agent/src/runtime/docker-client.js';
 import { startApiServer, type ApiServerProcess } from './apiserver.js';
+import { startControllerManager } from './cluster.js';
 import { binPath, killAll, startProcess, tempDir, type RunningProcess } from './processes.js';
 import { ensurePauseImage, ensureTestImage, PAUSE_IMAGE, TEST_LABEL } from './test-image.js';
 
@@ -79,12 +80,18 @@ export class DockerTestCluster {
     private readonly options: { apiServerSubdir?: string } = {},
   ) {}
 
-  /** Builds (or reuses) the test images, makes the directory and starts the API server. */
+  /**
+   * Builds (or reuses) the test images, makes the directory and starts the API server, with the
+   * controller manager's service account and root CA publishers: pods mount a token volume, which
+   * needs the namespace's `default` ServiceAccount and `kube-root-ca.crt` as on any cluster (a test
+   * that starts a whole controller manager runs those two controllers twice, which they allow).
+   */
   async start(): Promise<this> {
     await ensureTestImage();
     await ensurePauseImage();
     this.dir = tempDir(this.dirPrefix);
     this.server = await startApiServer(this.options.apiServerSubdir ? join(this.dir.path, this.options.apiServerSubdir) : this.dir.path);
+    await startControllerManager(this.server.kubeconfig, ['--controllers', 'serviceaccount,root-ca-cert-publisher', '--leader-elect=false']);
     return this;
   }
 
