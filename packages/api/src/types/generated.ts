@@ -31,6 +31,68 @@ export interface AppArmorProfile {
   localhostProfile?: string;
 }
 
+/** The object to scale. */
+export interface AutoscalingV1CrossVersionObjectReference {
+  /** Kind of the target (Deployment). */
+  kind: string;
+  /** Name of the target. */
+  name: string;
+  /** API version of the target (apps/v1). */
+  apiVersion?: string;
+}
+
+/** Scales a workload between bounds from its CPU use (autoscaling/v2 has every metric). */
+export type AutoscalingV1HorizontalPodAutoscaler = {
+  /** The API version of the object: v1 for the core group, <group>/<version> otherwise (apps/v1). */
+  apiVersion?: string;
+  /** The kind of the object in CamelCase (Pod, Deployment). Set by the server from the endpoint. */
+  kind?: string;
+  /** Name, namespace, labels, annotations, owners and the fields the server maintains. */
+  metadata: ObjectMeta;
+  /** Target and bounds of the autoscaler. */
+  spec?: AutoscalingV1HorizontalPodAutoscalerSpec;
+  /** Observed state of the autoscaler. Read-only. */
+  status?: AutoscalingV1HorizontalPodAutoscalerStatus;
+};
+
+/** HorizontalPodAutoscalerList is a list of HorizontalPodAutoscaler objects. */
+export type AutoscalingV1HorizontalPodAutoscalerList = {
+  /** The API version of the list. */
+  apiVersion?: string;
+  /** The kind of the list (<Kind>List). */
+  kind?: string;
+  /** The resourceVersion of the list and the token for the next page. */
+  metadata: ListMeta;
+  /** List of HorizontalPodAutoscaler objects. */
+  items: AutoscalingV1HorizontalPodAutoscaler[];
+};
+
+/** The desired behaviour of an autoscaler. */
+export interface AutoscalingV1HorizontalPodAutoscalerSpec {
+  /** The workload to scale. */
+  scaleTargetRef: AutoscalingV1CrossVersionObjectReference;
+  /** Lower bound of replicas. Defaults to 1. */
+  minReplicas?: number;
+  /** Upper bound of replicas. */
+  maxReplicas: number;
+  /** Target average CPU use, in percent of the requested CPU; 80 when unset. */
+  targetCPUUtilizationPercentage?: number;
+}
+
+/** The observed state of an autoscaler. */
+export interface AutoscalingV1HorizontalPodAutoscalerStatus {
+  /** The generation the status was computed for. */
+  observedGeneration?: number;
+  /** When the replica count last changed. */
+  lastScaleTime?: string;
+  /** Current number of replicas. */
+  currentReplicas?: number;
+  /** Replica count last computed. */
+  desiredReplicas?: number;
+  /** Current average CPU use, in percent of the requested CPU. */
+  currentCPUUtilizationPercentage?: number;
+}
+
 /** Binds a pod to a node (used by schedulers). */
 export type Binding = {
   /** The API version of the object: v1 for the core group, <group>/<version> otherwise (apps/v1). */
@@ -54,6 +116,21 @@ export type BindingList = {
   /** List of Binding objects. */
   items: Binding[];
 };
+
+/** The object a token is bound to: the token stops being valid when the object is deleted. */
+export interface BoundObjectReference {
+  /** Kind of the referent: Pod, Secret or Node. */
+  kind?: string;
+  /** API version of the referent (v1). */
+  apiVersion?: string;
+  /** Name of the referent. */
+  name?: string;
+  /**
+   * UID of the referent; when set it must match the object, which guards against a deleted and
+   * recreated one.
+   */
+  uid?: string;
+}
 
 /** POSIX capabilities to add and drop. */
 export interface Capabilities {
@@ -3504,6 +3581,50 @@ export interface TCPSocketAction {
   host?: string;
 }
 
+/**
+ * Requests a token for a service account: the serviceaccounts/token subresource answers with a
+ * signed token and its expiration.
+ */
+export type TokenRequest = {
+  /** The API version of the object: v1 for the core group, <group>/<version> otherwise (apps/v1). */
+  apiVersion?: string;
+  /** The kind of the object in CamelCase (Pod, Deployment). Set by the server from the endpoint. */
+  kind?: string;
+  /** Name, namespace, labels, annotations, owners and the fields the server maintains. */
+  metadata: ObjectMeta;
+  /** The requested token. */
+  spec: TokenRequestSpec;
+  /** The issued token. Filled in by the server. */
+  status?: TokenRequestStatus;
+};
+
+/** What token is requested. */
+export interface TokenRequestSpec {
+  /**
+   * Intended audiences of the token: a recipient must identify itself with one of them and otherwise
+   * reject the token. Defaults to the API server audiences (the issuer).
+   */
+  audiences?: string[];
+  /**
+   * Requested lifetime of the token in seconds, at least 600. Defaults to 3600. The server may issue
+   * a shorter-lived token (its maximum); read status.expirationTimestamp.
+   */
+  expirationSeconds?: number;
+  /**
+   * An object the token is bound to: deleting it invalidates the token. The token expires no later
+   * than the object is deleted.
+   */
+  boundObjectRef?: BoundObjectReference;
+}
+
+/** The issued token. */
+export interface TokenRequestStatus {
+  /** The opaque bearer token (a signed JWT). */
+  token?: string;
+  /** When the token expires. */
+  expirationTimestamp?: string;
+}
+
 /** Allows a pod on nodes with a matching taint. */
 export interface Toleration {
   /** The taint key it tolerates; empty with operator Exists tolerates everything. */
@@ -3689,6 +3810,8 @@ export interface KindTypes {
   "apps/v1/Deployment": Deployment;
   "apps/v1/ReplicaSet": ReplicaSet;
   "apps/v1/StatefulSet": StatefulSet;
+  "authentication.k8s.io/v1/TokenRequest": TokenRequest;
+  "autoscaling/v1/HorizontalPodAutoscaler": AutoscalingV1HorizontalPodAutoscaler;
   "autoscaling/v1/Scale": Scale;
   "autoscaling/v2/HorizontalPodAutoscaler": HorizontalPodAutoscaler;
   "batch/v1/CronJob": CronJob;

@@ -40,9 +40,19 @@ function packageOf(defName: string): string {
   return parts[parts.length - 3] ?? '';
 }
 
+/** `v1` from `io.k8s.api.autoscaling.v1.Scale`. */
+function versionOf(defName: string): string {
+  const parts = defName.split('.');
+  return parts[parts.length - 2] ?? '';
+}
+
+const capitalized = (s: string) => `${s.charAt(0).toUpperCase()}${s.slice(1)}`;
+
 /**
  * The TypeScript name of every generated definition: the short name, or, when two groups share a
- * short name, the group package prefixed to the non-core ones (`DiscoveryEndpointPort`).
+ * short name, the group package prefixed to the non-core ones (`DiscoveryEndpointPort`). When one
+ * group has the short name at several versions, the newest keeps the name and older ones add
+ * package and version (`AutoscalingV1HorizontalPodAutoscaler`).
  */
 export function typeNames(defs: SchemaDefinitions): Map<string, string> {
   const byShort = new Map<string, string[]>();
@@ -52,10 +62,18 @@ export function typeNames(defs: SchemaDefinitions): Map<string, string> {
     byShort.set(short, [...(byShort.get(short) ?? []), name]);
   }
   const out = new Map<string, string>();
-  for (const [short, names] of byShort) {
+  for (const [short, all] of byShort) {
+    const newest = new Map<string, string>();
+    for (const name of all) {
+      const pkg = packageOf(name);
+      const seen = newest.get(pkg);
+      if (!seen || versionOf(name).localeCompare(versionOf(seen), 'en', { numeric: true }) > 0) newest.set(pkg, name);
+    }
+    const names = all.filter((n) => newest.get(packageOf(n)) === n);
+    for (const name of all.filter((n) => !names.includes(n))) out.set(name, `${capitalized(packageOf(name))}${capitalized(versionOf(name))}${short}`);
     for (const name of names) {
       const pkg = packageOf(name);
-      const prefixed = names.length > 1 && pkg !== 'core' ? `${pkg.charAt(0).toUpperCase()}${pkg.slice(1)}${short}` : short;
+      const prefixed = names.length > 1 && pkg !== 'core' ? `${capitalized(pkg)}${short}` : short;
       out.set(name, prefixed);
     }
   }
