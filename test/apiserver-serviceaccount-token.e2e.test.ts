@@ -86,6 +86,10 @@ describe.skipIf(!kubectlPath)('service account tokens', () => {
     const discovery = JSON.parse(await kubectl.ok(['get', '--raw', '/.well-known/openid-configuration'])) as { issuer: string; jwks_uri: string };
     expect(discovery.issuer).toBe(ISSUER);
     expect(discovery.jwks_uri).toBe(`${server.url}/openid/v1/jwks`);
+    // Service accounts may read them (the bootstrap system:service-account-issuer-discovery binding).
+    const asAccount = await kubectl.run(['--token', token, 'get', '--raw', '/openid/v1/jwks']);
+    expect(asAccount.code).toBe(0);
+    expect(JSON.parse(asAccount.stdout)).toEqual(jwks);
   });
 
   it('lists serviceaccounts/token in discovery as authentication.k8s.io/v1 TokenRequest', async () => {

@@ -32,7 +32,7 @@ describe('bootstrap policy', () => {
       ],
     });
     expect(BOOTSTRAP_CLUSTER_ROLES.map((r) => r.name).sort()).toEqual(
-      ['admin', 'cluster-admin', 'edit', 'system:aggregate-to-admin', 'system:aggregate-to-edit', 'system:aggregate-to-view', 'system:basic-user', 'system:discovery', 'system:public-info-viewer', 'view'].sort(),
+      ['admin', 'cluster-admin', 'edit', 'system:aggregate-to-admin', 'system:aggregate-to-edit', 'system:aggregate-to-view', 'system:basic-user', 'system:discovery', 'system:public-info-viewer', 'system:service-account-issuer-discovery', 'view'].sort(),
     );
   });
 

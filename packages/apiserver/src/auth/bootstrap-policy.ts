@@ -54,6 +54,9 @@ const DISCOVERY_RULES: PolicyRule[] = [{ verbs: ['get'], nonResourceURLs: ['/api
 /** system:public-info-viewer: health and version, also for unauthenticated clients. */
 const PUBLIC_INFO_VIEWER_RULES: PolicyRule[] = [{ verbs: ['get'], nonResourceURLs: ['/healthz', '/livez', '/readyz', '/version', '/version/'] }];
 
+/** system:service-account-issuer-discovery: the issuer's OpenID configuration and keys (for service accounts). */
+const ISSUER_DISCOVERY_RULES: PolicyRule[] = [{ verbs: ['get'], nonResourceURLs: ['/.well-known/openid-configuration', '/.well-known/openid-configuration/', '/openid/v1/jwks', '/openid/v1/jwks/'] }];
+
 /** system:basic-user: questions about oneself. */
 const BASIC_USER_RULES: PolicyRule[] = [
   { verbs: ['create'], apiGroups: ['authorization.k8s.io'], resources: ['selfsubjectaccessreviews', 'selfsubjectrulesreviews'] },
@@ -100,6 +103,7 @@ export const BOOTSTRAP_CLUSTER_ROLES: readonly BootstrapClusterRole[] = [
   { name: 'system:discovery', rules: DISCOVERY_RULES },
   { name: 'system:basic-user', rules: BASIC_USER_RULES },
   { name: 'system:public-info-viewer', rules: PUBLIC_INFO_VIEWER_RULES },
+  { name: 'system:service-account-issuer-discovery', rules: ISSUER_DISCOVERY_RULES },
   { name: 'admin', aggregateLabel: AGGREGATE_TO_ADMIN },
   { name: 'edit', labels: { [AGGREGATE_TO_ADMIN]: 'true' }, aggregateLabel: AGGREGATE_TO_EDIT },
   { name: 'view', labels: { [AGGREGATE_TO_EDIT]: 'true' }, aggregateLabel: AGGREGATE_TO_VIEW },
@@ -114,6 +118,7 @@ export const BOOTSTRAP_CLUSTER_ROLE_BINDINGS: readonly BootstrapClusterRoleBindi
   { name: 'system:discovery', groups: ['system:authenticated'] },
   { name: 'system:basic-user', groups: ['system:authenticated'] },
   { name: 'system:public-info-viewer', groups: ['system:authenticated', 'system:unauthenticated'] },
+  { name: 'system:service-account-issuer-discovery', groups: ['system:serviceaccounts'] },
 ];
 
 const clone = <T>(x: T): T => JSON.parse(JSON.stringify(x)) as T;
