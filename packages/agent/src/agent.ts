@@ -8,7 +8,7 @@ import { readFileSync, statfsSync, mkdirSync } from 'node:fs';
 import { cpus, hostname, networkInterfaces, release, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { isNotFound, type KubeObject, type Pod } from '@flotilla/api/core';
-import { componentAbortController, deletedObject, EventRecorder, res, RestClient, SharedInformer, type ClientConfig, type KubeClient } from '@flotilla/client';
+import { componentAbortController, deletedObject, EventRecorder, requestServiceAccountToken, res, RestClient, SharedInformer, type ClientConfig, type KubeClient } from '@flotilla/client';
 import type { Logger } from 'pino';
 import { fullGc, IdleCollector } from './idle-collector.js';
 import type { EnvSources } from './containers/env.js';
@@ -27,11 +27,10 @@ import { prometheusMetrics } from './metrics/prometheus-metrics.js';
 import { ResourceMetrics, serveResourceMetrics } from './metrics/resource-metrics.js';
 import type { IngressControllerHandle } from './ingress/ingress-controller.js';
 import { VolumeManager, type VolumeSources } from './volumes/index.js';
-import { ServiceAccountTokenManager, type IssuedToken } from './volumes/token-manager.js';
+import { ServiceAccountTokenManager } from './volumes/token-manager.js';
 
 const PODS = res('pods');
 const CONFIGMAPS = res('configmaps');
-const SERVICEACCOUNTS = res('serviceaccounts');
 const SECRETS = res('secrets');
 const PVCS = res('persistentvolumeclaims');
 const PVS = res('persistentvolumes');
@@ -143,10 +142,9 @@ export function serviceEnvFor(services: readonly KubeObject[]): Record<string, s
 
 /** Reads configMaps, secrets and volumes' claims through the API (undefined on 404). */
 function apiSources(client: KubeClient): EnvSources & VolumeSources {
-  const tokens = new ServiceAccountTokenManager(async (ns, sa, body) => {
-    const answer = await client.createSubresource<{ status?: Partial<IssuedToken> }>(SERVICEACCOUNTS, ns, sa, 'token', body);
-    return { token: answer.status?.token ?? '', expirationTimestamp: answer.status?.expirationTimestamp ?? '' };
-  });
+  const tokens = new ServiceAccountTokenManager((ns, sa, r) =>
+    requestServiceAccountToken(client, ns, sa, { ...(r.audience ? { audiences: [r.audience] } : {}), expirationSeconds: r.expirationSeconds, boundPod: { name: r.podName, uid: r.podUid } }),
+  );
   const get = async (r: ReturnType<typeof res>, ns: string, name: string) => {
     try {
       return await client.get<KubeObject>(r, ns, name);

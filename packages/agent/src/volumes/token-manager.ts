@@ -14,8 +14,8 @@ export interface IssuedToken {
   expirationTimestamp: string;
 }
 
-/** Posts a TokenRequest (authentication.k8s.io/v1) for `namespace/serviceAccount`. */
-export type TokenRequester = (namespace: string, serviceAccount: string, body: Record<string, unknown>) => Promise<IssuedToken>;
+/** Posts a TokenRequest (authentication.k8s.io/v1) for `namespace/serviceAccount`, bound to the request's pod. */
+export type TokenRequester = (namespace: string, serviceAccount: string, request: ServiceAccountTokenRequest) => Promise<IssuedToken>;
 
 /** A token older than this is renewed whatever its lifetime (the kubelet's maxTTL). */
 const MAX_AGE_MS = 24 * 3600_000;
@@ -43,17 +43,8 @@ export class ServiceAccountTokenManager {
     this.dropExpired(now);
     const cached = this.cache.get(key);
     if (cached && !this.dueForRenewal(cached, now)) return cached.token;
-    const body = {
-      apiVersion: 'authentication.k8s.io/v1',
-      kind: 'TokenRequest',
-      spec: {
-        ...(r.audience ? { audiences: [r.audience] } : {}),
-        expirationSeconds: r.expirationSeconds,
-        boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: r.podName, uid: r.podUid },
-      },
-    };
     try {
-      const issued = await this.request(namespace, serviceAccount, body);
+      const issued = await this.request(namespace, serviceAccount, r);
       const expiresAt = Date.parse(issued.expirationTimestamp);
       if (!issued.token || Number.isNaN(expiresAt)) throw new Error('the TokenRequest answer has no token or expiration');
       this.cache.set(key, { token: issued.token, issuedAt: now, expiresAt, ttlMs: Math.min(r.expirationSeconds * 1000, expiresAt - now) });
