@@ -164,14 +164,29 @@ export class UnionAuthorizer implements Authorizer {
     const out: SubjectRules = { resourceRules: [], nonResourceRules: [], incomplete: false };
     const seen = new Set<string>();
     const errors: string[] = [];
-    const once = (r: unknown) => {
-      const k = JSON.stringify(r);
-      return !seen.has(k) && !!seen.add(k);
+    /**
+     * The rule without the entries (resources or URLs) an earlier rule with the same verbs (and
+     * groups, names) already lists — kubectl prints one row per entry — or undefined when none is left.
+     */
+    const fresh = <R extends ResourceRule | NonResourceRule>(rule: R, listKey: 'resources' | 'nonResourceURLs'): R | undefined => {
+      const { [listKey]: entries, ...rest } = rule as unknown as Record<string, string[]>;
+      const context = JSON.stringify(rest);
+      const kept = (entries ?? []).filter((e) => {
+        const k = `${context}\u0000${e}`;
+        return !seen.has(k) && !!seen.add(k);
+      });
+      return kept.length === 0 ? undefined : ({ ...rule, [listKey]: kept } as R);
     };
     for (const z of this.authorizers) {
       const r = z.rulesFor ? z.rulesFor(user, namespace) : { resourceRules: [], nonResourceRules: [], incomplete: true, evaluationError: 'the authorizer cannot list rules' };
-      for (const x of r.resourceRules) if (once(x)) out.resourceRules.push(x);
-      for (const x of r.nonResourceRules) if (once(x)) out.nonResourceRules.push(x);
+      for (const x of r.resourceRules) {
+        const f = fresh(x, 'resources');
+        if (f) out.resourceRules.push(f);
+      }
+      for (const x of r.nonResourceRules) {
+        const f = fresh(x, 'nonResourceURLs');
+        if (f) out.nonResourceRules.push(f);
+      }
       out.incomplete ||= r.incomplete;
       if (r.evaluationError) errors.push(r.evaluationError);
     }

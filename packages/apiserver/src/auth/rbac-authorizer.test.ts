@@ -235,4 +235,19 @@ describe('UnionAuthorizer (Node,RBAC)', () => {
     const twice = new UnionAuthorizer([new RbacAuthorizer(policy()), new RbacAuthorizer(policy())]).rulesFor(JANE, 'team');
     expect(twice.resourceRules).toHaveLength(3);
   });
+
+  it('lists an entry both parts grant once (kubectl auth can-i --list prints a row per URL or resource)', () => {
+    const a = { authorize: () => ({ allowed: false as const }), rulesFor: () => ({ resourceRules: [{ verbs: ['get'], apiGroups: [''], resources: ['pods', 'secrets'] }], nonResourceRules: [{ verbs: ['get'], nonResourceURLs: ['/api', '/version'] }], incomplete: false }) };
+    const b = { authorize: () => ({ allowed: false as const }), rulesFor: () => ({ resourceRules: [{ verbs: ['get'], apiGroups: [''], resources: ['pods', 'nodes'] }, { verbs: ['list'], apiGroups: [''], resources: ['pods'] }], nonResourceRules: [{ verbs: ['get'], nonResourceURLs: ['/version', '/healthz'] }, { verbs: ['get'], nonResourceURLs: ['/api'] }], incomplete: false }) };
+    const r = new UnionAuthorizer([a, b]).rulesFor(JANE, 'team');
+    expect(r.resourceRules).toEqual([
+      { verbs: ['get'], apiGroups: [''], resources: ['pods', 'secrets'] },
+      { verbs: ['get'], apiGroups: [''], resources: ['nodes'] },
+      { verbs: ['list'], apiGroups: [''], resources: ['pods'] },
+    ]);
+    expect(r.nonResourceRules).toEqual([
+      { verbs: ['get'], nonResourceURLs: ['/api', '/version'] },
+      { verbs: ['get'], nonResourceURLs: ['/healthz'] },
+    ]);
+  });
 });
