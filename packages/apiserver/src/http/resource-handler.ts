@@ -42,7 +42,7 @@ export interface ResourceHandlerDeps {
   logger: Logger;
   /** Subresources this server implements (advertised in discovery). */
   servedSubresources: ReadonlySet<SubresourceName>;
-  /** Extra handlers for streaming subresources (log, exec, attach, portforward), keyed by name. */
+  /** Handlers of subresources served outside the generic store, keyed by name: the streaming ones (log, exec, attach, portforward) and serviceaccounts/token. */
   connectHandlers?: ReadonlyMap<string, (req: FastifyRequest, reply: FastifyReply, info: RequestInfo) => Promise<void>>;
   /** WebSocket handlers for streaming subresources (exec, attach, portforward), keyed by name. */
   webSocketHandlers?: ReadonlyMap<string, (socket: WebSocketLike, req: FastifyRequest, info: RequestInfo) => Promise<void>>;
