@@ -251,6 +251,19 @@ describe.skipIf(!kubectlPath)('kubectl against flotilla-apiserver', () => {
     expect(v1Discovery.preferredVersion.version).toBe('v2');
   });
 
+  it('serves core Events as events.k8s.io/v1 too (note, regarding, reportingController), with its field selectors', async () => {
+    const ev = { apiVersion: 'events.k8s.io/v1', kind: 'Event', metadata: { name: 'checked.1', namespace: 'kubectl-e2e' }, eventTime: '2026-12-01T07:00:00.000000Z', reportingController: 'example.com/checker', reportingInstance: 'checker-1', action: 'Check', reason: 'Checked', type: 'Normal', note: 'all good', regarding: { kind: 'Deployment', namespace: 'kubectl-e2e', name: 'shop', apiVersion: 'apps/v1' } };
+    const evFile = join(dir.path, 'event.json');
+    writeFileSync(evFile, JSON.stringify(ev));
+    expect(await kubectl.ok(['create', '-f', evFile])).toContain('event.events.k8s.io/checked.1 created');
+    const core = JSON.parse(await kubectl.ok(['-n', 'kubectl-e2e', 'get', 'events', 'checked.1', '-o', 'json'])) as Record<string, unknown>;
+    expect(core).toMatchObject({ apiVersion: 'v1', message: 'all good', reportingComponent: 'example.com/checker', involvedObject: { kind: 'Deployment', name: 'shop' } });
+    const listed = JSON.parse(await kubectl.ok(['get', '--raw', '/apis/events.k8s.io/v1/namespaces/kubectl-e2e/events?fieldSelector=regarding.name=shop,reportingController=example.com/checker'])) as { apiVersion: string; items: Record<string, unknown>[] };
+    expect(listed.apiVersion).toBe('events.k8s.io/v1');
+    expect(listed.items).toEqual([expect.objectContaining({ note: 'all good', regarding: ev.regarding, reportingController: 'example.com/checker', action: 'Check' })]);
+    expect(await kubectl.ok(['-n', 'kubectl-e2e', 'events', '--for', 'deployment/shop'])).toMatch(/Normal\s+Checked\s+Deployment\/shop\s+all good/);
+  });
+
   it('deletes what the file created', async () => {
     const out = await kubectl.ok(['delete', '-f', file, '--wait=false']);
     expect(out).toContain('configmap "settings" deleted');

@@ -141,10 +141,14 @@ export const RESOURCES: readonly ResourceInfo[] = [
 /**
  * Further versions some stored resources are also served at, converted to and from the version in
  * RESOURCES (which is the one stored and preferred): autoscaling/v1 HorizontalPodAutoscalers, which
- * `kubectl autoscale` creates. Lists of "every resource" (controllers, kubectl's resolver) use
+ * `kubectl autoscale` creates, and events.k8s.io/v1 Events (core/v1 Events in their newer shape,
+ * which client-go's events recorder writes). Lists of "every resource" (controllers, kubectl's resolver) use
  * RESOURCES only, as clients use a group's preferred version.
  */
-export const ALTERNATE_VERSIONS: readonly ResourceInfo[] = [...group('autoscaling', 'v1', [{ kind: 'HorizontalPodAutoscaler', shortNames: ['hpa'], categories: ALL, subresources: ['status'] }])];
+export const ALTERNATE_VERSIONS: readonly ResourceInfo[] = [
+  ...group('autoscaling', 'v1', [{ kind: 'HorizontalPodAutoscaler', shortNames: ['hpa'], categories: ALL, subresources: ['status'] }]),
+  ...group('events.k8s.io', 'v1', [{ kind: 'Event', shortNames: ['ev'] }]),
+];
 
 /** Every resource at every version served (discovery, OpenAPI, URL resolution). */
 export const SERVED_RESOURCES: readonly ResourceInfo[] = [...RESOURCES, ...ALTERNATE_VERSIONS];

@@ -2,10 +2,11 @@
  * Every schema definition, by its Kubernetes name (`io.k8s.api.core.v1.Pod`), and the lookup from a
  * kind to its definition.
  */
-import { RESOURCES } from '../resources.js';
+import { SERVED_RESOURCES } from '../resources.js';
 import { DefinitionSet } from './dsl.js';
 import { addCore } from './definitions/core.js';
 import { addAuthentication } from './definitions/authentication.js';
+import { addEvents } from './definitions/events.js';
 import { addApps, addAutoscaling, addBatch, addClusterGroups } from './definitions/groups.js';
 import { addMeta } from './definitions/meta.js';
 import type { SchemaDefinitions } from './schema-node.js';
@@ -17,6 +18,7 @@ const GROUP_PACKAGES: Record<string, string> = {
   autoscaling: 'autoscaling',
   'coordination.k8s.io': 'coordination',
   'discovery.k8s.io': 'discovery',
+  'events.k8s.io': 'events',
   'networking.k8s.io': 'networking',
   policy: 'policy',
   'rbac.authorization.k8s.io': 'rbac',
@@ -45,7 +47,8 @@ function build(): SchemaDefinitions {
   addAutoscaling(d);
   addClusterGroups(d);
   addAuthentication(d);
-  for (const r of RESOURCES) {
+  addEvents(d);
+  for (const r of SERVED_RESOURCES) {
     const name = kindDefinitionName(r.group, r.version, r.kind);
     if (!name || !d.defs[name] || d.defs[`${name}List`]) continue;
     d.listOf(`${name}List`, { group: r.group, version: r.version, kind: r.listKind }, name);

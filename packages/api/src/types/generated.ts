@@ -1091,6 +1091,64 @@ export interface EventSeries {
   lastObservedTime?: string;
 }
 
+/** A report of something that happened in the cluster (the events.k8s.io form of core/v1 Event). */
+export type EventsEvent = {
+  /** The API version of the object: v1 for the core group, <group>/<version> otherwise (apps/v1). */
+  apiVersion?: string;
+  /** The kind of the object in CamelCase (Pod, Deployment). Set by the server from the endpoint. */
+  kind?: string;
+  /** Name, namespace, labels, annotations, owners and the fields the server maintains. */
+  metadata: ObjectMeta;
+  /** When the event was first observed. */
+  eventTime?: string;
+  /** Data about a series of events, if it is one. */
+  series?: EventsEventSeries;
+  /** Controller that emitted the event, e.g. kubernetes.io/kubelet. */
+  reportingController?: string;
+  /** Instance of the controller, e.g. kubelet-xyzf. */
+  reportingInstance?: string;
+  /** What was done, or failed. */
+  action?: string;
+  /** Short CamelCase reason. */
+  reason?: string;
+  /** The object the event is about. */
+  regarding?: ObjectReference;
+  /** A second object the event is about. */
+  related?: ObjectReference;
+  /** Human-readable description (at most 1 kB). */
+  note?: string;
+  /** Normal or Warning. */
+  type?: string;
+  /** The core/v1 source field, kept for compatibility. */
+  deprecatedSource?: EventSource;
+  /** The core/v1 firstTimestamp field, kept for compatibility. */
+  deprecatedFirstTimestamp?: string;
+  /** The core/v1 lastTimestamp field, kept for compatibility. */
+  deprecatedLastTimestamp?: string;
+  /** The core/v1 count field, kept for compatibility. */
+  deprecatedCount?: number;
+};
+
+/** EventList is a list of Event objects. */
+export type EventsEventList = {
+  /** The API version of the list. */
+  apiVersion?: string;
+  /** The kind of the list (<Kind>List). */
+  kind?: string;
+  /** The resourceVersion of the list and the token for the next page. */
+  metadata: ListMeta;
+  /** List of Event objects. */
+  items: EventsEvent[];
+};
+
+/** A series of similar events, reported by a heartbeat rather than one event each. */
+export interface EventsEventSeries {
+  /** Occurrences in the series up to the last heartbeat. */
+  count: number;
+  /** When the last occurrence was observed. */
+  lastObservedTime: string;
+}
+
 /** Where an event comes from. */
 export interface EventSource {
   /** Component that reported the event. */
@@ -3818,6 +3876,7 @@ export interface KindTypes {
   "batch/v1/Job": Job;
   "coordination.k8s.io/v1/Lease": Lease;
   "discovery.k8s.io/v1/EndpointSlice": EndpointSlice;
+  "events.k8s.io/v1/Event": EventsEvent;
   "networking.k8s.io/v1/Ingress": Ingress;
   "networking.k8s.io/v1/IngressClass": IngressClass;
   "networking.k8s.io/v1/NetworkPolicy": NetworkPolicy;

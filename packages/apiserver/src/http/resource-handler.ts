@@ -101,6 +101,18 @@ function resourceNotFound(): ApiError {
   return new ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
 }
 
+/** A field selector with the served version's labels renamed to the stored version's (`regarding.name=x` → `involvedObject.name=x`). */
+export function renameFieldLabels(selector: string, labels: Readonly<Record<string, string>>): string {
+  return selector
+    .split(/(?<!\\),/)
+    .map((term) => {
+      const m = /^\s*([^!=\s]+)\s*(!=|==|=)/.exec(term);
+      const to = m ? labels[m[1]!] : undefined;
+      return m && to ? `${to}${term.slice(m[0].length - m[2]!.length)}` : term;
+    })
+    .join(',');
+}
+
 /** Builds the fastify handler for resource URLs. */
 export function createResourceHandler(deps: ResourceHandlerDeps) {
   const now = deps.now ?? (() => new Date());
@@ -145,17 +157,18 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
     return `${out}]}`;
   }
 
-  function selectionOf(store: GenericStore, info: RequestInfo, q: Query) {
+  function selectionOf(store: GenericStore, info: RequestInfo, q: Query, served?: ServedVersion) {
     const known = new Set(['metadata.name', 'metadata.namespace', ...Object.keys(store.strategy.selectableFields)]);
+    const fields = queryString(q, 'fieldSelector');
     return {
       namespace: info.namespace || undefined,
       labelSelector: parseLabelSelector(queryString(q, 'labelSelector')),
-      fieldSelector: parseFieldSelector(queryString(q, 'fieldSelector'), known),
+      fieldSelector: parseFieldSelector(fields && served?.fieldLabels ? renameFieldLabels(fields, served.fieldLabels) : fields, known),
     };
   }
 
   async function list(store: GenericStore, info: RequestInfo, q: Query, view: OutputView, reply: FastifyReply, served?: ServedVersion): Promise<FastifyReply> {
-    const selection = selectionOf(store, info, q);
+    const selection = selectionOf(store, info, q, served);
     const limit = queryInt(q, 'limit') ?? 0;
     const cont = queryString(q, 'continue');
     const rvParam = queryString(q, 'resourceVersion');
@@ -191,7 +204,7 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
   }
 
   async function watch(store: GenericStore, info: RequestInfo, q: Query, view: OutputView, transport: EventTransport, onGone: (stop: () => void) => void, served?: ServedVersion): Promise<void> {
-    const selection = selectionOf(store, info, q);
+    const selection = selectionOf(store, info, q, served);
     if (info.name) selection.fieldSelector = parseFieldSelector(`metadata.name=${info.name}${selection.fieldSelector.isEmpty() ? '' : `,${selection.fieldSelector.toString()}`}`);
     const rv = queryString(q, 'resourceVersion');
     const timeoutSeconds = queryInt(q, 'timeoutSeconds') ?? Math.floor(1800 + Math.random() * 1800);
@@ -411,14 +424,14 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
       const body = decodeObjectBody(req.body as Buffer | undefined, req.headers['content-type']);
       return send(reply, 201, JSON.stringify(await bindPod(pods, info.namespace, '', body, dryRunOf(q), ctxOf(req))));
     }
-    const store = deps.registry.storeFor(resource);
+    const served = deps.conversions?.get(`${resource.group}/${resource.version}/${resource.plural}`);
+    const store = deps.registry.storeFor(served?.stored ?? resource);
     if (!store) throw resourceNotFound();
     if (resource.namespaced && !info.namespace && info.verb !== 'list' && info.verb !== 'watch' && info.verb !== 'deletecollection') {
       throw resourceNotFound();
     }
     if (!resource.namespaced && info.namespace) throw resourceNotFound();
     const view = info.verb === 'get' || info.verb === 'list' || info.verb === 'watch' ? negotiateView(req.headers['accept']) : 'object';
-    const served = deps.conversions?.get(`${resource.group}/${resource.version}/${resource.plural}`);
     if (served) return handleServedVersion(store, served, info, req, reply, q, view);
     const sub = info.subresource;
     if (sub) return handleSubresource(store, resource, info, req, reply, q);

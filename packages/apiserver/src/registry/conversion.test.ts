@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { KubeObject } from '@flotilla/api';
-import { hpaV1ToV2, hpaV2ToV1 } from './conversion.js';
+import { renameFieldLabels } from '../http/resource-handler.js';
+import { eventCoreToV1, eventV1ToCore, hpaV1ToV2, hpaV2ToV1 } from './conversion.js';
 
 const META = { name: 'web', namespace: 'ns', uid: 'u1', resourceVersion: '7', annotations: { owner: 'team-a' } };
 const TARGET = { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' };
@@ -88,5 +89,51 @@ describe('autoscaling/v1 <-> autoscaling/v2 HorizontalPodAutoscaler', () => {
     const v2 = hpaV1ToV2({ apiVersion: 'autoscaling/v1', kind: 'HorizontalPodAutoscaler', metadata: { name: 'web', annotations: { 'autoscaling.alpha.kubernetes.io/metrics': '{not json' } }, spec: { scaleTargetRef: TARGET, maxReplicas: 3, targetCPUUtilizationPercentage: 90 } });
     expect((v2['spec'] as { metrics: unknown[] }).metrics).toHaveLength(1);
     expect(v2.metadata.annotations).toBeUndefined();
+  });
+});
+
+describe('events.k8s.io/v1 <-> core/v1 Event', () => {
+  const core: KubeObject = {
+    apiVersion: 'v1',
+    kind: 'Event',
+    metadata: { name: 'web.1', namespace: 'ns', resourceVersion: '9' },
+    involvedObject: { kind: 'Pod', namespace: 'ns', name: 'web', uid: 'u1', apiVersion: 'v1' },
+    reason: 'Started',
+    message: 'Started container main',
+    source: { component: 'kubelet', host: 'node-1' },
+    firstTimestamp: '2026-01-01T00:00:00Z',
+    lastTimestamp: '2026-01-01T00:01:00Z',
+    count: 3,
+    type: 'Normal',
+    eventTime: null,
+    reportingComponent: 'kubelet',
+    reportingInstance: 'node-1',
+  };
+
+  it('renames the fields and drops nulls, and converts back to the same object', () => {
+    const v1 = eventCoreToV1(core);
+    expect(v1).toEqual({
+      apiVersion: 'events.k8s.io/v1',
+      kind: 'Event',
+      metadata: core.metadata,
+      regarding: core['involvedObject'],
+      note: 'Started container main',
+      reportingController: 'kubelet',
+      reportingInstance: 'node-1',
+      deprecatedSource: core['source'],
+      deprecatedFirstTimestamp: '2026-01-01T00:00:00Z',
+      deprecatedLastTimestamp: '2026-01-01T00:01:00Z',
+      deprecatedCount: 3,
+      reason: 'Started',
+      type: 'Normal',
+    });
+    const { eventTime: _dropped, ...withoutNull } = core;
+    void _dropped;
+    expect(eventV1ToCore(v1)).toEqual(withoutNull);
+  });
+
+  it('renames served field selector labels to the stored ones', () => {
+    expect(renameFieldLabels('regarding.name=web,type=Warning,reportingController!=kubelet', { 'regarding.name': 'involvedObject.name', reportingController: 'reportingComponent' })).toBe('involvedObject.name=web,type=Warning,reportingComponent!=kubelet');
+    expect(renameFieldLabels('regarding.name==a\\,b', { 'regarding.name': 'involvedObject.name' })).toBe('involvedObject.name==a\\,b');
   });
 });

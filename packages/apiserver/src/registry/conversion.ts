@@ -1,10 +1,11 @@
 /**
  * Versions a stored resource is also served at (ALTERNATE_VERSIONS): how an object converts
- * between the stored version and the served one. Today one: autoscaling/v1 HorizontalPodAutoscaler
- * over the stored autoscaling/v2, as Kubernetes converts it — the CPU utilization target and
- * current value map to v1 fields, and what v1 cannot express (other metrics, behavior, conditions,
- * other current metrics) rides in `autoscaling.alpha.kubernetes.io/*` annotations, so a v1
- * read-modify-write loses nothing.
+ * between the stored version and the served one, as Kubernetes converts them:
+ * - autoscaling/v1 HorizontalPodAutoscaler over the stored autoscaling/v2: the CPU utilization
+ *   target and current value map to v1 fields, and what v1 cannot express (other metrics, behavior,
+ *   conditions, other current metrics) rides in `autoscaling.alpha.kubernetes.io/*` annotations, so a
+ *   v1 read-modify-write loses nothing;
+ * - events.k8s.io/v1 Event over the stored core/v1 Event: the same data under other field names.
  */
 import { groupVersionOf, type KubeObject, type ResourceInfo } from '@flotilla/api';
 import type { CodecFactory, FieldValidation } from './codec.js';
@@ -14,6 +15,10 @@ import { decodeObject } from './generic-store.js';
 export interface VersionConversion {
   /** The served resource (group, version, kinds). */
   readonly served: ResourceInfo;
+  /** The stored resource's group and plural (another group for events.k8s.io Events). */
+  readonly stored: { group: string; plural: string };
+  /** Field selector labels of the served version that the stored one names differently. */
+  readonly fieldLabels?: Readonly<Record<string, string>>;
   /** Schema definition of the served kind (decoding, patch strategies). */
   readonly definitionName: string;
   /** Served version to stored version (the object is not modified). */
@@ -263,10 +268,43 @@ export interface ServedVersion extends VersionConversion {
   decode(body: unknown, fieldValidation: FieldValidation, warnings: string[]): KubeObject;
 }
 
+/** core/v1 Event fields and their events.k8s.io/v1 names (the rest are the same). */
+const EVENT_RENAMES: readonly (readonly [string, string])[] = [
+  ['involvedObject', 'regarding'],
+  ['message', 'note'],
+  ['reportingComponent', 'reportingController'],
+  ['source', 'deprecatedSource'],
+  ['firstTimestamp', 'deprecatedFirstTimestamp'],
+  ['lastTimestamp', 'deprecatedLastTimestamp'],
+  ['count', 'deprecatedCount'],
+];
+const EVENT_FIELDS = ['eventTime', 'series', 'reportingInstance', 'action', 'reason', 'related', 'type'];
+
+function renameEvent(obj: KubeObject, apiVersion: string, renames: readonly (readonly [string, string])[]): KubeObject {
+  const out: KubeObject = { apiVersion, kind: 'Event', metadata: obj.metadata };
+  for (const [from, to] of renames) if (obj[from] !== undefined && obj[from] !== null) out[to] = obj[from];
+  for (const f of EVENT_FIELDS) if (obj[f] !== undefined && obj[f] !== null) out[f] = obj[f];
+  return out;
+}
+
+/** core/v1 Event → events.k8s.io/v1 Event. */
+export function eventCoreToV1(obj: KubeObject): KubeObject {
+  return renameEvent(obj, 'events.k8s.io/v1', EVENT_RENAMES);
+}
+
+/** events.k8s.io/v1 Event → core/v1 Event. */
+export function eventV1ToCore(obj: KubeObject): KubeObject {
+  return renameEvent(obj, 'v1', EVENT_RENAMES.map(([a, b]) => [b, a] as const));
+}
+
 /** The conversion of a served version (throws for a version nobody taught us). */
 export function conversionOf(r: ResourceInfo): VersionConversion {
   if (r.group === 'autoscaling' && r.version === 'v1' && r.plural === 'horizontalpodautoscalers') {
-    return { served: r, definitionName: 'io.k8s.api.autoscaling.v1.HorizontalPodAutoscaler', toStored: hpaV1ToV2, fromStored: hpaV2ToV1 };
+    return { served: r, stored: { group: 'autoscaling', plural: r.plural }, definitionName: 'io.k8s.api.autoscaling.v1.HorizontalPodAutoscaler', toStored: hpaV1ToV2, fromStored: hpaV2ToV1 };
+  }
+  if (r.group === 'events.k8s.io' && r.version === 'v1' && r.plural === 'events') {
+    const fieldLabels = { 'regarding.kind': 'involvedObject.kind', 'regarding.namespace': 'involvedObject.namespace', 'regarding.name': 'involvedObject.name', 'regarding.uid': 'involvedObject.uid', 'regarding.apiVersion': 'involvedObject.apiVersion', 'regarding.resourceVersion': 'involvedObject.resourceVersion', 'regarding.fieldPath': 'involvedObject.fieldPath', reportingController: 'reportingComponent', 'deprecatedSource.component': 'source' };
+    return { served: r, stored: { group: '', plural: 'events' }, fieldLabels, definitionName: 'io.k8s.api.events.v1.Event', toStored: eventV1ToCore, fromStored: eventCoreToV1 };
   }
   throw new Error(`no conversion for ${groupVersionOf(r)} ${r.plural}`);
 }
