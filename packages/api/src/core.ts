@@ -16,3 +16,4 @@ export type * from './types/generated.js';
 export * from './node-selection.js';
 export * from './bootstrap-token.js';
 export * from './channel-protocols.js';
+export * from './service-account-token.js';

@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiError, type KubeObject } from '@flotilla/api';
+import { ApiError, LEGACY_CLAIM_SERVICE_ACCOUNT_UID, legacyServiceAccountClaims, type KubeObject } from '@flotilla/api';
 import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UnionAuthenticator, type AuthRequest } from './authenticator.js';
@@ -203,5 +203,71 @@ describe('ServiceAccountTokenAuthenticator', () => {
     expect(await refusal(nodeToken)).toBe('service account token has been invalidated');
     nodes.set('n1', { metadata: { name: 'n1', uid: 'node-uid' } });
     expect((await authenticator().verify(nodeToken)).extra?.['authentication.kubernetes.io/node-name']).toEqual(['n1']);
+  });
+});
+
+describe('legacy (Secret-based) service account tokens', () => {
+  /** A legacy token as the controller manager signs it (iss kubernetes/serviceaccount, no exp). */
+  async function legacyToken(claims: Record<string, unknown> = legacyServiceAccountClaims({ namespace: 'ns', name: 'robot', uid: 'sa-uid' }, 'robot-token'), signWith: ServiceAccountKey = key): Promise<string> {
+    return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: signWith.keyId }).sign(signWith.privateKey);
+  }
+  const tokenSecret = (t: string, extra: Partial<KubeObject['metadata']> = {}): KubeObject => ({ ...obj('robot-token', 'secret-uid', extra), type: 'kubernetes.io/service-account-token', data: { token: Buffer.from(t).toString('base64') } });
+
+  it('authenticates the account (uid, groups, no extra) while its Secret holds the token, long after issue', async () => {
+    reset();
+    const t = await legacyToken();
+    expect(decodeJwt(t)).toEqual({
+      iss: 'kubernetes/serviceaccount',
+      sub: 'system:serviceaccount:ns:robot',
+      'kubernetes.io/serviceaccount/namespace': 'ns',
+      'kubernetes.io/serviceaccount/secret.name': 'robot-token',
+      'kubernetes.io/serviceaccount/service-account.name': 'robot',
+      'kubernetes.io/serviceaccount/service-account.uid': 'sa-uid',
+    });
+    secrets.set('ns/robot-token', tokenSecret(t));
+    clock = new Date(NOW.getTime() + 10 * 365 * 24 * 3600_000);
+    expect(await authenticator().authenticate(bearer(t))).toEqual({ name: 'system:serviceaccount:ns:robot', uid: 'sa-uid', groups: ['system:serviceaccounts', 'system:serviceaccounts:ns'] });
+  });
+
+  it('answers 401 once the Secret is deleted, being deleted, changed or marked invalid', async () => {
+    reset();
+    const t = await legacyToken();
+    const err = await authenticator().authenticate(bearer(t)).catch((e: unknown) => e);
+    expect((err as ApiError).code).toBe(401);
+    expect(await refusal(t)).toBe('Token has been invalidated');
+    secrets.set('ns/robot-token', tokenSecret(t, { deletionTimestamp: '2029-12-31T23:59:59Z' }));
+    expect(await refusal(t)).toBe('Token has been invalidated');
+    secrets.set('ns/robot-token', tokenSecret(`${t}x`));
+    expect(await refusal(t)).toBe("Token does not match server's copy");
+    secrets.set('ns/robot-token', { ...obj('robot-token', 'secret-uid'), data: {} });
+    expect(await refusal(t)).toBe("Token does not match server's copy");
+    secrets.set('ns/robot-token', tokenSecret(t, { labels: { 'kubernetes.io/legacy-token-invalid-since': '2029-01-01' } }));
+    expect(await refusal(t)).toBe(
+      "the token in secret ns/robot-token for service account ns/robot has been marked invalid. Use tokens from the TokenRequest API or manually created secret-based tokens, or remove the 'kubernetes.io/legacy-token-invalid-since' label from the secret to temporarily allow use of this token",
+    );
+  });
+
+  it('refuses the token of a deleted or recreated account', async () => {
+    reset();
+    const t = await legacyToken();
+    secrets.set('ns/robot-token', tokenSecret(t));
+    accounts.delete('ns/robot');
+    expect(await refusal(t)).toBe('serviceaccounts "robot" not found');
+    accounts.set('ns/robot', obj('robot', 'sa-uid', { deletionTimestamp: '2029-12-31T23:59:59Z' }));
+    expect(await refusal(t)).toBe('ServiceAccount ns/robot has been deleted');
+    accounts.set('ns/robot', obj('robot', 'new-uid'));
+    expect(await refusal(t)).toBe('ServiceAccount UID (new-uid) does not match claim (sa-uid)');
+  });
+
+  it('refuses missing claims, a mismatched subject, another key and an audience not ours', async () => {
+    reset();
+    const good = legacyServiceAccountClaims({ namespace: 'ns', name: 'robot', uid: 'sa-uid' }, 'robot-token');
+    const { [LEGACY_CLAIM_SERVICE_ACCOUNT_UID]: _uid, ...noUid } = good;
+    expect(await refusal(await legacyToken(noUid))).toBe('serviceAccountUID claim is missing');
+    expect(await refusal(await legacyToken({ ...good, 'kubernetes.io/serviceaccount/secret.name': '' }))).toBe('secretName claim is missing');
+    expect(await refusal(await legacyToken({ ...good, sub: 'system:serviceaccount:kube-system:robot' }))).toBe('sub claim is invalid');
+    const otherKey = await ensureServiceAccountKey(join(dir, 'other-pki'));
+    expect(await refusal(await legacyToken(good, otherKey))).toBe('invalid signature');
+    expect(await refusal(await legacyToken({ ...good, aud: ['vault'] }))).toMatch(/^token audiences \["vault"\] is invalid/);
   });
 });

@@ -11,12 +11,29 @@
  *   token is bound to (an object deleted more than the leeway ago counts as gone). They are read from
  *   the API server's object cache: deleting the account or the bound pod revokes the token.
  *
+ * Long-lived ("legacy") tokens, which the controller manager's tokens controller keeps in Secrets
+ * of type `kubernetes.io/service-account-token`, are always accepted as well, as Kubernetes'
+ * legacy validator does: issuer `kubernetes/serviceaccount`, signed by one of our keys, no expiry,
+ * the implicit API audiences; the Secret named in the token must exist, not be deleted, not be marked
+ * invalid, and hold exactly this token, and the account must exist, not be deleted, with the token's
+ * uid. Deleting the Secret (or the account, whose Secrets the controller deletes) revokes the token.
+ *
  * The user is `system:serviceaccount:NS:NAME` with the account's uid, groups `system:serviceaccounts`
  * and `system:serviceaccounts:NS`, and extra `authentication.kubernetes.io/credential-id`
- * (`JTI=<jti>`), `.../pod-name`, `.../pod-uid`, `.../node-name`, `.../node-uid` as Kubernetes sets them.
+ * (`JTI=<jti>`), `.../pod-name`, `.../pod-uid`, `.../node-name`, `.../node-uid` as Kubernetes sets them
+ * (a legacy token has none of these).
  */
-import type { KeyObject } from 'node:crypto';
-import { ApiError, type KubeObject } from '@flotilla/api';
+import { timingSafeEqual, type KeyObject } from 'node:crypto';
+import {
+  ApiError,
+  LEGACY_CLAIM_NAMESPACE,
+  LEGACY_CLAIM_SECRET_NAME,
+  LEGACY_CLAIM_SERVICE_ACCOUNT_NAME,
+  LEGACY_CLAIM_SERVICE_ACCOUNT_UID,
+  LEGACY_SERVICE_ACCOUNT_ISSUER,
+  SERVICE_ACCOUNT_TOKEN_KEY,
+  type KubeObject,
+} from '@flotilla/api';
 import { decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import type { Logger } from 'pino';
 import type { AuthRequest, Authenticator, UserInfo } from './authenticator.js';
@@ -53,6 +70,9 @@ export interface ServiceAccountAuthenticatorOptions {
   now?: () => Date;
 }
 
+/** Label marking a legacy token Secret as no longer usable (set by Kubernetes' legacy token cleaner, or by hand). */
+export const LEGACY_TOKEN_INVALID_SINCE_LABEL = 'kubernetes.io/legacy-token-invalid-since';
+
 /** Why a token with our issuer was refused; logged, never sent (the client gets a plain 401). */
 export class InvalidServiceAccountTokenError extends Error {
   override readonly name = 'InvalidServiceAccountTokenError';
@@ -63,6 +83,15 @@ function bearerOf(req: AuthRequest): string | undefined {
   const value = Array.isArray(h) ? h[0] : h;
   if (!value || !/^bearer /i.test(value)) return undefined;
   return value.slice(7).trim();
+}
+
+/** True when a Secret's base64 `data.token` decodes to exactly `token`. */
+function holdsToken(secret: KubeObject, token: string): boolean {
+  const stored = (secret['data'] as Record<string, string> | undefined)?.[SERVICE_ACCOUNT_TOKEN_KEY];
+  if (typeof stored !== 'string') return false;
+  const a = Buffer.from(stored, 'base64');
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 function isRef(v: unknown): v is { name: string; uid?: string } {
@@ -91,21 +120,28 @@ export class ServiceAccountTokenAuthenticator implements Authenticator {
     }
   }
 
-  /** True when the token is a JWT naming one of our issuers (signature not checked yet). */
+  /** True when the token is a JWT naming one of our issuers or the legacy issuer (signature not checked yet). */
   isOurs(token: string): boolean {
+    return this.issuerOf(token) !== undefined;
+  }
+
+  /** The token's issuer when it is one we accept. */
+  private issuerOf(token: string): string | undefined {
     let iss: unknown;
     try {
       iss = decodeJwt(token).iss;
     } catch {
-      return false;
+      return undefined;
     }
-    return typeof iss === 'string' && this.options.issuers.includes(iss);
+    if (typeof iss !== 'string') return undefined;
+    return this.options.issuers.includes(iss) || iss === LEGACY_SERVICE_ACCOUNT_ISSUER ? iss : undefined;
   }
 
   /** Verifies one of our tokens; throws InvalidServiceAccountTokenError with the reason. */
   async verify(token: string): Promise<UserInfo> {
     const now = this.now();
-    const payload = await this.verifySignature(token, now);
+    const legacy = this.issuerOf(token) === LEGACY_SERVICE_ACCOUNT_ISSUER && !this.options.issuers.includes(LEGACY_SERVICE_ACCOUNT_ISSUER);
+    const payload = await this.verifySignature(token, now, legacy);
     const nowSeconds = now.getTime() / 1000;
     if (typeof payload.iat === 'number' && payload.iat > nowSeconds + TOKEN_LEEWAY_SECONDS) throw new InvalidServiceAccountTokenError('service account token is issued in the future');
 
@@ -115,6 +151,7 @@ export class ServiceAccountTokenAuthenticator implements Authenticator {
     if (!tokenAudiences.some((a) => apiAudiences.includes(a))) {
       throw new InvalidServiceAccountTokenError(`token audiences ${JSON.stringify(tokenAudiences)} is invalid for the target audiences ${JSON.stringify(apiAudiences)}`);
     }
+    if (legacy) return this.verifyLegacy(token, payload);
 
     const k = payload['kubernetes.io'] as Partial<KubernetesClaim> | undefined;
     if (!k || typeof k.namespace !== 'string' || !isRef(k.serviceaccount)) throw new InvalidServiceAccountTokenError('service account token has no kubernetes.io claim');
@@ -164,15 +201,45 @@ export class ServiceAccountTokenAuthenticator implements Authenticator {
     return user;
   }
 
-  /** Checks the signature (any of our keys), the issuer and exp/nbf with the leeway. */
-  private async verifySignature(token: string, now: Date): Promise<JWTPayload> {
+  /** The checks of Kubernetes' legacy validator (claims, Secret, account); see the file comment. */
+  private verifyLegacy(token: string, payload: JWTPayload): UserInfo {
+    const claim = (name: string): string => (typeof payload[name] === 'string' ? (payload[name] as string) : '');
+    if (!payload.sub) throw new InvalidServiceAccountTokenError('sub claim is missing');
+    const namespace = claim(LEGACY_CLAIM_NAMESPACE);
+    if (!namespace) throw new InvalidServiceAccountTokenError('namespace claim is missing');
+    const secretName = claim(LEGACY_CLAIM_SECRET_NAME);
+    if (!secretName) throw new InvalidServiceAccountTokenError('secretName claim is missing');
+    const name = claim(LEGACY_CLAIM_SERVICE_ACCOUNT_NAME);
+    if (!name) throw new InvalidServiceAccountTokenError('serviceAccountName claim is missing');
+    const uid = claim(LEGACY_CLAIM_SERVICE_ACCOUNT_UID);
+    if (!uid) throw new InvalidServiceAccountTokenError('serviceAccountUID claim is missing');
+    if (payload.sub !== serviceAccountUserName(namespace, name)) throw new InvalidServiceAccountTokenError('sub claim is invalid');
+
+    const objects = this.options.objects;
+    const secret = objects.getSecret(namespace, secretName);
+    if (!secret || secret.metadata.deletionTimestamp !== undefined) throw new InvalidServiceAccountTokenError('Token has been invalidated');
+    if (!holdsToken(secret, token)) throw new InvalidServiceAccountTokenError("Token does not match server's copy");
+    const account = objects.getServiceAccount(namespace, name);
+    if (!account) throw new InvalidServiceAccountTokenError(`serviceaccounts "${name}" not found`);
+    if (account.metadata.deletionTimestamp !== undefined) throw new InvalidServiceAccountTokenError(`ServiceAccount ${namespace}/${name} has been deleted`);
+    if (account.metadata.uid !== uid) throw new InvalidServiceAccountTokenError(`ServiceAccount UID (${account.metadata.uid ?? ''}) does not match claim (${uid})`);
+    if (secret.metadata.labels?.[LEGACY_TOKEN_INVALID_SINCE_LABEL]) {
+      throw new InvalidServiceAccountTokenError(
+        `the token in secret ${namespace}/${secretName} for service account ${namespace}/${name} has been marked invalid. Use tokens from the TokenRequest API or manually created secret-based tokens, or remove the '${LEGACY_TOKEN_INVALID_SINCE_LABEL}' label from the secret to temporarily allow use of this token`,
+      );
+    }
+    return { name: serviceAccountUserName(namespace, name), uid, groups: serviceAccountGroups(namespace) };
+  }
+
+  /** Checks the signature (any of our keys), the issuer and exp/nbf with the leeway; a legacy token has no exp. */
+  private async verifySignature(token: string, now: Date, legacy: boolean): Promise<JWTPayload> {
     let lastError: unknown;
     for (const key of this.options.publicKeys) {
       try {
         const { payload } = await jwtVerify(token, key, {
           algorithms: ['RS256'],
-          issuer: [...this.options.issuers],
-          requiredClaims: ['exp'],
+          issuer: legacy ? LEGACY_SERVICE_ACCOUNT_ISSUER : [...this.options.issuers],
+          requiredClaims: legacy ? [] : ['exp'],
           clockTolerance: TOKEN_LEEWAY_SECONDS,
           currentDate: now,
         });

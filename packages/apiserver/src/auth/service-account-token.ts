@@ -9,17 +9,18 @@
  * API servers sharing `pki/` accept each other's tokens. The public key is published as a JWKS
  * (`/openid/v1/jwks`) with an OpenID discovery document (`/.well-known/openid-configuration`).
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPair, randomUUID, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPair, randomUUID, type KeyObject } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { exportJWK, SignJWT, type JWK } from 'jose';
+import { serviceAccountKeyId, serviceAccountUserName } from '@flotilla/api';
 import { readFileIfExists, writeFileAtomic } from '@flotilla/client';
+
+export { SERVICE_ACCOUNT_USER_PREFIX, serviceAccountUserName } from '@flotilla/api';
 
 /** `--service-account-issuer` default (kube-apiserver's recommended in-cluster issuer). */
 export const DEFAULT_SERVICE_ACCOUNT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
-/** Prefix of a service account's user name. */
-export const SERVICE_ACCOUNT_USER_PREFIX = 'system:serviceaccount:';
 /** The group of every service account. */
 export const SERVICE_ACCOUNTS_GROUP = 'system:serviceaccounts';
 /** Lifetime of a TokenRequest without spec.expirationSeconds. */
@@ -58,20 +59,13 @@ export interface ServiceAccountKey {
   keyId: string;
 }
 
-/** `system:serviceaccount:NS:NAME`. */
-export function serviceAccountUserName(namespace: string, name: string): string {
-  return `${SERVICE_ACCOUNT_USER_PREFIX}${namespace}:${name}`;
-}
-
 /** The groups of a service account: `system:serviceaccounts`, `system:serviceaccounts:NS`. */
 export function serviceAccountGroups(namespace: string): string[] {
   return [SERVICE_ACCOUNTS_GROUP, `${SERVICE_ACCOUNTS_GROUP}:${namespace}`];
 }
 
-/** The key id Kubernetes derives from a public key. */
-export function keyIdOf(publicKey: KeyObject): string {
-  return createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('base64url');
-}
+/** The key id Kubernetes derives from a public key (shared with the controller manager, which signs legacy tokens). */
+export const keyIdOf = serviceAccountKeyId;
 
 /** Loads `sa.key` from `pkiDir`, generating an RSA 2048 key on the first start; writes `sa.pub` when missing. */
 export async function ensureServiceAccountKey(pkiDir: string): Promise<ServiceAccountKey> {
