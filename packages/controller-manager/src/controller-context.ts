@@ -2,6 +2,7 @@
  * What every controller gets: the API client, shared informers, an event recorder per controller,
  * a clock, a logger, metrics hooks, and the controller manager's options.
  */
+import type { KeyObject } from 'node:crypto';
 import { EventRecorder, type Clock, type KubeClient, type SharedInformerFactory, type SyncObserver } from '@flotilla/client';
 import type { Logger } from 'pino';
 
@@ -26,6 +27,11 @@ export interface ControllerOptions {
    * else (filled in by `start`) the CA of the controller manager's kubeconfig.
    */
   rootCaPem?: string;
+  /**
+   * The key legacy service account tokens are signed with (`--service-account-private-key-file`); the
+   * `serviceaccount-token` controller is disabled without it.
+   */
+  serviceAccountPrivateKey?: KeyObject;
 }
 
 /** Shared dependencies of controllers. */

@@ -18,9 +18,10 @@ import { REPLICATION_CONTROLLERS, ReplicaSetController } from './controllers/rep
 import { ClusterRoleAggregationController } from './controllers/clusterroleaggregation/cluster-role-aggregation-controller.js';
 import { RootCaCertPublisher } from './controllers/rootcacertpublisher/root-ca-cert-publisher.js';
 import { ServiceAccountsController } from './controllers/serviceaccount/service-accounts-controller.js';
+import { legacyTokenSigningKey, TokensController } from './controllers/serviceaccount/tokens-controller.js';
 
-/** Builds a controller on a context. */
-export type ControllerFactory = (ctx: ControllerContext) => Controller;
+/** Builds a controller on a context; undefined when the controller cannot run with these options (it logs why). */
+export type ControllerFactory = (ctx: ControllerContext) => Controller | undefined;
 
 /** Every controller by name. */
 export const CONTROLLERS: Record<string, ControllerFactory> = {
@@ -41,6 +42,12 @@ export const CONTROLLERS: Record<string, ControllerFactory> = {
   nodeipam: (ctx) => new NodeIpamController(ctx),
   serviceaccount: (ctx) => new ServiceAccountsController(ctx),
   'root-ca-cert-publisher': (ctx) => new RootCaCertPublisher(ctx, ctx.options.rootCaPem ?? ''),
+  'serviceaccount-token': (ctx) => {
+    const key = ctx.options.serviceAccountPrivateKey;
+    if (key) return new TokensController(ctx, legacyTokenSigningKey(key), ctx.options.rootCaPem ?? '');
+    ctx.logger.info({ controller: 'serviceaccount-token' }, 'controller is disabled because there is no private key');
+    return undefined;
+  },
   'clusterrole-aggregation': (ctx) => new ClusterRoleAggregationController(ctx),
 };
 

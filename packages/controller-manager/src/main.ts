@@ -5,6 +5,7 @@ import { checkFlags, durationFlag, FlagError, intFlag, leaderElectionFlags, lead
 import pino from 'pino';
 import { CONTROLLERS } from './controllers.js';
 import { readRootCaFile } from './root-ca-file.js';
+import { readServiceAccountPrivateKey } from './service-account-private-key.js';
 import { start } from './start.js';
 
 const USAGE = `Usage: flotilla-controller-manager --kubeconfig FILE [flags]
@@ -31,7 +32,11 @@ Flags:
   --node-cidr-mask-size N               prefix length of each node's pod CIDR (default 24)
   --horizontal-pod-autoscaler-sync-period DURATION  how often HPAs are evaluated (default 15s)
   --root-ca-file FILE                   CA bundle (PEM) published as ConfigMap kube-root-ca.crt in every
-                                        namespace (default: the CA of the kubeconfig)
+                                        namespace and put in service account token Secrets (default: the
+                                        CA of the kubeconfig)
+  --service-account-private-key-file FILE  RSA private key (PEM) that signs the tokens of Secrets of type
+                                        kubernetes.io/service-account-token (the API server's pki/sa.key);
+                                        without it the serviceaccount-token controller is disabled
   --clock-speed FACTOR                  run the controllers' clock FACTOR times faster (testing only)
   --log-level LEVEL                     (default info)
 `;
@@ -52,6 +57,7 @@ export async function main(argv: string[]): Promise<void> {
     'node-cidr-mask-size': { type: 'string', default: '24' },
     'horizontal-pod-autoscaler-sync-period': { type: 'string', default: '15s' },
     'root-ca-file': { type: 'string' },
+    'service-account-private-key-file': { type: 'string' },
     'clock-speed': { type: 'string', default: '1' },
     'log-level': { type: 'string', default: 'info' },
   });
@@ -75,6 +81,7 @@ export async function main(argv: string[]): Promise<void> {
         nodeCidrMaskSize: intFlag(values['node-cidr-mask-size']!, 'node-cidr-mask-size', 1),
         hpaSyncPeriodMs: durationFlag(values['horizontal-pod-autoscaler-sync-period']!, 'horizontal-pod-autoscaler-sync-period'),
         ...(values['root-ca-file'] ? { rootCaPem: readRootCaFile(values['root-ca-file']) } : {}),
+        ...(values['service-account-private-key-file'] ? { serviceAccountPrivateKey: readServiceAccountPrivateKey(values['service-account-private-key-file']) } : {}),
       },
     };
   });

@@ -36,7 +36,7 @@ export interface ControllerManagerHandle {
 /** Starts the controller manager; resolves once informers are started (and the metrics endpoint listens). */
 export async function start(config: ControllerManagerConfig, options: { logger: Logger; signal?: AbortSignal }): Promise<ControllerManagerHandle> {
   const log = options.logger;
-  const names = selectControllers(config.controllers);
+  const selected = selectControllers(config.controllers);
   const client = new RestClient(config.client, { userAgent: 'flotilla-controller-manager', connections: 64 });
   const identity = config.identity ?? `${hostname()}_${process.pid}`;
   const clock = acceleratedClock(config.clockSpeed ?? 1, realClock);
@@ -83,9 +83,12 @@ export async function start(config: ControllerManagerConfig, options: { logger: 
     queueDepth: (controller, depth) => depths.set(controller, depth),
     recorder: recorders,
   };
-  if (names.includes('root-ca-cert-publisher') && !ctx.options.rootCaPem) log.warn('no root CA (neither --root-ca-file nor a CA in the kubeconfig): kube-root-ca.crt is published empty');
+  if (selected.includes('root-ca-cert-publisher') && !ctx.options.rootCaPem) log.warn('no root CA (neither --root-ca-file nor a CA in the kubeconfig): kube-root-ca.crt is published empty');
   // Controllers register their informers when built; informers start at once (a standby keeps warm caches).
-  const controllers: Controller[] = names.map((n) => CONTROLLERS[n]!(ctx));
+  // A controller its options cannot run (serviceaccount-token without a key) is left out, as Kubernetes does.
+  const built = selected.map((n) => [n, CONTROLLERS[n]!(ctx)] as const).filter((e): e is readonly [string, Controller] => e[1] !== undefined);
+  const controllers: Controller[] = built.map(([, c]) => c);
+  const names = built.map(([n]) => n);
   factory.start(stopAll.signal);
 
   const running = runWhileLeading(
