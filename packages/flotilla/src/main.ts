@@ -25,7 +25,8 @@ Run 'flotilla COMMAND --help' for a command's flags.
 const SERVER_USAGE = `Usage: flotilla server [flags]
 
 Runs a single-machine cluster: starts flotilla-apiserver, then flotilla-scheduler and
-flotilla-controller-manager with DATA_DIR/admin.kubeconfig, then (unless --disable-agent, and if
+flotilla-controller-manager with DATA_DIR/admin.kubeconfig (the controller manager also signs
+service account token Secrets with DATA_DIR/pki/sa.key), then (unless --disable-agent, and if
 Docker is available) flotilla-agent registering this machine as a node. Each runs as a child process
 whose output is passed through to stderr prefixed with its name; a component that exits is restarted
 with back-off (1s doubling to 30s). SIGTERM or Ctrl-C stops them in reverse order.

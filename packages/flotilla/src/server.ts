@@ -142,11 +142,13 @@ export async function runServer(options: ServerOptions): Promise<void> {
 
   // 2. Scheduler and controller manager.
   const clientArgs = ['--kubeconfig', kubeconfig, '--port', '0', ...common];
-  for (const [name, pkg, bin, ready] of [
-    ['scheduler', 'scheduler', 'flotilla-scheduler', /scheduler running/],
-    ['controller-manager', 'controller-manager', 'flotilla-controller-manager', /controller manager running/],
+  // The controller manager signs long-lived service account tokens with the API server's key.
+  const controllerManagerArgs = [...clientArgs, '--service-account-private-key-file', join(dataDir, 'pki', 'sa.key')];
+  for (const [name, pkg, bin, ready, args] of [
+    ['scheduler', 'scheduler', 'flotilla-scheduler', /scheduler running/, clientArgs],
+    ['controller-manager', 'controller-manager', 'flotilla-controller-manager', /controller manager running/, controllerManagerArgs],
   ] as const) {
-    const s = supervise({ name, script: componentBin(pkg, bin), args: () => clientArgs, ready });
+    const s = supervise({ name, script: componentBin(pkg, bin), args: () => args, ready });
     try {
       await s.waitReady(startTimeoutMs);
     } catch (err) {
