@@ -114,7 +114,10 @@ export async function start(config: ApiServerConfig, options: { logger: Logger; 
   const sharedStorage = !!config.etcdServers && config.etcdServers.length > 0;
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const advertise = config.advertiseAddress ?? (isWildcard(config.bindAddress) ? '127.0.0.1' : config.bindAddress);
-  const sans = [...new Set(['127.0.0.1', '::1', 'localhost', hostname(), advertise, ...(isWildcard(config.bindAddress) ? [] : [config.bindAddress]), ...(config.tlsSans ?? [])])];
+  // As kube-apiserver's: in-cluster clients reach the server at the `kubernetes` Service's ClusterIP
+  // (KUBERNETES_SERVICE_HOST) or its DNS names, and verify the certificate against them.
+  const inCluster = [kubernetesServiceIP(serviceCidr), 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'];
+  const sans = [...new Set(['127.0.0.1', '::1', 'localhost', hostname(), advertise, ...(isWildcard(config.bindAddress) ? [] : [config.bindAddress]), ...inCluster, ...(config.tlsSans ?? [])])];
   const pki = await ensureServerPki(join(config.dataDir, 'pki'), sans);
   const tokens = await ensureTokenFile(join(config.dataDir, 'tokens.csv'));
   const saKey = await ensureServiceAccountKey(join(config.dataDir, 'pki'));
