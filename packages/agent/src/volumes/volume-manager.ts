@@ -55,7 +55,8 @@ export interface VolumeManagerOptions {
   podsDir: string;
   /**
    * Root on a tmpfs for Secrets, projected volumes and `emptyDir.medium: Memory`; default
-   * /dev/shm/flotilla if writable, else `podsDir` (on disk).
+   * /dev/shm/flotilla/NODE_NAME if writable (one per node: agents sharing a machine each clean up only
+   * their own pods' directories), else `podsDir` (on disk).
    */
   memoryDir?: string;
   sources: VolumeSources;
@@ -166,12 +167,13 @@ export class VolumeManager {
       await mkdir(this.o.memoryDir, { recursive: true, mode: 0o700 });
       return this.o.memoryDir;
     }
+    const root = join(DEFAULT_MEMORY_DIR, safeName(this.o.nodeName, 'node name'));
     try {
-      await mkdir(DEFAULT_MEMORY_DIR, { recursive: true, mode: 0o700 });
-      await access(DEFAULT_MEMORY_DIR, fsConstants.W_OK);
-      return DEFAULT_MEMORY_DIR;
+      await mkdir(root, { recursive: true, mode: 0o700 });
+      await access(root, fsConstants.W_OK);
+      return root;
     } catch (err) {
-      this.log.warn({ err: errorMessage(err) }, `${DEFAULT_MEMORY_DIR} is not writable: Secrets and memory-backed volumes are kept on disk under ${this.podsDir}`);
+      this.log.warn({ err: errorMessage(err) }, `${root} is not writable: Secrets and memory-backed volumes are kept on disk under ${this.podsDir}`);
       return this.podsDir;
     }
   }
