@@ -4,7 +4,9 @@
  * name behind a NodePort Service. The ClusterIP is a local address on the proxy's link; requests
  * from the node and from inside a pod (busybox `nc`) reach every pod; the NodePort answers on
  * 127.0.0.1; a deleted pod and a pod turning not-ready leave the rotation; a LoadBalancer Service
- * gets the node's InternalIP as ingress and answers there; deleting a Service removes its VIP.
+ * gets the node's InternalIP as ingress and answers there; a pod reaches the API server through the
+ * `kubernetes` Service with its service account token (a static kubectl mounted into it, in-cluster
+ * config, RBAC deciding); deleting a Service removes its VIP.
  *
  * Each mode's agent uses a link of its own (`--proxy-interface`) and a node name of its own (which
  * names its iptables chains); the link, and the iptables chains and jumps of that node only, are
@@ -20,6 +22,7 @@ import { cleanupIptables } from '../packages/agent/src/proxy/iptables-rules.js';
 import { DockerTestCluster } from './harness/agent.js';
 import { type ApiServerProcess } from './harness/apiserver.js';
 import { startControllerManager } from './harness/cluster.js';
+import { findStandaloneKubectl } from './harness/kubectl.js';
 import { type RunningProcess } from './harness/processes.js';
 import { hasDockerSocket, TEST_IMAGE, TEST_LABEL } from './harness/test-image.js';
 import { waitFor } from './harness/wait-for.js';
@@ -28,6 +31,10 @@ const PODS = res('pods');
 const SERVICES = res('services');
 const NAMESPACES = res('namespaces');
 const NODES = res('nodes');
+const SERVICEACCOUNTS = res('serviceaccounts');
+const ROLES = res('roles.rbac.authorization.k8s.io');
+const ROLEBINDINGS = res('rolebindings.rbac.authorization.k8s.io');
+const standaloneKubectl = findStandaloneKubectl();
 
 const isRoot = process.getuid?.() === 0;
 const docker = hasDockerSocket();
@@ -43,7 +50,11 @@ interface ServiceView extends KubeObject {
 for (const mode of ['userspace', 'iptables'] as const) {
   const NODE = `proxy-e2e-${mode === 'iptables' ? 'ipt-' : ''}${process.pid}`;
   const IFACE = `fl${mode === 'iptables' ? 'i' : 'p'}${process.pid % 1_000_000}`;
-  const cluster = new DockerTestCluster(`proxy-${mode}`, NODE);
+  // A service range of this mode's own: the VIPs (the `kubernetes` Service's first of all) differ from
+  // those of other clusters an e2e test runs on this machine at the same time, whose iptables proxy
+  // would otherwise also claim them.
+  const RANGE_PREFIX = mode === 'iptables' ? '10.97.' : '10.96.';
+  const cluster = new DockerTestCluster(`proxy-${mode}`, NODE, { apiServerArgs: ['--service-cluster-ip-range', `${RANGE_PREFIX}0.0/16`] });
   const engine = cluster.engine;
   let server: ApiServerProcess;
   let client: RestClient;
@@ -149,7 +160,7 @@ async function containerOf(pod: string): Promise<string> {
     });
 
     it('assigns the ClusterIP to the local link and spreads requests from the node over every pod', async () => {
-      expect(svc.spec.clusterIP).toMatch(/^10\.43\./);
+      expect(svc.spec.clusterIP.startsWith(RANGE_PREFIX)).toBe(true);
       await waitFor('the VIP on the proxy link', () => linkAddresses().includes(`inet ${svc.spec.clusterIP}/32`), { timeoutMs: 30_000 });
       await waitFor('all three pods behind the ClusterIP', async () => [...new Set(await getMany(svc.spec.clusterIP, SERVICE_PORT, 9))].sort().join() === 'web-0,web-1,web-2', { timeoutMs: 60_000, intervalMs: 300 });
       const answers = await getMany(svc.spec.clusterIP, SERVICE_PORT, 30);
@@ -232,6 +243,33 @@ async function containerOf(pod: string): Promise<string> {
         return a === 'web-2' && a;
       })).toBe('web-2');
     });
+
+    it.skipIf(!standaloneKubectl)('lets a pod reach the API server through the kubernetes Service as its service account (kubectl in-cluster)', async () => {
+      await client.create(SERVICEACCOUNTS, NS, { metadata: { name: 'reader' } });
+      await client.create(PODS, NS, {
+        metadata: { name: 'incluster' },
+        spec: {
+          nodeName: NODE,
+          serviceAccountName: 'reader',
+          terminationGracePeriodSeconds: 0,
+          volumes: [{ name: 'kubectl', hostPath: { path: standaloneKubectl!, type: 'File' } }],
+          containers: [{ name: 'main', image: TEST_IMAGE, imagePullPolicy: 'Never', command: ['sleep', '3600'], env: [{ name: 'HOME', value: '/tmp' }], volumeMounts: [{ name: 'kubectl', mountPath: '/usr/local/bin/kubectl', readOnly: true }] }],
+        },
+      });
+      const id = await waitFor('the in-cluster container', () => containerOf('incluster').catch(() => undefined), { timeoutMs: 60_000 });
+      // No kubeconfig: kubectl uses KUBERNETES_SERVICE_HOST/PORT and the mounted token and CA, and verifies the certificate for the ClusterIP.
+      const listPods = () => engine.exec(id, ['/usr/local/bin/kubectl', 'get', 'pods', '-o', 'name'], { timeoutMs: 30_000 });
+      const denied = await waitFor('an answer from the API server', async () => {
+        const r = await listPods();
+        return r.stderr.includes('forbidden') ? r : undefined;
+      }, { timeoutMs: 30_000 });
+      expect(denied.stderr).toContain(`pods is forbidden: User "system:serviceaccount:${NS}:reader" cannot list resource "pods" in API group "" in the namespace "${NS}"`);
+      await client.create(ROLES, NS, { metadata: { name: 'pod-reader' }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] }] });
+      await client.create(ROLEBINDINGS, NS, { metadata: { name: 'reader-reads-pods' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'pod-reader' }, subjects: [{ kind: 'ServiceAccount', name: 'reader', namespace: NS }] });
+      const allowed = await listPods();
+      expect(allowed.exitCode).toBe(0);
+      expect(allowed.stdout).toContain('pod/incluster');
+    }, 120_000);
 
     it('removes the VIP from the link when the service is deleted', async () => {
       const lb = await client.get<ServiceView>(SERVICES, NS, 'web-lb');

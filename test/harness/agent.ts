@@ -73,11 +73,11 @@ export class DockerTestCluster {
   server!: ApiServerProcess;
   private restClient: RestClient | undefined;
 
-  /** `dirPrefix` names the temporary directory; `apiServerSubdir` puts the API server's data in a folder of it. */
+  /** `dirPrefix` names the temporary directory; `apiServerSubdir` puts the API server's data in a folder of it; `apiServerArgs` are extra flags of the API server. */
   constructor(
     readonly dirPrefix: string,
     readonly nodeName: string,
-    private readonly options: { apiServerSubdir?: string } = {},
+    private readonly options: { apiServerSubdir?: string; apiServerArgs?: string[] } = {},
   ) {}
 
   /**
@@ -90,7 +90,7 @@ export class DockerTestCluster {
     await ensureTestImage();
     await ensurePauseImage();
     this.dir = tempDir(this.dirPrefix);
-    this.server = await startApiServer(this.options.apiServerSubdir ? join(this.dir.path, this.options.apiServerSubdir) : this.dir.path);
+    this.server = await startApiServer(this.options.apiServerSubdir ? join(this.dir.path, this.options.apiServerSubdir) : this.dir.path, { extraArgs: this.options.apiServerArgs ?? [] });
     await startControllerManager(this.server.kubeconfig, ['--controllers', 'serviceaccount,root-ca-cert-publisher', '--leader-elect=false']);
     return this;
   }
@@ -112,8 +112,9 @@ export class DockerTestCluster {
 
   /** Stops it all; `afterContainers` runs once the processes are gone and the containers removed, before the engine client closes. */
   async stop(afterContainers?: (engine: DockerClient) => Promise<void>): Promise<void> {
-    await this.restClient?.close();
+    // Processes first: closing the client waits for its requests, which a stuck test may have left open.
     await killAll();
+    await this.restClient?.close();
     await removeTestContainers(this.engine, this.nodeName);
     await afterContainers?.(this.engine);
     await this.engine.close();

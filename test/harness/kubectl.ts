@@ -3,12 +3,28 @@
  * when no kubectl is installed.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
+import { readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { findOnPath } from './processes.js';
 
 /** The kubectl binary on PATH, or undefined. */
 export function findKubectl(): string | undefined {
   return findOnPath('kubectl');
+}
+
+/**
+ * A kubectl binary that runs on its own (statically linked Go), e.g. mounted into a pod: the
+ * versioned binary beside a dispatcher script (`kubectl.1.31`, the newest) or kubectl itself.
+ */
+export function findStandaloneKubectl(): string | undefined {
+  const onPath = findKubectl();
+  if (!onPath) return undefined;
+  const real = realpathSync(onPath);
+  const versioned = readdirSync(dirname(real))
+    .filter((f) => /^kubectl\.1\.\d+$/.test(f))
+    .sort((a, b) => Number(b.split('.')[2]) - Number(a.split('.')[2]));
+  const candidate = versioned[0] ? join(dirname(real), versioned[0]) : real;
+  return readFileSync(candidate).subarray(0, 4).toString('latin1') === '\x7fELF' ? candidate : undefined;
 }
 
 /** The result of one kubectl run. */
