@@ -5,6 +5,7 @@
  * cluster DNS on the bridge gateway, the Ingress proxy's ports 80/443 — stay off unless its extra
  * arguments turn them on.
  */
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadClientConfig, RestClient } from '@flotilla/client';
 import { DockerClient } from '../../packages/agent/src/runtime/docker-client.js';
@@ -119,5 +120,7 @@ export class DockerTestCluster {
     await afterContainers?.(this.engine);
     await this.engine.close();
     this.dir?.remove();
+    // The node's memory-backed volumes (the agent's default /dev/shm/flotilla/NODE_NAME): its pods are gone.
+    rmSync(join('/dev/shm/flotilla', this.nodeName), { recursive: true, force: true });
   }
 }
