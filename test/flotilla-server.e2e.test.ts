@@ -12,6 +12,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type KubeObject } from '@flotilla/api';
 import { loadClientConfig, res, RestClient } from '@flotilla/client';
 import { DockerClient } from '@flotilla/agent';
+import { removeMemoryVolumes } from './harness/agent.js';
 import { binPath, startProcess, tempDir, type RunningProcess } from './harness/processes.js';
 import { ensureTestImage, hasDockerSocket, TEST_IMAGE, TEST_LABEL } from './harness/test-image.js';
 import { waitFor } from './harness/wait-for.js';
@@ -159,6 +160,7 @@ describe.skipIf(!docker)('flotilla server with the local agent', () => {
     const ours = await engine.listContainers({ all: true, filters: { label: [`${TEST_LABEL}=true`, `io.flotilla.node=${NODE}`] } });
     for (const c of ours) await engine.removeContainer(c.Id, { force: true }).catch(() => undefined);
     await engine.close();
+    removeMemoryVolumes(NODE);
   });
 
   it('builds the pause image, registers the local node and runs a pod on it', async () => {

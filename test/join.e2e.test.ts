@@ -19,6 +19,7 @@ import { ApiError, type KubeObject } from '@flotilla/api';
 import { createCa, issueCertificate } from '@flotilla/api/pki';
 import { loadClientConfig, res, RestClient } from '@flotilla/client';
 import { DockerClient } from '@flotilla/agent';
+import { removeMemoryVolumes } from './harness/agent.js';
 import { binPath, REPO_ROOT, startProcess, tempDir, type RunningProcess } from './harness/processes.js';
 import { ensurePauseImage, ensureTestImage, hasDockerSocket, PAUSE_IMAGE, TEST_IMAGE, TEST_LABEL } from './harness/test-image.js';
 import { waitFor } from './harness/wait-for.js';
@@ -119,6 +120,7 @@ afterAll(async () => {
     for (const node of nodeNames) {
       const mine = (await engine.listContainers({ all: true, filters: { label: [`${TEST_LABEL}=true`, `io.flotilla.node=${node}`] } })) as { Id: string }[];
       for (const c of mine) await engine.removeContainer(c.Id, { force: true }).catch(() => undefined);
+      removeMemoryVolumes(node);
     }
   } finally {
     await engine.close();

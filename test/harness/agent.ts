@@ -56,6 +56,11 @@ export async function testContainers(engine: DockerClient, nodeName: string, ext
   return (await engine.listContainers({ all: true, filters: { label: [`${TEST_LABEL}=true`, `io.flotilla.node=${nodeName}`, ...extraLabels] } })) as never;
 }
 
+/** Removes a test node's memory-backed volumes (the agent's default /dev/shm/flotilla/NODE_NAME, on tmpfs) once its pods are gone. */
+export function removeMemoryVolumes(nodeName: string): void {
+  rmSync(join('/dev/shm/flotilla', nodeName), { recursive: true, force: true });
+}
+
 /** Removes exactly the containers `testContainers` lists. */
 export async function removeTestContainers(engine: DockerClient, nodeName: string): Promise<void> {
   for (const c of await testContainers(engine, nodeName)) await engine.removeContainer(c.Id, { force: true }).catch(() => undefined);
@@ -120,7 +125,6 @@ export class DockerTestCluster {
     await afterContainers?.(this.engine);
     await this.engine.close();
     this.dir?.remove();
-    // The node's memory-backed volumes (the agent's default /dev/shm/flotilla/NODE_NAME): its pods are gone.
-    rmSync(join('/dev/shm/flotilla', this.nodeName), { recursive: true, force: true });
+    removeMemoryVolumes(this.nodeName);
   }
 }
