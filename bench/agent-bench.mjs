@@ -17,13 +17,13 @@
 // then includes.
 // Everything it creates is labelled io.flotilla.test=true (plus this node's or this run's label)
 // and removed at the end; nothing else on the engine is touched. Run `npx tsc -b` first.
-// Usage: node bench/agent-bench.mjs [--pods 30] [--rate 5] [--idle-seconds 10] [--trace-engine]
+// Usage: node bench/agent-bench.mjs [--pods 30] [--rate 5] [--idle-seconds 10] [--trace-engine] [--no-token]
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer, connect } from 'node:net';
 import { cpus } from 'node:os';
 import { request } from 'undici';
-import { apiClient, cpuSeconds, flags, ms, percentile, rssKiB, startAgent, startApiServer, tempDir } from './lib.mjs';
+import { apiClient, cpuSeconds, flags, ms, percentile, rssKiB, startAgent, startApiServer, startControllerManager, tempDir } from './lib.mjs';
 import { agentRuntime, ensureTestImages, PAUSE_IMAGE, removeLabelled, removeNodeContainers, TEST_IMAGE, TEST_LABEL } from './lib-images.mjs';
 
 const opts = flags(process.argv.slice(2));
@@ -31,6 +31,8 @@ const PODS = Number(opts.pods ?? 30);
 const RATE = Number(opts.rate ?? 5);
 const IDLE_SECONDS = Number(opts['idle-seconds'] ?? 10);
 const TRACE = opts['trace-engine'] === true;
+/** --no-token: pods without the service account token volume (automountServiceAccountToken: false), to see what it costs. */
+const NO_TOKEN = opts['no-token'] === true;
 const ENGINE_SOCKET = '/var/run/docker.sock';
 const NODE = `bench-node-${process.pid}`;
 const RUN_LABEL = 'io.flotilla.bench';
@@ -143,7 +145,16 @@ async function agentRun() {
   const client = apiClient(server, { connections: 16 });
   undiciAgents = [client.http, client.watchHttp];
   const api = client.json;
+  // Pods mount a service account token volume, as on any cluster: the controller manager's
+  // serviceaccount and root-ca-cert-publisher controllers provide the account and the CA ConfigMap.
+  const { child: cm } = await startControllerManager(server.kubeconfig, ['--controllers', 'serviceaccount,root-ca-cert-publisher', '--leader-elect', 'false']);
+  children.push(cm);
   await api('POST', '/api/v1/namespaces', JSON.stringify({ metadata: { name: NS } }));
+  for (let i = 0; i < 100; i++) {
+    const got = await api('GET', `/api/v1/namespaces/${NS}/serviceaccounts/default`).catch(() => undefined);
+    if (got?.metadata?.name === 'default') break;
+    await sleep(100);
+  }
 
   const proxy = TRACE ? await engineProxy(join(dir.path, 'engine.sock')) : undefined;
   const { child: agent, match: am } = await startAgent(server.kubeconfig, NODE, dir.path, [
@@ -203,7 +214,7 @@ async function agentRun() {
   const createPod = (name) =>
     api('POST', `/api/v1/namespaces/${NS}/pods`, JSON.stringify({
       metadata: { name },
-      spec: { nodeName: NODE, terminationGracePeriodSeconds: 1, containers: [{ name: 'main', image: TEST_IMAGE, imagePullPolicy: 'Never', command: COMMAND }] },
+      spec: { nodeName: NODE, terminationGracePeriodSeconds: 1, ...(NO_TOKEN ? { automountServiceAccountToken: false } : {}), containers: [{ name: 'main', image: TEST_IMAGE, imagePullPolicy: 'Never', command: COMMAND }] },
     }));
   const calls = () => (proxy ? new Map(proxy.counts) : undefined);
   const diffCalls = (before) => (proxy ? [...proxy.counts].map(([k, v]) => [k, v - (before.get(k) ?? 0)]).filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]) : undefined);
