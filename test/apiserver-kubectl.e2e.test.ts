@@ -245,6 +245,11 @@ describe.skipIf(!kubectlPath)('kubectl against flotilla-apiserver', () => {
     }
     const applied = JSON.parse(await kubectl.ok([...ns, 'get', 'hpa', 'api', '-o', 'json'])) as { spec: { maxReplicas: number; minReplicas: number } };
     expect(applied.spec).toMatchObject({ maxReplicas: 7, minReplicas: 1 });
+    // A replace at v1 reports unknown fields as the stored version would (fieldValidation=Warn).
+    writeFileSync(hpaFile, hpa(7).replace('  targetCPUUtilizationPercentage: 50\n', '  targetCPUUtilizationPercentage: 50\n  bogus: 1\n'));
+    const replaced = await kubectl.run(['replace', '--validate=warn', '-f', hpaFile]);
+    expect(replaced.code).toBe(0);
+    expect(replaced.stderr).toContain('unknown field "spec.bogus"');
     expect(await kubectl.ok([...ns, 'delete', 'horizontalpodautoscalers.v1.autoscaling', 'api'])).toContain('deleted');
     const v1Discovery = JSON.parse(await kubectl.ok(['get', '--raw', '/apis/autoscaling'])) as { versions: { version: string }[]; preferredVersion: { version: string } };
     expect(v1Discovery.versions.map((v) => v.version)).toEqual(['v2', 'v1']);

@@ -357,7 +357,8 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
     const out = (o: KubeObject) => JSON.stringify(served.fromStored(o));
     /** A write's answer: the object converted, or the Status as it is. */
     const answer = (r: WriteResult) => send(reply, r.code, r.object && (JSON.parse(r.json) as { kind?: string }).kind === store.strategy.resource.kind ? out(r.object) : r.json, r.warnings);
-    const body = () => served.toStored(served.decode(decodeObjectBody(req.body as Buffer | undefined, req.headers['content-type']), fieldValidationOf(q), []));
+    /** The request body decoded as the served kind (unknown-field warnings into `warnings`), converted for the store. */
+    const body = (warnings: string[]) => served.toStored(served.decode(decodeObjectBody(req.body as Buffer | undefined, req.headers['content-type']), fieldValidationOf(q), warnings));
     switch (info.verb) {
       case 'get': {
         const cached = store.getCached(info.namespace, info.name);
@@ -372,12 +373,14 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
       case 'create': {
         if (info.name || sub) throw methodNotAllowed(`the server does not allow this method on the requested resource`);
         const warnings: string[] = [];
-        const obj = served.toStored(served.decode(decodeObjectBody(req.body as Buffer | undefined, req.headers['content-type']), fieldValidationOf(q), warnings));
-        const r = await store.create(info.namespace, obj, writeOptions(q, req), ctxOf(req));
+        const r = await store.create(info.namespace, body(warnings), writeOptions(q, req), ctxOf(req));
         return answer({ ...r, warnings: [...warnings, ...r.warnings] });
       }
-      case 'update':
-        return answer(await store.update(info.namespace, info.name, body(), writeOptions(q, req), ctxOf(req), sub));
+      case 'update': {
+        const warnings: string[] = [];
+        const r = await store.update(info.namespace, info.name, body(warnings), writeOptions(q, req), ctxOf(req), sub);
+        return answer({ ...r, warnings: [...warnings, ...r.warnings] });
+      }
       case 'patch': {
         const { type, patch: doc } = decodePatchBody(req.body as Buffer | undefined, req.headers['content-type']);
         const options = writeOptions(q, req);
