@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { createServer, connect } from 'node:net';
 import { cpus } from 'node:os';
 import { request } from 'undici';
-import { apiClient, cpuSeconds, flags, ms, percentile, rssKiB, startAgent, startApiServer, startControllerManager, tempDir } from './lib.mjs';
+import { apiClient, cpuSeconds, flags, ms, percentile, removeMemoryVolumes, rssKiB, startAgent, startApiServer, startControllerManager, tempDir } from './lib.mjs';
 import { agentRuntime, ensureTestImages, PAUSE_IMAGE, removeLabelled, removeNodeContainers, TEST_IMAGE, TEST_LABEL } from './lib-images.mjs';
 
 const opts = flags(process.argv.slice(2));
@@ -293,6 +293,7 @@ async function cleanup() {
   for (const a of undiciAgents) await a.destroy().catch(() => undefined);
   await engine.close();
   dir.remove();
+  removeMemoryVolumes(NODE);
   return removed;
 }
 

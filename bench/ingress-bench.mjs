@@ -31,7 +31,7 @@ import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { loadClientConfig, res, RestClient } from '@flotilla/client';
 import { findExecutable } from '../packages/agent/dist/find-executable.js';
-import { closedLoop, flags, getOk, loadClient, measureProxyCase, startAgent, startApiServer, startControllerManager, tempDir, usText, waitUntil, wrkLoad } from './lib.mjs';
+import { closedLoop, flags, getOk, loadClient, measureProxyCase, removeMemoryVolumes, startAgent, startApiServer, startControllerManager, tempDir, usText, waitUntil, wrkLoad } from './lib.mjs';
 import { agentRuntime, ensureTestImages, httpdDeployment, nodeContainerIds, removeNodeContainers, waitHttpdPods } from './lib-images.mjs';
 
 const opts = flags(process.argv.slice(2));
@@ -79,6 +79,7 @@ async function cleanup() {
   await removeNodeContainers(engine, NODE);
   await engine.close();
   dir.remove();
+  removeMemoryVolumes(NODE);
 }
 
 try {

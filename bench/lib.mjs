@@ -127,6 +127,11 @@ export function flags(argv) {
   return out;
 }
 
+/** Removes a bench node's memory-backed volumes (the agent's /dev/shm/flotilla/NODE_NAME, on tmpfs) once its pods are gone. */
+export function removeMemoryVolumes(nodeName) {
+  rmSync(join('/dev/shm/flotilla', nodeName), { recursive: true, force: true });
+}
+
 /** A ~2 KB pod manifest. */
 export function podJson(name, extra = {}) {
   return JSON.stringify({

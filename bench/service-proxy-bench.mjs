@@ -22,7 +22,7 @@
 // Usage: node bench/service-proxy-bench.mjs [--seconds 10] [--connections 8] [--mode userspace|iptables|both (default)] [--client wrk|node]
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { closedLoop, flags, getOk, loadClient, measureProxyCase, ms, ROOT, startAgent, startApiServer, startControllerManager, tempDir, usText, waitUntil, wrkLoad } from './lib.mjs';
+import { closedLoop, flags, getOk, loadClient, measureProxyCase, ms, removeMemoryVolumes, ROOT, startAgent, startApiServer, startControllerManager, tempDir, usText, waitUntil, wrkLoad } from './lib.mjs';
 import { ensureTestImages, httpdDeployment, nodeContainerIds, removeNodeContainers, waitHttpdPods } from './lib-images.mjs';
 
 const opts = flags(process.argv.slice(2));
@@ -103,6 +103,7 @@ async function bench(mode) {
       // Never created.
     }
     dir.remove();
+    removeMemoryVolumes(NODE);
   }
 }
 
