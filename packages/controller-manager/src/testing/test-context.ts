@@ -4,7 +4,7 @@
  * controller wrote.
  */
 import type { KubeObject, ResourceInfo } from '@flotilla/api';
-import { FakeClock, SharedInformerFactory } from '@flotilla/client';
+import { FakeClock, SharedInformerFactory, type WorkQueue } from '@flotilla/client';
 import { FakeClient } from '@flotilla/client/testing';
 import pino from 'pino';
 import { recorderFactory, type ControllerContext, type ControllerOptions } from '../controller-context.js';
@@ -64,4 +64,21 @@ export function testContext(seed: { resource: ResourceInfo; objects: KubeObject[
       await informers.stopped();
     },
   };
+}
+
+/**
+ * Syncs a controller's queued keys until its queue is empty, calling `afterEach` after each sync
+ * (e.g. a settle, so the informers see the writes and may queue more; without it nothing is awaited
+ * between syncs, so those events arrive only after the drain); returns the keys in order.
+ */
+export async function drainQueue(c: { queue: WorkQueue<string>; sync(key: string): Promise<void> }, afterEach?: () => Promise<void>): Promise<string[]> {
+  const keys: string[] = [];
+  while (c.queue.len() > 0) {
+    const k = (await c.queue.get())!;
+    keys.push(k);
+    await c.sync(k);
+    c.queue.done(k);
+    if (afterEach) await afterEach();
+  }
+  return keys;
 }

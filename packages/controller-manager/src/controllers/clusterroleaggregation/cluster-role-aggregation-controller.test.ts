@@ -1,7 +1,7 @@
 import type { AggregationRule, PolicyRule } from '@flotilla/api';
 import { res } from '@flotilla/client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { testContext, type TestContext } from '../../testing/test-context.js';
+import { drainQueue, testContext, type TestContext } from '../../testing/test-context.js';
 import { aggregateRules, AGGREGATION_FIELD_MANAGER, ClusterRoleAggregationController, isSameRules, type ClusterRoleView } from './cluster-role-aggregation-controller.js';
 
 const CLUSTERROLES = res('clusterroles.rbac.authorization.k8s.io');
@@ -59,13 +59,7 @@ describe('ClusterRoleAggregationController', () => {
   }
 
   async function drain(c: ClusterRoleAggregationController): Promise<string[]> {
-    const keys: string[] = [];
-    while (c.queue.len() > 0) {
-      const k = (await c.queue.get())!;
-      keys.push(k);
-      await c.sync(k);
-      c.queue.done(k);
-    }
+    const keys = await drainQueue(c);
     await t.settle();
     return keys.sort();
   }

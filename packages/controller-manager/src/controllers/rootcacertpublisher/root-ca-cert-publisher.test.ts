@@ -6,7 +6,7 @@ import { createCa } from '@flotilla/api/pki';
 import { res } from '@flotilla/client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkCaBundle, readRootCaFile } from '../../root-ca-file.js';
-import { testContext, type TestContext } from '../../testing/test-context.js';
+import { drainQueue, testContext, type TestContext } from '../../testing/test-context.js';
 import { DESCRIPTION_ANNOTATION, ROOT_CA_CONFIGMAP_NAME, ROOT_CA_DESCRIPTION, RootCaCertPublisher } from './root-ca-cert-publisher.js';
 
 const NAMESPACES = res('namespaces');
@@ -43,14 +43,7 @@ describe('RootCaCertPublisher', () => {
   }
 
   async function drain(c: RootCaCertPublisher): Promise<string[]> {
-    const keys: string[] = [];
-    while (c.queue.len() > 0) {
-      const k = (await c.queue.get())!;
-      keys.push(k);
-      await c.sync(k);
-      c.queue.done(k);
-    }
-    return keys.sort();
+    return (await drainQueue(c)).sort();
   }
 
   it('publishes kube-root-ca.crt with the CA and Kubernetes description in every namespace', async () => {

@@ -1,7 +1,7 @@
 import { alreadyExists, ApiError, forbidden, internalError, type KubeObject } from '@flotilla/api';
 import { res } from '@flotilla/client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { testContext, type TestContext } from '../../testing/test-context.js';
+import { drainQueue, testContext, type TestContext } from '../../testing/test-context.js';
 import { ServiceAccountsController } from './service-accounts-controller.js';
 
 const NAMESPACES = res('namespaces');
@@ -37,14 +37,7 @@ describe('ServiceAccountsController', () => {
   }
 
   async function drain(c: ServiceAccountsController): Promise<string[]> {
-    const keys: string[] = [];
-    while (c.queue.len() > 0) {
-      const k = (await c.queue.get())!;
-      keys.push(k);
-      await c.sync(k);
-      c.queue.done(k);
-    }
-    return keys.sort();
+    return (await drainQueue(c)).sort();
   }
 
   it('creates the default account in every active namespace, and nothing else', async () => {

@@ -8,7 +8,7 @@ import { decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CONTROLLERS } from '../../controllers.js';
 import { readServiceAccountPrivateKey } from '../../service-account-private-key.js';
-import { testContext, type TestContext } from '../../testing/test-context.js';
+import { drainQueue, testContext, type TestContext } from '../../testing/test-context.js';
 import { legacyTokenSigningKey, TokensController, type LegacyTokenSigningKey } from './tokens-controller.js';
 
 const SERVICEACCOUNTS = res('serviceaccounts');
@@ -62,15 +62,7 @@ describe('TokensController', () => {
 
   /** Syncs until the queue is empty (our own updates bring keys back once); the distinct keys synced. */
   async function drain(c: TokensController): Promise<string[]> {
-    const keys: string[] = [];
-    while (c.queue.len() > 0) {
-      const k = (await c.queue.get())!;
-      keys.push(k);
-      await c.sync(k);
-      c.queue.done(k);
-      await t.settle();
-    }
-    return [...new Set(keys)].sort();
+    return [...new Set(await drainQueue(c, () => t.settle()))].sort();
   }
 
   it('fills a token Secret with a legacy token, the CA and the namespace, and records the account uid', async () => {
