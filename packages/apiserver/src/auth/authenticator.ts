@@ -28,6 +28,14 @@ export interface Authenticator {
   authenticate(req: AuthRequest): Promise<UserInfo | undefined> | UserInfo | undefined;
 }
 
+/** The token of an `Authorization: Bearer TOKEN` header, if the request has one. */
+export function bearerToken(req: AuthRequest): string | undefined {
+  const h = req.headers['authorization'];
+  const value = Array.isArray(h) ? h[0] : h;
+  if (!value || !/^bearer /i.test(value)) return undefined;
+  return value.slice(7).trim();
+}
+
 /** Everyone authenticated gets this group, as in Kubernetes. */
 export const AUTHENTICATED_GROUP = 'system:authenticated';
 
@@ -116,10 +124,8 @@ export class TokenAuthenticator implements Authenticator {
   }
 
   authenticate(req: AuthRequest): UserInfo | undefined {
-    const h = req.headers['authorization'];
-    const value = Array.isArray(h) ? h[0] : h;
-    if (!value || !/^bearer /i.test(value)) return undefined;
-    return this.byToken.get(value.slice(7).trim());
+    const token = bearerToken(req);
+    return token === undefined ? undefined : this.byToken.get(token);
   }
 }
 

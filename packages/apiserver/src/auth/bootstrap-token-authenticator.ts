@@ -15,7 +15,7 @@ import {
   parseBootstrapToken,
   type KubeObject,
 } from '@flotilla/api';
-import type { AuthRequest, Authenticator, UserInfo } from './authenticator.js';
+import { bearerToken, type AuthRequest, type Authenticator, type UserInfo } from './authenticator.js';
 
 /** Reads one Secret (from the object cache); undefined when it does not exist. */
 export type SecretLookup = (namespace: string, name: string) => KubeObject | undefined;
@@ -27,13 +27,6 @@ function dataOf(secret: KubeObject): Record<string, string> {
   return out;
 }
 
-function bearerOf(req: AuthRequest): string | undefined {
-  const h = req.headers['authorization'];
-  const value = Array.isArray(h) ? h[0] : h;
-  if (!value || !/^bearer /i.test(value)) return undefined;
-  return value.slice(7).trim();
-}
-
 /** Bootstrap tokens; a bearer that is not `<id>.<secret>` is left to the next authenticator. */
 export class BootstrapTokenAuthenticator implements Authenticator {
   constructor(
@@ -43,7 +36,7 @@ export class BootstrapTokenAuthenticator implements Authenticator {
 
   /** The token's user; undefined when the token is unknown, wrong, expired or not for authentication. */
   authenticate(req: AuthRequest): UserInfo | undefined {
-    const bearer = bearerOf(req);
+    const bearer = bearerToken(req);
     const token = bearer === undefined ? undefined : parseBootstrapToken(bearer);
     if (!token) return undefined;
     const secret = this.lookup(BOOTSTRAP_TOKEN_NAMESPACE, `${BOOTSTRAP_TOKEN_SECRET_PREFIX}${token.id}`);

@@ -36,7 +36,7 @@ import {
 } from '@flotilla/api';
 import { decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import type { Logger } from 'pino';
-import type { AuthRequest, Authenticator, UserInfo } from './authenticator.js';
+import { bearerToken, type AuthRequest, type Authenticator, type UserInfo } from './authenticator.js';
 import {
   EXTRA_CREDENTIAL_ID,
   EXTRA_NODE_NAME,
@@ -78,13 +78,6 @@ export class InvalidServiceAccountTokenError extends Error {
   override readonly name = 'InvalidServiceAccountTokenError';
 }
 
-function bearerOf(req: AuthRequest): string | undefined {
-  const h = req.headers['authorization'];
-  const value = Array.isArray(h) ? h[0] : h;
-  if (!value || !/^bearer /i.test(value)) return undefined;
-  return value.slice(7).trim();
-}
-
 /** True when a Secret's base64 `data.token` decodes to exactly `token`. */
 function holdsToken(secret: KubeObject, token: string): boolean {
   const stored = (secret['data'] as Record<string, string> | undefined)?.[SERVICE_ACCOUNT_TOKEN_KEY];
@@ -109,7 +102,7 @@ export class ServiceAccountTokenAuthenticator implements Authenticator {
 
   /** The token's user; undefined when the bearer is not one of our tokens; 401 when it is ours and invalid. */
   async authenticate(req: AuthRequest): Promise<UserInfo | undefined> {
-    const token = bearerOf(req);
+    const token = bearerToken(req);
     if (token === undefined || !this.isOurs(token)) return undefined;
     try {
       return await this.verify(token);
