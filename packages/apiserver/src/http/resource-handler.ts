@@ -257,22 +257,31 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
     return opts;
   }
 
-  async function patch(store: GenericStore, info: RequestInfo, req: FastifyRequest, q: Query, subresource: WriteTarget): Promise<WriteResult> {
+  /**
+   * PATCH of every kind (merge, JSON, strategic, server-side apply). At a version served by
+   * conversion the patch applies to the served form of the object, with that version's schema.
+   */
+  async function patch(store: GenericStore, info: RequestInfo, req: FastifyRequest, q: Query, subresource: WriteTarget, served?: ServedVersion): Promise<WriteResult> {
     const { type, patch: doc } = decodePatchBody(req.body as Buffer | undefined, req.headers['content-type']);
     const options = writeOptions(q, req);
     const ctx = ctxOf(req);
     const warnings: string[] = [];
-    const def = store.strategy.definitionName;
+    const def = served?.definitionName ?? store.strategy.definitionName;
+    /** The object as the patch sees it. */
+    const view = (cur: KubeObject) => (served ? served.fromStored(cur) : cur);
+    /** A patched object decoded for the store (through the served version's schema first). */
+    const decode = (patched: unknown) => (served ? store.decode(served.toStored(served.decode(patched, options.fieldValidation, warnings)), 'Ignore', warnings) : store.decode(patched, options.fieldValidation, warnings));
     if (type === 'apply') {
       // Apply needs an explicit manager; the User-Agent default is only for ordinary writes.
       const manager = queryString(q, 'fieldManager');
       const force = queryBool(q, 'force');
-      const gv = store.strategy.resource.group === '' ? store.strategy.resource.version : `${store.strategy.resource.group}/${store.strategy.resource.version}`;
+      // managedFields record the version applied at (a served version's field names).
+      const gv = groupVersionOf(served?.served ?? store.strategy.resource);
       const existing = store.tryGet(info.namespace, info.name);
       if (!existing) {
         if (subresource) throw store.notFound(info.name);
         const applied = deps.patcher.serverSideApply(def, undefined, doc as Record<string, unknown>, manager, force, gv, ctx.now);
-        const obj = store.decode(applied, options.fieldValidation, warnings);
+        const obj = decode(applied);
         options.managedFieldsSet = true;
         if (obj.metadata.name && obj.metadata.name !== info.name) throw badRequest(`the name of the object (${obj.metadata.name}) does not match the name on the URL (${info.name})`);
         obj.metadata.name = info.name;
@@ -281,8 +290,8 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
       }
       options.managedFieldsSet = true;
       return store.guaranteedUpdate(info.namespace, info.name, options, ctx, subresource, (cur) => {
-        const applied = deps.patcher.serverSideApply(def, cur, doc as Record<string, unknown>, manager, force, gv, ctx.now);
-        return store.decode(applied, options.fieldValidation, warnings);
+        const applied = deps.patcher.serverSideApply(def, view(cur), doc as Record<string, unknown>, manager, force, gv, ctx.now);
+        return decode(applied);
       }, undefined, warnings);
     }
     // A resourceVersion inside the patch is a precondition (kubectl diff / apply send one).
@@ -294,10 +303,11 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
       options,
       ctx,
       subresource,
-      // The patch algorithms copy what they change and decode builds a new object: `cur` is only read.
+      // The patch algorithms copy what they change, conversion builds a new object and decode builds
+      // another: `cur` is only read.
       readOnlyMutation((cur) => {
-        const patched = deps.patcher.apply(type, def, cur, doc);
-        const obj = store.decode(patched, options.fieldValidation, warnings);
+        const patched = deps.patcher.apply(type, def, view(cur), doc);
+        const obj = decode(patched);
         if (type === 'json') {
           const rv = obj.metadata.resourceVersion;
           if (rv && rv !== cur.metadata.resourceVersion) throw store.conflict(info.name);
@@ -308,6 +318,7 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
       warnings,
     );
   }
+
 
   async function scale(store: GenericStore, info: RequestInfo, req: FastifyRequest, q: Query, reply: FastifyReply): Promise<FastifyReply> {
     switch (info.verb) {
@@ -381,34 +392,8 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
         const r = await store.update(info.namespace, info.name, body(warnings), writeOptions(q, req), ctxOf(req), sub);
         return answer({ ...r, warnings: [...warnings, ...r.warnings] });
       }
-      case 'patch': {
-        const { type, patch: doc } = decodePatchBody(req.body as Buffer | undefined, req.headers['content-type']);
-        const options = writeOptions(q, req);
-        const ctx = ctxOf(req);
-        const warnings: string[] = [];
-        let preconditionRv: string | undefined;
-        if (type !== 'json' && type !== 'apply') preconditionRv = ((doc as { metadata?: { resourceVersion?: unknown } }).metadata?.resourceVersion as string | undefined) ?? undefined;
-        // Server-side apply works on the served version's fields; managedFields keep that apiVersion.
-        const apply = (cur: KubeObject | undefined) => deps.patcher.serverSideApply(served.definitionName, cur, doc as Record<string, unknown>, queryString(q, 'fieldManager'), queryBool(q, 'force'), groupVersionOf(served.served), ctx.now);
-        if (type === 'apply') {
-          options.managedFieldsSet = true;
-          if (!store.tryGet(info.namespace, info.name)) {
-            if (sub) throw store.notFound(info.name);
-            const obj = served.toStored(served.decode(apply(undefined), options.fieldValidation, warnings));
-            if (obj.metadata.name && obj.metadata.name !== info.name) throw badRequest(`the name of the object (${obj.metadata.name}) does not match the name on the URL (${info.name})`);
-            obj.metadata.name = info.name;
-            if (store.strategy.resource.namespaced) obj.metadata.namespace = info.namespace;
-            return answer(await store.createObject(store.decode(obj, 'Ignore', warnings), options, ctx, warnings));
-          }
-        }
-        const r = await store.guaranteedUpdate(info.namespace, info.name, options, ctx, sub, (cur) => {
-          const patched = type === 'apply' ? apply(served.fromStored(cur)) : deps.patcher.apply(type, served.definitionName, served.fromStored(cur), doc);
-          const obj = served.decode(patched, options.fieldValidation, warnings);
-          if (type === 'json' && obj.metadata.resourceVersion && obj.metadata.resourceVersion !== cur.metadata.resourceVersion) throw store.conflict(info.name);
-          return store.decode(served.toStored(obj), 'Ignore', warnings);
-        }, preconditionRv, warnings);
-        return answer(r);
-      }
+      case 'patch':
+        return answer(await patch(store, info, req, q, sub, served));
       case 'delete':
         if (sub) throw methodNotAllowed();
         return answer(await store.delete(info.namespace, info.name, deleteOptionsOf(req, q), ctxOf(req)));
