@@ -8,17 +8,17 @@
  * are on the Docker bridge. Every container carries `io.flotilla.test=true` and this run's node
  * name; the suite removes exactly those.
  */
-import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as k8s from '@kubernetes/client-node';
 import { issueCertificate } from '@flotilla/api/pki';
 import { DockerTestCluster } from './harness/agent.js';
 import { type ApiServerProcess } from './harness/apiserver.js';
-import { findKubectl, Kubectl } from './harness/kubectl.js';
+import { findKubectl, Kubectl, kubectlVersions } from './harness/kubectl.js';
 import { findOnPath, runUnderScript, type RunningProcess, type tempDir } from './harness/processes.js';
 import { hasDockerSocket, TEST_IMAGE } from './harness/test-image.js';
 import { waitFor } from './harness/wait-for.js';
@@ -28,16 +28,6 @@ const kubectlPath = findKubectl();
 const NODE = `streams-e2e-${process.pid}`;
 const NS = 'streams';
 
-/** `kubectl.1.NN` binaries beside the stock kubectl (its dispatcher runs one of them), else the stock one. */
-function kubectlVersions(): { name: string; path: string }[] {
-  if (!kubectlPath) return [];
-  const dir = dirname(realpathSync(kubectlPath));
-  const found = readdirSync(dir)
-    .filter((f) => /^kubectl\.1\.\d+$/.test(f))
-    .sort((a, b) => Number(a.split('.')[2]) - Number(b.split('.')[2]))
-    .map((f) => ({ name: f.slice('kubectl.'.length), path: join(dir, f) }));
-  return found.length > 0 ? found : [{ name: 'stock', path: kubectlPath }];
-}
 const hasScript = findOnPath('script') !== undefined;
 
 const cluster = new DockerTestCluster('streams', NODE, { apiServerSubdir: 'apiserver' });

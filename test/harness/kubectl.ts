@@ -12,18 +12,26 @@ export function findKubectl(): string | undefined {
   return findOnPath('kubectl');
 }
 
+/** `kubectl.1.NN` binaries beside the stock kubectl (its dispatcher runs one of them), oldest first, else the stock one. */
+export function kubectlVersions(): { name: string; path: string }[] {
+  const onPath = findKubectl();
+  if (!onPath) return [];
+  const dir = dirname(realpathSync(onPath));
+  const found = readdirSync(dir)
+    .filter((f) => /^kubectl\.1\.\d+$/.test(f))
+    .sort((a, b) => Number(a.split('.')[2]) - Number(b.split('.')[2]))
+    .map((f) => ({ name: f.slice('kubectl.'.length), path: join(dir, f) }));
+  return found.length > 0 ? found : [{ name: 'stock', path: onPath }];
+}
+
 /**
- * A kubectl binary that runs on its own (statically linked Go), e.g. mounted into a pod: the
- * versioned binary beside a dispatcher script (`kubectl.1.31`, the newest) or kubectl itself.
+ * A kubectl binary that runs on its own (statically linked Go), e.g. mounted into a pod: the newest
+ * versioned binary beside a dispatcher script (`kubectl.1.33`) or kubectl itself.
  */
 export function findStandaloneKubectl(): string | undefined {
-  const onPath = findKubectl();
-  if (!onPath) return undefined;
-  const real = realpathSync(onPath);
-  const versioned = readdirSync(dirname(real))
-    .filter((f) => /^kubectl\.1\.\d+$/.test(f))
-    .sort((a, b) => Number(b.split('.')[2]) - Number(a.split('.')[2]));
-  const candidate = versioned[0] ? join(dirname(real), versioned[0]) : real;
+  const newest = kubectlVersions().at(-1);
+  if (!newest) return undefined;
+  const candidate = realpathSync(newest.path);
   return readFileSync(candidate).subarray(0, 4).toString('latin1') === '\x7fELF' ? candidate : undefined;
 }
 
