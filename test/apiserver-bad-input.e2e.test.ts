@@ -14,6 +14,12 @@ let dir: ReturnType<typeof tempDir>;
 const NS = 'bad-input';
 
 const goodPod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'ok' }, spec: { containers: [{ name: 'c', image: 'busybox:1.36' }] } };
+/** A Kubernetes protobuf envelope naming apiVersion and kind, with no object bytes. */
+const protobufEnvelope = (apiVersion: string, kind: string) => {
+  const str = (field: number, text: string) => Buffer.concat([Buffer.from([(field << 3) | 2, Buffer.byteLength(text)]), Buffer.from(text)]);
+  const typeMeta = Buffer.concat([str(1, apiVersion), str(2, kind)]);
+  return Buffer.concat([Buffer.from('k8s\0', 'latin1'), Buffer.from([0x0a, typeMeta.length]), typeMeta]);
+};
 const withPod = (patch: (p: Record<string, unknown>) => void) => {
   const p = structuredClone(goodPod) as unknown as Record<string, unknown>;
   patch(p);
@@ -62,7 +68,10 @@ const cases: Case[] = [
   { name: 'a namespace that does not exist', path: '/api/v1/namespaces/nope/pods', options: { method: 'POST', body: JSON.stringify(goodPod) }, code: 404, reason: 'NotFound', message: /namespaces "nope" not found/ },
   { name: 'a body namespace that differs from the URL', path: pods, options: { method: 'POST', body: withPod((p) => ((p['metadata'] as Record<string, unknown>)['namespace'] = 'other')) }, code: 400, reason: 'BadRequest' },
   { name: 'an oversized body', path: pods, options: { method: 'POST', body: withPod((p) => ((p['metadata'] as Record<string, unknown>)['annotations'] = { big: 'x'.repeat(4 * 1024 * 1024) })) }, code: 413, reason: 'RequestEntityTooLarge' },
-  { name: 'a protobuf body', path: pods, options: { method: 'POST', headers: { 'Content-Type': 'application/vnd.kubernetes.protobuf' }, body: Buffer.from([0x6b, 0x38, 0x73, 0x00]) }, code: 415, reason: 'UnsupportedMediaType' },
+  { name: 'a protobuf body without the envelope', path: pods, options: { method: 'POST', headers: { 'Content-Type': 'application/vnd.kubernetes.protobuf' }, body: JSON.stringify(goodPod) }, code: 400, reason: 'BadRequest', message: /"k8s\\x00" prefix/ },
+  { name: 'a protobuf envelope naming no kind', path: pods, options: { method: 'POST', headers: { 'Content-Type': 'application/vnd.kubernetes.protobuf' }, body: Buffer.from([0x6b, 0x38, 0x73, 0x00]) }, code: 400, reason: 'BadRequest' },
+  { name: 'a protobuf body of a kind without a protobuf schema', path: pods, options: { method: 'POST', headers: { 'Content-Type': 'application/vnd.kubernetes.protobuf' }, body: protobufEnvelope('example.com/v1', 'Widget') }, code: 415, reason: 'UnsupportedMediaType' },
+  { name: 'a protobuf body of another kind than the endpoint', path: pods, options: { method: 'POST', headers: { 'Content-Type': 'application/vnd.kubernetes.protobuf' }, body: protobufEnvelope('v1', 'ConfigMap') }, code: 400, reason: 'BadRequest', message: /does not match the expected kind \(Pod\)/ },
   { name: 'an unsupported patch type', path: `${pods}/ok`, options: { method: 'PATCH', headers: { 'Content-Type': 'text/plain' }, body: 'x' }, code: 415, reason: 'UnsupportedMediaType' },
   { name: 'a duplicate create', path: pods, options: { method: 'POST', body: JSON.stringify(goodPod) }, code: 409, reason: 'AlreadyExists', message: /pods "ok" already exists/ },
   { name: 'a stale resourceVersion on update', path: `/api/v1/namespaces/${NS}/configmaps/cm`, options: { method: 'PUT', body: JSON.stringify({ metadata: { name: 'cm', resourceVersion: '1' }, data: { a: 'changed' } }) }, code: 409, reason: 'Conflict' },

@@ -25,7 +25,6 @@ describe.skipIf(!kubectlPath)('RBAC in flotilla-apiserver', () => {
   let kubectl: Kubectl;
   const asJane = ['--token', JANE_TOKEN];
   const apply = (yaml: string) => kubectl.ok(['apply', '-f', '-'], { input: yaml });
-  // kubectl 1.32+ sends imperative `create rolebinding` bodies as protobuf, which Flotilla does not decode.
   const bindingYaml = (name: string, roleRef: string, user: string, namespace?: string) => {
     const [kind, role] = roleRef.split('/') as [string, string];
     return `apiVersion: rbac.authorization.k8s.io/v1

@@ -1,21 +1,15 @@
 /**
- * Request bodies: JSON or YAML objects for create/update, the four patch media types for PATCH,
- * and a clear 415 for protobuf (kubectl >= 1.32 imperative `create <kind>` sends it).
+ * Request bodies: JSON, YAML or Kubernetes protobuf objects for create/update (kubectl >= 1.32 sends
+ * protobuf for imperative `create <kind>`, `create token`, `auth can-i`, `run` and `drain`), and the
+ * four patch media types for PATCH.
  */
 import { badRequest, unsupportedMediaType } from '@flotilla/api';
+import { decodeKubernetesProtobuf, KUBERNETES_PROTOBUF as PROTOBUF } from '@flotilla/api/protobuf';
 import { load as loadYaml } from 'js-yaml';
 import { mediaTypeOf } from './negotiation.js';
 
 /** The patch flavours Kubernetes accepts. */
 export type PatchType = 'json' | 'merge' | 'strategic' | 'apply';
-
-const PROTOBUF = 'application/vnd.kubernetes.protobuf';
-
-function protobufRejected(): Error {
-  return unsupportedMediaType(
-    `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (Flotilla does not decode ${PROTOBUF} request bodies; kubectl 1.32+ sends protobuf for imperative "create <kind>" commands: use "kubectl create -f", "kubectl apply" or an older kubectl)`,
-  );
-}
 
 function parseJson(buf: Buffer): unknown {
   try {
@@ -44,9 +38,10 @@ export function checkTypeMeta(body: { apiVersion?: unknown; kind?: unknown }, ki
 /** Decodes a create/update body by Content-Type. Empty bodies are a 400. */
 export function decodeObjectBody(body: Buffer | undefined, contentType: string | undefined): unknown {
   const type = mediaTypeOf(contentType);
-  if (type === PROTOBUF) throw protobufRejected();
   if (!body || body.length === 0) throw badRequest('request body is empty; expected an object');
   switch (type) {
+    case PROTOBUF:
+      return decodeKubernetesProtobuf(body);
     case '':
     case 'application/json':
     case '*/*':
@@ -97,8 +92,7 @@ export function decodePatchBody(body: Buffer | undefined, contentType: string | 
 export function decodeOptionalBody(body: Buffer | undefined, contentType: string | undefined): Record<string, unknown> | undefined {
   if (!body || body.length === 0) return undefined;
   const type = mediaTypeOf(contentType);
-  if (type === PROTOBUF) throw protobufRejected();
-  const v = type === 'application/yaml' ? parseYaml(body) : parseJson(body);
+  const v = type === PROTOBUF ? decodeKubernetesProtobuf(body) : type === 'application/yaml' ? parseYaml(body) : parseJson(body);
   if (v === null || v === undefined) return undefined;
   if (typeof v !== 'object' || Array.isArray(v)) throw badRequest('DeleteOptions must be a JSON object');
   return v as Record<string, unknown>;
