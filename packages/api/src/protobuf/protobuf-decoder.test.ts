@@ -120,6 +120,13 @@ describe('decodeKubernetesProtobuf', () => {
     expect((obj['spec'] as Record<string, unknown>)['securityContext']).toEqual({ supplementalGroups: [5, 3_000_000_000, 9], fsGroup: -1 });
   });
 
+  it('keeps map keys as data ("__proto__" included) and gives absent map values their zero', () => {
+    const obj = decodeKubernetesProtobuf(envelope('v1', 'ConfigMap', [meta('c'), [2, 'bytes', [[1, 'bytes', '__proto__'], [2, 'bytes', 'x']]], [2, 'bytes', [[1, 'bytes', 'empty']]]]));
+    const data = obj['data'] as Record<string, unknown>;
+    expect(Object.getPrototypeOf(data)).toBe(Object.prototype);
+    expect(JSON.stringify(data)).toBe('{"__proto__":"x","empty":""}');
+  });
+
   it('skips fields it does not know (newer clients), as Kubernetes does', () => {
     const obj = decodeKubernetesProtobuf(envelope('v1', 'ConfigMap', [meta('c'), [2, 'bytes', [[1, 'bytes', 'a'], [2, 'bytes', 'b']]], [99, 'bytes', 'future'], [98, 'varint', 3], [97, 'fixed64', 1.5]]));
     expect(obj).toEqual({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' }, data: { a: 'b' } });

@@ -120,13 +120,15 @@ function decodeMessage(r: ProtoReader, name: string, depth: number, raw: boolean
     if (type.startsWith('map:')) {
       if (wire !== LENGTH_DELIMITED) throw new ProtoError(`field ${json} of ${name}: wire type ${wire} for a map entry`);
       const [key, value] = mapEntry(r, type.slice(4), ref, depth);
-      ((out[json] ??= {}) as Record<string, unknown>)[key] = value;
+      // Defined, not assigned: a key may be "__proto__" (a ConfigMap's, say).
+      Object.defineProperty((out[json] ??= {}) as Record<string, unknown>, key, { value, enumerable: true, writable: true, configurable: true });
       continue;
     }
     const repeated = flags.includes('r');
     if (repeated && wire === LENGTH_DELIMITED && type !== 's' && type !== 'y' && type !== 'm') {
       // A packed run of scalars.
       const end = r.uint32() + r.pos;
+      if (end > r.len) throw new ProtoError(`field ${json} of ${name}: length past the end of the data`);
       const list = (out[json] ??= []) as unknown[];
       while (r.pos < end) list.push(scalar(r, type, wireTypeOf(type), name, json));
       continue;
@@ -189,7 +191,7 @@ function mapEntry(r: ProtoReader, valueType: string, ref: string | undefined, de
   const end = r.uint32() + r.pos;
   if (end > r.len) throw new ProtoError('map entry past the end of the data');
   let key = '';
-  let value: unknown = valueType === 'y' || valueType === 's' ? '' : undefined;
+  let value: unknown;
   while (r.pos < end) {
     const tag = r.uint32();
     const wire = tag & 7;
@@ -197,7 +199,9 @@ function mapEntry(r: ProtoReader, valueType: string, ref: string | undefined, de
     else if (tag >>> 3 === 2) value = valueType === 'm' ? nested(r, wire, ref!, depth, 'map entry', 'value') : scalar(r, valueType, wire, 'map entry', 'value');
     else r.skipType(wire);
   }
-  return [key, value === undefined ? {} : value];
+  // An absent value is the type's zero.
+  if (value === undefined) value = valueType === 'm' ? (SPECIAL[ref!] ? SPECIAL[ref!]!({}) : {}) : ZERO_VALUES[valueType];
+  return [key, value];
 }
 
 /**
@@ -218,6 +222,7 @@ function toJson(decoded: Record<string, unknown>, schema: Compiled): Record<stri
 // ---- the wrapper types with a JSON form of their own ----
 
 const ZERO = undefined;
+const ZERO_VALUES: Record<string, unknown> = { s: '', y: '', b: false, i: 0, u: 0, z: 0, d: 0, f: 0 };
 const INT_OR_STRING = 'k8s.io.apimachinery.pkg.util.intstr.IntOrString';
 
 function rfc3339(seconds: number, fraction?: string): string {
