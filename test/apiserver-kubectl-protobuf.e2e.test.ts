@@ -1,6 +1,6 @@
 /**
  * kubectl 1.32+ sends the bodies of its imperative commands (`create <kind>`, `create token`, `run`,
- * `auth can-i`) as Kubernetes protobuf. Each such kubectl on the machine runs the same commands as the
+ * `autoscale`, `auth can-i`) as Kubernetes protobuf. Each such kubectl on the machine runs the same commands as the
  * newest kubectl that still sends JSON, each in a namespace of its own, and the objects they create
  * must be the same. Skipped with a printed reason without both kinds of kubectl.
  */
@@ -23,9 +23,12 @@ function commands(ns: string, tag: string): string[][] {
     ['create', 'namespace', ns],
     ['-n', ns, 'create', 'configmap', 'settings', '--from-literal=mode=blue', '--from-literal=count=3'],
     ['-n', ns, 'create', 'secret', 'generic', 'creds', '--from-literal=password=s3cr3t\n'],
+    ['-n', ns, 'create', 'secret', 'docker-registry', 'pull', '--docker-server=registry.local', '--docker-username=u', '--docker-password=p'],
     ['-n', ns, 'create', 'deployment', 'web', '--image=busybox', '--replicas=0', '--port=8080'],
     ['-n', ns, 'create', 'service', 'clusterip', 'web', '--tcp=80:8080'],
     ['-n', ns, 'create', 'service', 'nodeport', 'edge', '--tcp=81:8081'],
+    ['-n', ns, 'create', 'service', 'externalname', 'outside', '--external-name=db.example'],
+    ['-n', ns, 'autoscale', 'deployment', 'web', '--min=1', '--max=3', '--cpu-percent=50'],
     ['-n', ns, 'create', 'job', 'once', '--image=busybox', '--', 'sleep', '1'],
     ['-n', ns, 'create', 'cronjob', 'tick', '--image=busybox', '--schedule=*/5 * * * *', '--', 'date'],
     ['-n', ns, 'create', 'serviceaccount', 'robot'],
@@ -45,9 +48,12 @@ function commands(ns: string, tag: string): string[][] {
 const OBJECTS: [string, string, boolean][] = [
   ['configmaps', 'settings', true],
   ['secrets', 'creds', true],
+  ['secrets', 'pull', true],
   ['deployments.apps', 'web', true],
   ['services', 'web', true],
   ['services', 'edge', true],
+  ['services', 'outside', true],
+  ['horizontalpodautoscalers.autoscaling', 'web', true],
   ['jobs.batch', 'once', true],
   ['cronjobs.batch', 'tick', true],
   ['serviceaccounts', 'robot', true],
