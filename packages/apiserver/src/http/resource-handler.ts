@@ -26,7 +26,7 @@ import type { RequestContext, WriteTarget } from '../registry/strategy.js';
 import type { ServedVersion } from '../registry/conversion.js';
 import { bindPod, evictPod, finalizeNamespace, scaleOf, updateScale } from '../registry/subresources.js';
 import type { CachedObject } from '../registry/resource-cache.js';
-import type { Storage } from '../storage/storage.js';
+import { StorageError, type Storage } from '../storage/storage.js';
 import { checkTypeMeta, decodeObjectBody, decodeOptionalBody, decodePatchBody } from './body.js';
 import { apiGroup, apiResourceList } from './discovery.js';
 import { dryRunOf, fieldValidationOf, negotiateView, parseQuery, queryBool, queryInt, queryString, type OutputView, type Query } from './negotiation.js';
@@ -66,6 +66,8 @@ export function managerFromUserAgent(ua: string | string[] | undefined): string 
   const name = s.split('/', 1)[0]!.trim();
   return (name || 'unknown').slice(0, 128);
 }
+
+const CONTINUE_TOO_OLD = 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.';
 
 /** A continue token: the list's revision and the id to continue after. */
 interface ContinueToken {
@@ -180,7 +182,7 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
       if (rvParam) throw badRequest('specifying resource version is not allowed when using continue');
       const t = decodeContinue(cont);
       if (t.rv < deps.storage.compactedRevision()) {
-        throw expired('The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.');
+        throw expired(CONTINUE_TOO_OLD);
       }
       after = t.start;
       listRv = t.rv;
@@ -194,13 +196,35 @@ export function createResourceHandler(deps: ResourceHandlerDeps) {
       }
       listRv = objects.revision;
     }
-    const result = store.cache.list(selection, objects.revision, Math.max(0, limit), after);
+    const result = cont && listRv < objects.revision ? await listAtRevision(store, selection, listRv, Math.max(0, limit), after) : store.cache.list(selection, objects.revision, Math.max(0, limit), after);
     const meta: ListMeta = { resourceVersion: String(cont ? listRv : objects.revision) };
     if (result.continueAfter !== undefined) {
       meta.continue = encodeContinue({ rv: cont ? listRv : objects.revision, start: result.continueAfter });
       if (result.remaining !== undefined) meta.remainingItemCount = result.remaining;
     }
     return send(reply, 200, renderList(store, result.items, meta, view, q, served));
+  }
+
+  /**
+   * A later page of a paginated list, as the objects were at its first page's revision: the changes
+   * since are undone, read from the cache's window or, when older, from storage history. A revision
+   * compacted away is a 410, as Kubernetes answers a continue token older than etcd's compaction.
+   */
+  async function listAtRevision(store: GenericStore, selection: ReturnType<typeof selectionOf>, revision: number, limit: number, after: string | undefined) {
+    let changes = store.cache.changesSince(revision);
+    if (!changes) {
+      const upTo = deps.registry.cache.revision;
+      try {
+        const records = await deps.storage.history(revision, { prefix: store.cache.prefix });
+        changes = records.filter((e) => e.revision <= upTo).map((e) => store.cache.eventFromHistory(e.type, e.value, e.revision, e.prevValue, e.prevRevision));
+      } catch (err) {
+        if (err instanceof StorageError && err.code === 'Compacted') throw expired(CONTINUE_TOO_OLD);
+        throw err;
+      }
+      // The cache may have moved on while storage was read: undo its later changes too.
+      changes.push(...(store.cache.changesSince(upTo) ?? []));
+    }
+    return store.cache.listAt(selection, revision, changes, limit, after);
   }
 
   async function watch(store: GenericStore, info: RequestInfo, q: Query, view: OutputView, transport: EventTransport, onGone: (stop: () => void) => void, served?: ServedVersion): Promise<void> {

@@ -190,3 +190,50 @@ describe('ResourceCache watches', () => {
     expect(sink.events.map((e) => e.rv)).toEqual([2, 3, 4, 5, 6, 7]);
   });
 });
+
+describe('ResourceCache lists at an earlier revision (paginated lists)', () => {
+  /** Pages through listAt until done: every page at `revision`, each continuing after the last. */
+  function pages(cache: ResourceCache, revision: number, limit: number, selection = {}): { ids: string[][]; remaining: (number | undefined)[] } {
+    const ids: string[][] = [];
+    const remaining: (number | undefined)[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = cache.listAt(selection, revision, cache.changesSince(revision)!, limit, after);
+      ids.push(page.items.map((o) => `${o.id}@${o.revision}`));
+      remaining.push(page.remaining);
+      expect(page.revision).toBe(revision);
+      if (page.continueAfter === undefined) return { ids, remaining };
+      after = page.continueAfter;
+    }
+  }
+
+  it('undoes the changes after the revision: deleted objects come back, new ones stay out, modified ones show their old state', () => {
+    const { cache, rev } = seeded();
+    const at = rev; // a/p1@3 a/p2@5 a/p3@2 b/p2@1 c/p1@4
+    cache.apply('delete', `${PREFIX}a/p2`, podJson('a', 'p2', 5, { app: 'p2' }), rev + 1);
+    cache.apply('update', `${PREFIX}a/p1`, podJson('a', 'p1', rev + 2, { app: 'changed' }), rev + 2);
+    cache.apply('create', `${PREFIX}a/p15`, podJson('a', 'p15', rev + 3), rev + 3);
+    cache.apply('create', `${PREFIX}b/p1`, podJson('b', 'p1', rev + 4), rev + 4);
+    cache.apply('update', `${PREFIX}a/p1`, podJson('a', 'p1', rev + 5, { app: 'again' }), rev + 5);
+    expect(cache.list({}, rev + 5).items.map((o) => o.id)).toEqual(['a/p1', 'a/p15', 'a/p3', 'b/p1', 'b/p2', 'c/p1']);
+
+    const all = pages(cache, at, 2);
+    expect(all.ids).toEqual([['a/p1@3', 'a/p2@5'], ['a/p3@2', 'b/p2@1'], ['c/p1@4']]);
+    expect(all.remaining).toEqual([3, 1, undefined]);
+    expect(pages(cache, at, 0).ids).toEqual([['a/p1@3', 'a/p2@5', 'a/p3@2', 'b/p2@1', 'c/p1@4']]);
+    expect(pages(cache, at, 1, { namespace: 'a' }).ids).toEqual([['a/p1@3'], ['a/p2@5'], ['a/p3@2']]);
+    // Selectors see the objects as they were: a/p1 had app=p1 then.
+    expect(pages(cache, at, 1, { labelSelector: parseLabelSelector('app in (p1,p2)') }).ids.flat()).toEqual(['a/p1@3', 'a/p2@5', 'b/p2@1', 'c/p1@4']);
+    expect(pages(cache, rev + 5, 1, { labelSelector: parseLabelSelector('app in (p1,p2)') }).ids.flat()).toEqual(['b/p2@1', 'c/p1@4']);
+    // At a revision in between, the changes up to it stay.
+    expect(pages(cache, rev + 3, 10).ids).toEqual([[`a/p1@${rev + 2}`, `a/p15@${rev + 3}`, 'a/p3@2', 'b/p2@1', 'c/p1@4']]);
+  });
+
+  it('has no window changes for a revision older than the window', () => {
+    const cache = new ResourceCache(PREFIX, indexer, undefined, 0, 3);
+    for (let rev = 1; rev <= 5; rev++) cache.apply('create', `${PREFIX}a/p${rev}`, podJson('a', `p${rev}`, rev), rev);
+    expect(cache.changesSince(1)).toBeUndefined();
+    expect(cache.changesSince(2)!.map((e) => e.revision)).toEqual([3, 4, 5]);
+    expect(cache.changesSince(5)).toEqual([]);
+  });
+});

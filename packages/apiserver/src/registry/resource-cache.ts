@@ -344,6 +344,87 @@ export class ResourceCache {
     return result;
   }
 
+  /**
+   * The window's events after `revision`, oldest first, or undefined when the window no longer
+   * reaches back to it (the caller reads them from storage history instead).
+   */
+  changesSince(revision: number): CacheEvent[] | undefined {
+    if (revision < this.windowFloor) return undefined;
+    let lo = this.windowStart;
+    let hi = this.window.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.window[mid]!.revision <= revision) lo = mid + 1;
+      else hi = mid;
+    }
+    return this.window.slice(lo);
+  }
+
+  /**
+   * A list page as the objects were at an earlier revision: the current objects with `changes` (this
+   * resource's events after that revision, oldest first, from {@link changesSince} or storage history)
+   * undone. A paginated list continues this way at its first page's revision, so its pages are one
+   * consistent list however the objects change between them (Kubernetes reads them from an etcd
+   * snapshot). Arguments and result as {@link list}.
+   */
+  listAt(selection: SelectionOptions, revision: number, changes: readonly CacheEvent[], limit = 0, continueAfter?: string): ListResult {
+    if (changes.length === 0) return this.list(selection, revision, limit, continueAfter);
+    // Each changed object's state then: before its first later event (null: it did not exist yet).
+    const then = new Map<string, CachedObject | null>();
+    for (const e of changes) {
+      if (!then.has(e.object.id)) then.set(e.object.id, e.type === 'ADDED' ? null : (e.prev ?? e.object));
+    }
+    const restored = [...then].filter((x): x is [string, CachedObject] => x[1] !== null).sort((a, b) => compareIds(a[0], b[0]));
+    const probe = new Watcher(selection, NULL_SINK, false, 0, undefined);
+    const filtered = (selection.labelSelector && !selection.labelSelector.isEmpty()) || (selection.fieldSelector && !selection.fieldSelector.isEmpty());
+    let low = continueAfter;
+    let high: string | undefined;
+    if (selection.namespace) {
+      const nsLow = `${selection.namespace}/`;
+      if (low === undefined || low < nsLow) low = nsLow;
+      high = `${selection.namespace}0`;
+    }
+    const inRange = (id: string) => (low === undefined || id > low) && (high === undefined || id < high);
+    // The current objects that did not change, merged in id order with the restored ones.
+    const unchanged = (function* (items: Tree<string, CachedObject>) {
+      const iter = items.entries(low);
+      for (let r = iter.next(); !r.done; r = iter.next()) {
+        const [id, o] = r.value;
+        if (high !== undefined && id >= high) return;
+        if (inRange(id) && !then.has(id)) yield o;
+      }
+    })(this.items);
+    const others = restored.filter(([id]) => inRange(id)).map(([, o]) => o);
+    let a = unchanged.next();
+    let b = 0;
+    const next = (): CachedObject | undefined => {
+      if (a.done) return others[b++];
+      if (b < others.length && compareIds(others[b]!.id, a.value.id) < 0) return others[b++];
+      const o = a.value;
+      a = unchanged.next();
+      return o;
+    };
+    const items: CachedObject[] = [];
+    let more = false;
+    let remaining = 0;
+    for (let o = next(); o !== undefined; o = next()) {
+      if (filtered && !probe.matches(o)) continue;
+      if (limit > 0 && items.length >= limit) {
+        more = true;
+        if (filtered) break;
+        remaining++;
+        continue;
+      }
+      items.push(o);
+    }
+    const result: ListResult = { items, revision };
+    if (more) {
+      result.continueAfter = items.at(-1)!.id;
+      if (!filtered) result.remaining = remaining;
+    }
+    return result;
+  }
+
   private countFrom(after: string, high: string | undefined): number {
     let n = 0;
     const iter = this.items.entries(after);
