@@ -155,6 +155,25 @@ describe('decodeKubernetesProtobuf', () => {
   });
 });
 
+describe('decodeKubernetesProtobuf on damaged input', () => {
+  it('answers every mutation of a valid body with an object or an ApiError, never another exception', () => {
+    const good = envelope('apps/v1', 'Deployment', [meta('web', [[11, 'bytes', [[1, 'bytes', 'app'], [2, 'bytes', 'web']]]]), [2, 'bytes', [[1, 'varint', 3], [3, 'bytes', [[2, 'bytes', [[2, 'bytes', container('c')]]]]]]]]);
+    let seed = 42;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (let i = 0; i < 3000; i++) {
+      const body = Buffer.from(good);
+      for (let n = 1 + Math.floor(random() * 4); n > 0; n--) body[4 + Math.floor(random() * (body.length - 4))] = Math.floor(random() * 256);
+      const cut = random() < 0.3 ? body.subarray(0, 4 + Math.floor(random() * (body.length - 4))) : body;
+      try {
+        const obj = decodeKubernetesProtobuf(cut);
+        expect(typeof obj).toBe('object');
+      } catch (err) {
+        expect(err, String(err)).toBeInstanceOf(ApiError);
+      }
+    }
+  });
+});
+
 describe('formatGoDuration', () => {
   it("prints Go's time.Duration strings", () => {
     expect(formatGoDuration(0)).toBe('0s');
