@@ -17,3 +17,4 @@ export * from './node-selection.js';
 export * from './bootstrap-token.js';
 export * from './channel-protocols.js';
 export * from './service-account-token.js';
+export * from './resource-quota.js';

@@ -1,0 +1,220 @@
+/**
+ * What a ResourceQuota counts, shared by the API server's quota admission and the controller
+ * manager's `resourcequota` controller so both compute the same usage (Kubernetes' quota
+ * evaluators): object counts (`count/<resource>[.<group>]` and the legacy names `pods`, `services`,
+ * ...), a pod's compute requests and limits, a claim's storage, a Service's node ports and load
+ * balancers, and the quota scopes (Terminating, NotTerminating, BestEffort, NotBestEffort,
+ * PriorityClass) that restrict a quota to some pods.
+ */
+import type { KubeObject } from './meta.js';
+import { parseQuantity, Quantity } from './quantity.js';
+
+/** The usage of one object by quota resource name. */
+export type QuotaUsage = Map<string, Quantity>;
+
+interface Resources {
+  requests?: Record<string, string | number>;
+  limits?: Record<string, string | number>;
+}
+interface PodView {
+  metadata: { deletionTimestamp?: string };
+  spec?: {
+    containers?: { name?: string; resources?: Resources }[];
+    initContainers?: { name?: string; resources?: Resources; restartPolicy?: string }[];
+    overhead?: Record<string, string | number>;
+    activeDeadlineSeconds?: number;
+    priorityClassName?: string;
+  };
+  status?: { phase?: string };
+}
+
+/** Core resources whose legacy quota name is their plural (`pods: 10`). */
+const LEGACY_COUNTED = new Set(['pods', 'services', 'replicationcontrollers', 'resourcequotas', 'secrets', 'configmaps', 'persistentvolumeclaims']);
+
+/** The compute resources a pod quota tracks, with the names that alias them. */
+const COMPUTE = ['cpu', 'memory', 'ephemeral-storage'] as const;
+
+const ONE = parseQuantity(1);
+
+/** `count/pods`, `count/deployments.apps`. */
+export function objectCountName(group: string, plural: string): string {
+  return group ? `count/${plural}.${group}` : `count/${plural}`;
+}
+
+/** True for a pod whose phase is final: it no longer counts against any quota. */
+export function isTerminalPod(pod: KubeObject): boolean {
+  const phase = (pod as unknown as PodView).status?.phase;
+  return phase === 'Succeeded' || phase === 'Failed';
+}
+
+function add(into: QuotaUsage, name: string, q: Quantity): void {
+  const cur = into.get(name);
+  into.set(name, cur ? cur.add(q) : q);
+}
+
+function quantityOf(v: string | number | undefined): Quantity | undefined {
+  if (v === undefined) return undefined;
+  try {
+    return parseQuantity(v);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A pod's effective requests or limits (what the scheduler reserves): the larger of the app
+ * containers' sum (plus sidecars) and any one init container, plus the pod overhead. A container
+ * without a request but with a limit requests its limit (Kubernetes' defaulting).
+ */
+export function podResourceTotals(pod: KubeObject, kind: 'requests' | 'limits'): Map<string, Quantity> {
+  const spec = (pod as unknown as PodView).spec ?? {};
+  const of = (r: Resources | undefined): Record<string, string | number> => (kind === 'requests' ? { ...(r?.limits ?? {}), ...(r?.requests ?? {}) } : { ...(r?.limits ?? {}) });
+  const sum = new Map<string, Quantity>();
+  const sidecars = (spec.initContainers ?? []).filter((c) => c.restartPolicy === 'Always');
+  for (const c of [...(spec.containers ?? []), ...sidecars]) {
+    for (const [name, v] of Object.entries(of(c.resources))) {
+      const q = quantityOf(v);
+      if (q) add(sum, name, q);
+    }
+  }
+  for (const c of spec.initContainers ?? []) {
+    if (c.restartPolicy === 'Always') continue;
+    for (const [name, v] of Object.entries(of(c.resources))) {
+      const q = quantityOf(v);
+      if (q && (!sum.has(name) || sum.get(name)!.cmp(q) < 0)) sum.set(name, q);
+    }
+  }
+  for (const [name, v] of Object.entries(spec.overhead ?? {})) {
+    const q = quantityOf(v);
+    if (q && sum.has(name)) add(sum, name, q);
+  }
+  return sum;
+}
+
+/** What an object of `resource` counts against quotas (empty for a terminal pod). */
+export function quotaUsage(resource: { group: string; plural: string }, obj: KubeObject): QuotaUsage {
+  const usage: QuotaUsage = new Map();
+  const { group, plural } = resource;
+  if (group === '' && plural === 'pods' && isTerminalPod(obj)) return usage;
+  usage.set(objectCountName(group, plural), ONE);
+  if (group === '' && LEGACY_COUNTED.has(plural)) usage.set(plural, ONE);
+  if (group === '' && plural === 'pods') {
+    for (const [name, q] of podResourceTotals(obj, 'requests')) {
+      usage.set(`requests.${name}`, q);
+      if ((COMPUTE as readonly string[]).includes(name)) usage.set(name, q);
+    }
+    for (const [name, q] of podResourceTotals(obj, 'limits')) usage.set(`limits.${name}`, q);
+  } else if (group === '' && plural === 'services') {
+    const spec = (obj['spec'] ?? {}) as { type?: string; ports?: unknown[] };
+    if (spec.type === 'LoadBalancer') usage.set('services.loadbalancers', ONE);
+    if (spec.type === 'NodePort' || spec.type === 'LoadBalancer') usage.set('services.nodeports', parseQuantity((spec.ports ?? []).length));
+  } else if (group === '' && plural === 'persistentvolumeclaims') {
+    const spec = (obj['spec'] ?? {}) as { storageClassName?: string; resources?: Resources };
+    const storage = quantityOf(spec.resources?.requests?.['storage']);
+    if (storage) usage.set('requests.storage', storage);
+    if (spec.storageClassName) {
+      const prefix = `${spec.storageClassName}.storageclass.storage.k8s.io/`;
+      usage.set(`${prefix}persistentvolumeclaims`, ONE);
+      if (storage) usage.set(`${prefix}requests.storage`, storage);
+    }
+  }
+  return usage;
+}
+
+/** The parts of a ResourceQuota the evaluators read. */
+export interface QuotaView {
+  metadata: { name?: string; namespace?: string };
+  spec?: {
+    hard?: Record<string, string | number>;
+    scopes?: string[];
+    scopeSelector?: { matchExpressions?: { scopeName?: string; operator?: string; values?: string[] }[] };
+  };
+}
+
+function podMatchesScope(pod: PodView, scope: string, operator = 'Exists', values: string[] = []): boolean {
+  switch (scope) {
+    case 'Terminating':
+      return pod.spec?.activeDeadlineSeconds !== undefined;
+    case 'NotTerminating':
+      return pod.spec?.activeDeadlineSeconds === undefined;
+    case 'BestEffort':
+    case 'NotBestEffort': {
+      const all = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])];
+      const bestEffort = all.every((c) => Object.keys(c.resources?.requests ?? {}).length === 0 && Object.keys(c.resources?.limits ?? {}).length === 0);
+      return scope === 'BestEffort' ? bestEffort : !bestEffort;
+    }
+    case 'PriorityClass': {
+      const name = pod.spec?.priorityClassName;
+      if (operator === 'Exists') return name !== undefined && name !== '';
+      if (operator === 'DoesNotExist') return name === undefined || name === '';
+      if (operator === 'In') return name !== undefined && values.includes(name);
+      if (operator === 'NotIn') return name === undefined || !values.includes(name);
+      return false;
+    }
+    default:
+      return false;
+  }
+}
+
+/**
+ * Whether a quota applies to an object: a quota without scopes applies to everything in its
+ * namespace; scopes (all of which must match) select pods only.
+ */
+export function quotaMatches(quota: QuotaView, resource: { group: string; plural: string }, obj: KubeObject): boolean {
+  const scopes = quota.spec?.scopes ?? [];
+  const expressions = quota.spec?.scopeSelector?.matchExpressions ?? [];
+  if (scopes.length === 0 && expressions.length === 0) return true;
+  if (resource.group !== '' || resource.plural !== 'pods') return false;
+  const pod = obj as unknown as PodView;
+  return scopes.every((s) => podMatchesScope(pod, s)) && expressions.every((e) => podMatchesScope(pod, e.scopeName ?? '', e.operator, e.values));
+}
+
+/** The quota's hard limits, parsed (malformed values are skipped; validation rejects them). */
+export function quotaHard(quota: QuotaView): Map<string, Quantity> {
+  const hard = new Map<string, Quantity>();
+  for (const [name, v] of Object.entries(quota.spec?.hard ?? {})) {
+    const q = quantityOf(v);
+    if (q) hard.set(name, q);
+  }
+  return hard;
+}
+
+/**
+ * Sums the usage of `objects` for the quota's hard resource names (every name present, zero when
+ * nothing uses it), as `status.used` reports it.
+ */
+export function quotaUsed(quota: QuotaView, resource: { group: string; plural: string }, objects: Iterable<KubeObject>, into: Map<string, Quantity> = new Map()): Map<string, Quantity> {
+  const hard = quotaHard(quota);
+  for (const name of hard.keys()) if (!into.has(name)) into.set(name, parseQuantity(0));
+  for (const o of objects) {
+    if (!quotaMatches(quota, resource, o)) continue;
+    for (const [name, q] of quotaUsage(resource, o)) if (hard.has(name)) add(into, name, q);
+  }
+  return into;
+}
+
+/**
+ * The compute resources a pod must state for a quota to count it (Kubernetes refuses a pod that
+ * leaves out a request or limit the quota tracks): `limits.cpu for: app` and the like.
+ */
+export function quotaMissingResources(quota: QuotaView, pod: KubeObject): string[] {
+  const hard = quotaHard(quota);
+  const spec = (pod as unknown as PodView).spec ?? {};
+  const containers = [...(spec.initContainers ?? []), ...(spec.containers ?? [])];
+  const missing: string[] = [];
+  for (const name of COMPUTE) {
+    for (const [quotaName, kind] of [
+      [`requests.${name}`, 'requests'],
+      [name, 'requests'],
+      [`limits.${name}`, 'limits'],
+    ] as const) {
+      if (!hard.has(quotaName)) continue;
+      const without = containers.filter((c) => {
+        const r = c.resources ?? {};
+        return kind === 'requests' ? r.requests?.[name] === undefined && r.limits?.[name] === undefined : r.limits?.[name] === undefined;
+      });
+      if (without.length > 0) missing.push(`${quotaName} for: ${without.map((c) => c.name ?? '').join(',')}`);
+    }
+  }
+  return missing;
+}
