@@ -33,8 +33,26 @@ describe('quotaUsage', () => {
     expect(podResourceTotals(p, 'requests').get('cpu')!.toString()).toBe('1010m');
   });
 
-  it('counts nothing for a finished pod', () => {
-    expect(quotaUsage(PODS, { ...pod([{ name: 'a' }]), status: { phase: 'Succeeded' } }).size).toBe(0);
+  it('counts a finished pod only in count/pods (object counts track every stored pod)', () => {
+    const p = pod([{ name: 'a', requests: { cpu: '1' }, limits: { memory: '1Gi' } }]);
+    expect(show(quotaUsage(PODS, { ...p, status: { phase: 'Succeeded' } }))).toEqual({ 'count/pods': '1' });
+    expect(show(quotaUsage(PODS, { ...p, status: { phase: 'Failed' } }))).toEqual({ 'count/pods': '1' });
+    expect(quotaUsage(PODS, { ...p, status: { phase: 'Running' } }).get('pods')?.toString()).toBe('1');
+    const q: QuotaView = { metadata: { name: 'q' }, spec: { hard: { pods: '5', 'count/pods': '5', 'requests.cpu': '5' } } };
+    expect(show(quotaUsed(q, PODS, [p, { ...p, status: { phase: 'Succeeded' } }]))).toEqual({ pods: '1', 'count/pods': '2', 'requests.cpu': '1' });
+  });
+
+  it('adds the overhead to every request but only to the limits a container sets', () => {
+    const p = pod([{ name: 'a', requests: { cpu: '100m' } }], { overhead: { cpu: '10m', memory: '20Mi' } });
+    expect(show(podResourceTotals(p, 'requests'))).toEqual({ cpu: '110m', memory: '20Mi' });
+    expect(show(podResourceTotals(p, 'limits'))).toEqual({});
+  });
+
+  it('counts only the explicit node ports of a load balancer that allocates none', () => {
+    const svc = (extra: Record<string, unknown>) => ({ metadata: {}, spec: { type: 'LoadBalancer', ports: [{ port: 1, nodePort: 30001 }, { port: 2 }], ...extra } });
+    expect(quotaUsage({ group: '', plural: 'services' }, svc({ allocateLoadBalancerNodePorts: false })).get('services.nodeports')?.toString()).toBe('1');
+    expect(quotaUsage({ group: '', plural: 'services' }, svc({ allocateLoadBalancerNodePorts: true })).get('services.nodeports')?.toString()).toBe('2');
+    expect(quotaUsage({ group: '', plural: 'services' }, { metadata: {}, spec: { type: 'ClusterIP', ports: [{ port: 1 }] } }).has('services.nodeports')).toBe(false);
   });
 
   it('counts services, node ports, load balancers and claims by class', () => {
@@ -66,6 +84,8 @@ describe('quota scopes and sums', () => {
     expect(quotaMatches(quota({ scopes: ['NotBestEffort', 'Terminating'] }), PODS, burstable)).toBe(true);
     expect(quotaMatches(quota({ scopeSelector: { matchExpressions: [{ scopeName: 'PriorityClass', operator: 'In', values: ['high'] }] } }), PODS, burstable)).toBe(true);
     expect(quotaMatches(quota({ scopeSelector: { matchExpressions: [{ scopeName: 'PriorityClass', operator: 'In', values: ['high'] }] } }), PODS, bestEffort)).toBe(false);
+    // The QoS class looks at cpu and memory only: an ephemeral-storage request alone is still BestEffort.
+    expect(quotaMatches(quota({ scopes: ['BestEffort'] }), PODS, pod([{ name: 'a', requests: { 'ephemeral-storage': '1Gi' } }]))).toBe(true);
     expect(quotaMatches(quota({ scopes: ['BestEffort'] }), { group: '', plural: 'configmaps' }, { metadata: {} })).toBe(false);
     expect(quotaMatches(quota({}), { group: '', plural: 'configmaps' }, { metadata: {} })).toBe(true);
   });

@@ -86,17 +86,22 @@ export function podResourceTotals(pod: KubeObject, kind: 'requests' | 'limits'):
   }
   for (const [name, v] of Object.entries(spec.overhead ?? {})) {
     const q = quantityOf(v);
-    if (q && sum.has(name)) add(sum, name, q);
+    // Kubernetes adds the overhead to every request, but only to the limits a container sets.
+    if (q && (kind === 'requests' || sum.has(name))) add(sum, name, q);
   }
   return sum;
 }
 
-/** What an object of `resource` counts against quotas (empty for a terminal pod). */
+/**
+ * What an object of `resource` counts against quotas. A terminal pod counts only in `count/pods`
+ * (Kubernetes: object counts track every object in storage, `pods` and compute resources only
+ * pods that have not finished).
+ */
 export function quotaUsage(resource: { group: string; plural: string }, obj: KubeObject): QuotaUsage {
   const usage: QuotaUsage = new Map();
   const { group, plural } = resource;
-  if (group === '' && plural === 'pods' && isTerminalPod(obj)) return usage;
   usage.set(objectCountName(group, plural), ONE);
+  if (group === '' && plural === 'pods' && isTerminalPod(obj)) return usage;
   if (group === '' && LEGACY_COUNTED.has(plural)) usage.set(plural, ONE);
   if (group === '' && plural === 'pods') {
     for (const [name, q] of podResourceTotals(obj, 'requests')) {
@@ -105,9 +110,12 @@ export function quotaUsage(resource: { group: string; plural: string }, obj: Kub
     }
     for (const [name, q] of podResourceTotals(obj, 'limits')) usage.set(`limits.${name}`, q);
   } else if (group === '' && plural === 'services') {
-    const spec = (obj['spec'] ?? {}) as { type?: string; ports?: unknown[] };
+    const spec = (obj['spec'] ?? {}) as { type?: string; ports?: { nodePort?: number }[]; allocateLoadBalancerNodePorts?: boolean };
+    const ports = spec.ports ?? [];
     if (spec.type === 'LoadBalancer') usage.set('services.loadbalancers', ONE);
-    if (spec.type === 'NodePort' || spec.type === 'LoadBalancer') usage.set('services.nodeports', parseQuantity((spec.ports ?? []).length));
+    if (spec.type === 'NodePort') usage.set('services.nodeports', parseQuantity(ports.length));
+    // A load balancer that allocates no node ports uses only those it names explicitly.
+    if (spec.type === 'LoadBalancer') usage.set('services.nodeports', parseQuantity(spec.allocateLoadBalancerNodePorts === false ? ports.filter((p) => p.nodePort).length : ports.length));
   } else if (group === '' && plural === 'persistentvolumeclaims') {
     const spec = (obj['spec'] ?? {}) as { storageClassName?: string; resources?: Resources };
     const storage = quantityOf(spec.resources?.requests?.['storage']);
@@ -140,7 +148,9 @@ function podMatchesScope(pod: PodView, scope: string, operator = 'Exists', value
     case 'BestEffort':
     case 'NotBestEffort': {
       const all = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])];
-      const bestEffort = all.every((c) => Object.keys(c.resources?.requests ?? {}).length === 0 && Object.keys(c.resources?.limits ?? {}).length === 0);
+      // The QoS class: only cpu and memory requests or limits make a pod other than BestEffort.
+      const qos = (r: Record<string, string | number> | undefined) => Object.keys(r ?? {}).some((n) => n === 'cpu' || n === 'memory');
+      const bestEffort = all.every((c) => !qos(c.resources?.requests) && !qos(c.resources?.limits));
       return scope === 'BestEffort' ? bestEffort : !bestEffort;
     }
     case 'PriorityClass': {
