@@ -34,7 +34,7 @@ function commands(ns: string, tag: string): string[][] {
     ['-n', ns, 'create', 'serviceaccount', 'robot'],
     ['-n', ns, 'create', 'role', 'reader', '--verb=get,list', '--resource=pods,configmaps'],
     ['-n', ns, 'create', 'rolebinding', 'readers', '--role=reader', '--user=bob', `--serviceaccount=${ns}:robot`],
-    ['-n', ns, 'create', 'quota', 'small', '--hard=pods=3,cpu=2,memory=1Gi'],
+    ['-n', ns, 'create', 'quota', 'small', '--hard=pods=5,services=5,count/configmaps=10'],
     ['-n', ns, 'create', 'poddisruptionbudget', 'web', '--selector=app=web', '--min-available=0'],
     ['-n', ns, 'create', 'ingress', 'site', '--rule=a.example/x*=web:80,tls=site-cert', '--rule=b.example/=edge:81'],
     ['-n', ns, 'run', 'one', '--image=busybox', '--restart=Never', '--env=A=1', '--labels=x=y', '--', 'sleep', '1'],

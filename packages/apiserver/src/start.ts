@@ -33,6 +33,7 @@ import { buildStrategies, definitionNameOf } from './registry/strategies/index.j
 import { podStrategy } from './registry/strategies/pods.js';
 import { TOKEN_REQUEST_DEFINITION, TokenRequestService } from './registry/token-request.js';
 import { AgentSummaryClient, loadKubeletClientCert } from './resource-metrics/agent-summary-client.js';
+import { composeHooks } from './registry/quota-admission.js';
 import { buildServer } from './server.js';
 import { EtcdStorage } from './storage/etcd-storage.js';
 import { LevelStorage } from './storage/level-storage.js';
@@ -170,7 +171,7 @@ export async function start(config: ApiServerConfig, options: { logger: Logger; 
     if (joinToken) await ensureClusterJoinToken(registry, joinToken, log);
     // Allocation records are repaired before the first request can allocate.
     await allocator.start();
-    services().hooks = allocator;
+    services().hooks = composeHooks(services().hooks, allocator);
   } catch (err) {
     allocator.stop();
     registry.stop();

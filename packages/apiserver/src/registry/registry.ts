@@ -8,6 +8,7 @@ import type { Storage } from '../storage/storage.js';
 import type { CodecFactory, KindCodec } from './codec.js';
 import { GenericStore, type NamespaceLookup } from './generic-store.js';
 import { ObjectCache } from './object-cache.js';
+import { composeHooks, limitRangeAdmission, quotaHooks, type LimitRangeView } from './quota-admission.js';
 import { chainAdmissions, serviceAccountAdmission } from './service-account-admission.js';
 import type { CachedObject, ObjectIndexer } from './resource-cache.js';
 import type { Strategy } from './strategy.js';
@@ -153,8 +154,11 @@ export class Registry implements NamespaceLookup {
     const pods = this.stores.get('/pods');
     const priorityClasses = this.stores.get('scheduling.k8s.io/priorityclasses');
     const serviceAccounts = this.stores.get('/serviceaccounts');
+    const limitRanges = this.stores.get('/limitranges');
+    const rangesIn = (namespace: string) => (limitRanges ? limitRanges.cache.list({ namespace }, 0).items.map((o) => JSON.parse(o.json) as LimitRangeView) : []);
     if (pods) {
       pods.admission = chainAdmissions(
+        limitRangeAdmission('pods', rangesIn),
         ...(priorityClasses ? [priorityAdmission(priorityClasses)] : []),
         ...(serviceAccounts ? [serviceAccountAdmission((ns, name) => serviceAccounts.tryGet(ns, name))] : []),
       );
@@ -164,7 +168,16 @@ export class Registry implements NamespaceLookup {
     if (ingresses && ingressClasses) ingresses.admission = defaultIngressClassAdmission(() => parsedItems<ClassView>(ingressClasses));
     const claims = this.stores.get('/persistentvolumeclaims');
     const storageClasses = this.stores.get('storage.k8s.io/storageclasses');
-    if (claims && storageClasses) claims.admission = defaultStorageClassAdmission(() => parsedItems<ClassView>(storageClasses));
+    if (claims) {
+      claims.admission = chainAdmissions(limitRangeAdmission('persistentvolumeclaims', rangesIn), ...(storageClasses ? [defaultStorageClassAdmission(() => parsedItems<ClassView>(storageClasses))] : []));
+    }
+    // ResourceQuota admission for every namespaced kind (the last check before a create is stored).
+    const quotas = this.stores.get('/resourcequotas');
+    if (quotas) {
+      for (const store of this.stores.values()) {
+        if (store.strategy.resource.namespaced) store.hooks = composeHooks(quotaHooks(store.strategy.resource, store, quotas), store.hooks);
+      }
+    }
   }
 
   /** The codec of a schema definition (decoding bodies of a kind served by conversion). */
