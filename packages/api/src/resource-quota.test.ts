@@ -94,6 +94,9 @@ describe('quota scopes and sums', () => {
     const q = quota({ hard: { pods: '10', 'requests.cpu': '2', 'count/configmaps': '5' } });
     const used = quotaUsed(q, PODS, [pod([{ name: 'a', requests: { cpu: '250m' } }]), pod([{ name: 'a', limits: { cpu: '1' } }])]);
     expect(show(used)).toEqual({ pods: '2', 'requests.cpu': '1250m', 'count/configmaps': '0' });
+    // Sums start from zero but print in the form of what they add up (binary memory stays binary).
+    const memory = quotaUsed(quota({ hard: { 'requests.memory': '1Gi', 'limits.memory': '2Gi' } }), PODS, [pod([{ name: 'a', requests: { memory: '64Mi' }, limits: { memory: '1Gi' } }]), pod([{ name: 'a', limits: { memory: '128Mi' } }])]);
+    expect(show(memory)).toEqual({ 'requests.memory': '192Mi', 'limits.memory': '1152Mi' });
   });
 
   it('names the containers that leave out a resource the quota tracks', () => {
