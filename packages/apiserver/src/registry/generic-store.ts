@@ -95,11 +95,12 @@ export type FinishWrite = (committed: boolean) => Promise<void>;
  * Side effects of a kind's writes outside its own object (apiserver's BeginCreate, BeginUpdate and
  * AfterDelete), e.g. Service cluster IPs and node ports. `beginCreate`/`beginUpdate` run after
  * defaults and validation, right before the storage write; they may fill in fields of the object
- * and reject the write by throwing an ApiError. They are not called for status writes.
+ * and reject the write by throwing an ApiError (or return undefined, synchronously, when they have
+ * nothing to do for the write: no await then). They are not called for status writes.
  */
 export interface WriteHooks {
-  beginCreate(obj: KubeObject, options: { dryRun: boolean }): Promise<FinishWrite>;
-  beginUpdate(obj: KubeObject, old: KubeObject, options: { dryRun: boolean }): Promise<FinishWrite>;
+  beginCreate(obj: KubeObject, options: { dryRun: boolean }): Promise<FinishWrite> | undefined;
+  beginUpdate(obj: KubeObject, old: KubeObject, options: { dryRun: boolean }): Promise<FinishWrite> | undefined;
   /** Called once the object is removed from storage. Never throws. */
   afterDelete(obj: KubeObject): Promise<void>;
 }
@@ -348,7 +349,8 @@ export class GenericStore {
     this.admission?.(obj, ctx);
     this.prepareCreate(obj, ctx);
     this.trackFields(undefined, obj, options, ctx, '');
-    const finish = this.hooks ? await this.hooks.beginCreate(obj, { dryRun: options.dryRun }) : undefined;
+    const begun = this.hooks?.beginCreate(obj, { dryRun: options.dryRun });
+    const finish = begun ? await begun : undefined;
     if (options.dryRun) {
       await finish?.(false);
       return { json: JSON.stringify(obj), code: 201, warnings, object: obj };
@@ -410,7 +412,8 @@ export class GenericStore {
       const obj = this.mergeForUpdate(desired, old, subresource, ctx);
       this.trackFields(old, obj, options, ctx, subresource);
       if (deepEqual(obj, old)) return { json: cached.json, code: 200, warnings, object: old };
-      const finish = subresource === '' && this.hooks ? await this.hooks.beginUpdate(obj, old, { dryRun: options.dryRun }) : undefined;
+      const begun = subresource === '' ? this.hooks?.beginUpdate(obj, old, { dryRun: options.dryRun }) : undefined;
+      const finish = begun ? await begun : undefined;
       if (options.dryRun) {
         await finish?.(false);
         return { json: JSON.stringify(obj), code: 200, warnings, object: obj };

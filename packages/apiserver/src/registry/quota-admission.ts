@@ -170,8 +170,6 @@ export function limitRangeAdmission(resource: 'pods' | 'persistentvolumeclaims',
 
 // ---- ResourceQuota ----
 
-const NO_FINISH: FinishWrite = async () => undefined;
-
 function pretty(m: Map<string, Quantity>, names: readonly string[]): string {
   return names.map((n) => `${n}=${(m.get(n) ?? parseQuantity(0)).toString()}`).join(',');
 }
@@ -195,10 +193,12 @@ export function quotaHooks(resource: Pick<ResourceInfo, 'group' | 'plural'>, sto
     return e;
   };
   return {
-    async beginCreate(obj) {
+    beginCreate(obj) {
+      // Synchronous (no await in the create) unless a quota applies; a refusal throws.
+      if (quotas.cache.size === 0) return undefined;
       const namespace = obj.metadata.namespace ?? '';
       const list = quotas.cache.list({ namespace }, 0).items;
-      if (list.length === 0) return NO_FINISH;
+      if (list.length === 0) return undefined;
       const requested = quotaUsage(resource, obj);
       const reserved: [string, QuotaUsage][] = [];
       for (const o of list) {
@@ -233,8 +233,9 @@ export function quotaHooks(resource: Pick<ResourceInfo, 'group' | 'plural'>, sto
         list.push(u);
         pending.set(key, list);
       }
+      if (reserved.length === 0) return undefined;
       // Once the write is committed (or not), the cache holds the object (or nothing): release.
-      return async () => {
+      return Promise.resolve(async () => {
         for (const [key, u] of reserved) {
           const list = pending.get(key);
           if (!list) continue;
@@ -242,10 +243,10 @@ export function quotaHooks(resource: Pick<ResourceInfo, 'group' | 'plural'>, sto
           if (i >= 0) list.splice(i, 1);
           if (list.length === 0) pending.delete(key);
         }
-      };
+      });
     },
-    async beginUpdate() {
-      return NO_FINISH;
+    beginUpdate() {
+      return undefined;
     },
     async afterDelete() {},
   };
@@ -255,10 +256,13 @@ export function quotaHooks(resource: Pick<ResourceInfo, 'group' | 'plural'>, sto
 export function composeHooks(...all: (WriteHooks | undefined)[]): WriteHooks | undefined {
   const hooks = all.filter((h): h is WriteHooks => h !== undefined);
   if (hooks.length <= 1) return hooks[0];
-  const begin = async (start: (h: WriteHooks) => Promise<FinishWrite>): Promise<FinishWrite> => {
+  const begin = async (start: (h: WriteHooks) => Promise<FinishWrite> | undefined): Promise<FinishWrite> => {
     const finishes: FinishWrite[] = [];
     try {
-      for (const h of hooks) finishes.push(await start(h));
+      for (const h of hooks) {
+        const begun = start(h);
+        if (begun) finishes.push(await begun);
+      }
     } catch (err) {
       for (const f of finishes.reverse()) await f(false);
       throw err;
