@@ -22,6 +22,8 @@ export interface ControllerOptions {
   nodeCidrMaskSize: number;
   /** How often HorizontalPodAutoscalers are evaluated (ms, default 15 s). */
   hpaSyncPeriodMs?: number;
+  /** How often every ResourceQuota's usage is recomputed (ms, default 5 minutes). */
+  resourceQuotaSyncPeriodMs?: number;
   /**
    * The cluster CA bundle (PEM) published as `kube-root-ca.crt` in every namespace: `--root-ca-file`,
    * else (filled in by `start`) the CA of the controller manager's kubeconfig.

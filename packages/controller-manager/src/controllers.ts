@@ -15,6 +15,7 @@ import { NamespaceController } from './controllers/namespace/namespace-controlle
 import { NodeLifecycleController } from './controllers/nodelifecycle/node-lifecycle-controller.js';
 import { PodGcController } from './controllers/podgc/pod-gc-controller.js';
 import { REPLICATION_CONTROLLERS, ReplicaSetController } from './controllers/replicaset/replicaset-controller.js';
+import { ResourceQuotaController } from './controllers/resourcequota/resource-quota-controller.js';
 import { ClusterRoleAggregationController } from './controllers/clusterroleaggregation/cluster-role-aggregation-controller.js';
 import { RootCaCertPublisher } from './controllers/rootcacertpublisher/root-ca-cert-publisher.js';
 import { ServiceAccountsController } from './controllers/serviceaccount/service-accounts-controller.js';
@@ -49,6 +50,7 @@ export const CONTROLLERS: Record<string, ControllerFactory> = {
     return undefined;
   },
   'clusterrole-aggregation': (ctx) => new ClusterRoleAggregationController(ctx),
+  resourcequota: (ctx) => new ResourceQuotaController(ctx, ctx.options.resourceQuotaSyncPeriodMs !== undefined ? { syncPeriodMs: ctx.options.resourceQuotaSyncPeriodMs } : {}),
 };
 
 /**

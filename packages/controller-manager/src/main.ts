@@ -31,6 +31,9 @@ Flags:
   --cluster-cidr CIDR                   allocate each node a pod CIDR from this range (default: none)
   --node-cidr-mask-size N               prefix length of each node's pod CIDR (default 24)
   --horizontal-pod-autoscaler-sync-period DURATION  how often HPAs are evaluated (default 15s)
+  --resource-quota-sync-period DURATION  how often every ResourceQuota's usage is recomputed in full;
+                                        changes to pods, services, claims, config maps and secrets
+                                        update it at once (default 5m)
   --root-ca-file FILE                   CA bundle (PEM) published as ConfigMap kube-root-ca.crt in every
                                         namespace and put in service account token Secrets (default: the
                                         CA of the kubeconfig)
@@ -56,6 +59,7 @@ export async function main(argv: string[]): Promise<void> {
     'cluster-cidr': { type: 'string', default: '' },
     'node-cidr-mask-size': { type: 'string', default: '24' },
     'horizontal-pod-autoscaler-sync-period': { type: 'string', default: '15s' },
+    'resource-quota-sync-period': { type: 'string', default: '5m' },
     'root-ca-file': { type: 'string' },
     'service-account-private-key-file': { type: 'string' },
     'clock-speed': { type: 'string', default: '1' },
@@ -65,6 +69,8 @@ export async function main(argv: string[]): Promise<void> {
   const config = checkFlags('flotilla-controller-manager', () => {
     const clockSpeed = Number(values['clock-speed']);
     if (!(clockSpeed > 0)) throw new FlagError(`--clock-speed must be a positive number, got "${values['clock-speed']}"`);
+    const resourceQuotaSyncPeriodMs = durationFlag(values['resource-quota-sync-period']!, 'resource-quota-sync-period');
+    if (!(resourceQuotaSyncPeriodMs > 0)) throw new FlagError(`--resource-quota-sync-period must be positive, got "${values['resource-quota-sync-period']}"`);
     return {
       client: loadClientConfig(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
       controllers: values.controllers ?? ['*'],
@@ -80,6 +86,7 @@ export async function main(argv: string[]): Promise<void> {
         clusterCidr: values['cluster-cidr']!,
         nodeCidrMaskSize: intFlag(values['node-cidr-mask-size']!, 'node-cidr-mask-size', 1),
         hpaSyncPeriodMs: durationFlag(values['horizontal-pod-autoscaler-sync-period']!, 'horizontal-pod-autoscaler-sync-period'),
+        resourceQuotaSyncPeriodMs,
         ...(values['root-ca-file'] ? { rootCaPem: readRootCaFile(values['root-ca-file']) } : {}),
         ...(values['service-account-private-key-file'] ? { serviceAccountPrivateKey: readServiceAccountPrivateKey(values['service-account-private-key-file']) } : {}),
       },
