@@ -112,6 +112,11 @@ describe('ResourceQuota admission', () => {
     expect(nodePorts.json.message).toBe('services "np" is forbidden: exceeded quota: objects, requested: services.nodeports=2, used: services.nodeports=0, limited: services.nodeports=1');
   });
 
+  it('prints used sums in the unit of what they add up', async () => {
+    const r = await call('/api/v1/namespaces/quota/pods', 'POST', pod('heavy', { requests: { cpu: '100m' }, limits: { memory: '1000Mi' } }));
+    expect(r.json.message).toBe('pods "heavy" is forbidden: exceeded quota: compute, requested: limits.memory=1000Mi,pods=1, used: limits.memory=200Mi,pods=2, limited: limits.memory=1Gi,pods=2');
+  });
+
   it('gives usage back when a pod finishes or is deleted', async () => {
     const done = await ok('/api/v1/namespaces/quota/pods/one');
     await ok('/api/v1/namespaces/quota/pods/one/status', 'PUT', { ...done, status: { phase: 'Succeeded' } });

@@ -47,10 +47,13 @@ export function isTerminalPod(pod: KubeObject): boolean {
   return phase === 'Succeeded' || phase === 'Failed';
 }
 
-/** Adds `q` to `into[name]`; a sum from zero takes the addend's format, as Kubernetes' Quantity.Add does (`0` + `64Mi` is `64Mi`). */
+/** `sum + q`; a sum from zero takes the addend's format, as Kubernetes' Quantity.Add does (`0` + `64Mi` is `64Mi`). */
+export function addQuantity(sum: Quantity | undefined, q: Quantity): Quantity {
+  return sum && !sum.isZero() ? sum.add(q) : q;
+}
+
 function add(into: QuotaUsage, name: string, q: Quantity): void {
-  const cur = into.get(name);
-  into.set(name, cur && !cur.isZero() ? cur.add(q) : q);
+  into.set(name, addQuantity(into.get(name), q));
 }
 
 function quantityOf(v: string | number | undefined): Quantity | undefined {

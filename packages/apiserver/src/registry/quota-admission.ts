@@ -11,6 +11,7 @@
  * and not yet committed, so concurrent creates cannot overshoot a quota together.
  */
 import {
+  addQuantity,
   forbidden,
   parseQuantity,
   podResourceTotals,
@@ -214,7 +215,7 @@ export function quotaHooks(resource: Pick<ResourceInfo, 'group' | 'plural'>, sto
         const addUsage = (u: QuotaUsage) => {
           for (const n of names) {
             const q = u.get(n);
-            if (q) used.set(n, used.get(n)!.add(q));
+            if (q) used.set(n, addQuantity(used.get(n), q));
           }
         };
         for (const c of store.cache.list({ namespace }, 0).items) {
