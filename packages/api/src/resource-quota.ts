@@ -8,6 +8,7 @@
  */
 import type { KubeObject } from './meta.js';
 import { parseQuantity, Quantity } from './quantity.js';
+import { isStoredResource, RESOURCES, type ResourceInfo } from './resources.js';
 
 /** The usage of one object by quota resource name. */
 export type QuotaUsage = Map<string, Quantity>;
@@ -131,6 +132,30 @@ export function quotaUsage(resource: { group: string; plural: string }, obj: Kub
     }
   }
   return usage;
+}
+
+/** The namespaced, stored resource `plural` of `group`. */
+function countedResource(group: string, plural: string): ResourceInfo | undefined {
+  return RESOURCES.find((r) => r.group === group && r.plural === plural && r.namespaced && isStoredResource(r));
+}
+
+/**
+ * The resource whose objects a quota name counts (the inverse of {@link quotaUsage}):
+ * `count/<plural>[.<group>]` and the legacy core names count objects; `cpu`, `memory`, `requests.*`,
+ * `limits.*`, `hugepages-*` are pods'; `services.*` services'; `requests.storage` and
+ * `<class>.storageclass.storage.k8s.io/*` claims'. Undefined for a name nothing counts.
+ */
+export function resourceForQuotaName(name: string): ResourceInfo | undefined {
+  if (name.startsWith('count/')) {
+    const rest = name.slice('count/'.length);
+    const dot = rest.indexOf('.');
+    return dot < 0 ? countedResource('', rest) : countedResource(rest.slice(dot + 1), rest.slice(0, dot));
+  }
+  if (LEGACY_COUNTED.has(name)) return countedResource('', name);
+  if (name === 'requests.storage' || name.includes('.storageclass.storage.k8s.io/')) return countedResource('', 'persistentvolumeclaims');
+  if (name.startsWith('services.')) return countedResource('', 'services');
+  if ((COMPUTE as readonly string[]).includes(name) || name.startsWith('requests.') || name.startsWith('limits.') || name.startsWith('hugepages-')) return countedResource('', 'pods');
+  return undefined;
 }
 
 /** The parts of a ResourceQuota the evaluators read. */

@@ -1,8 +1,8 @@
-import { internalError, notFound, type KubeObject } from '@flotilla/api';
+import { internalError, notFound, resourceForQuotaName, type KubeObject } from '@flotilla/api';
 import { res } from '@flotilla/client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { drainQueue, testContext, type TestContext } from '../../testing/test-context.js';
-import { resourceForQuotaName, ResourceQuotaController, type ResourceQuotaView } from './resource-quota-controller.js';
+import { ResourceQuotaController, type ResourceQuotaView } from './resource-quota-controller.js';
 
 const QUOTAS = res('resourcequotas');
 const PODS = res('pods');

@@ -14,14 +14,13 @@
 import { isDeepStrictEqual } from 'node:util';
 import {
   isNotFound,
-  isStoredResource,
   objectKey,
   parseQuantity,
   quotaHard,
   quotaMatches,
   quotaUsage,
   quotaUsed,
-  RESOURCES,
+  resourceForQuotaName,
   splitObjectKey,
   type KubeObject,
   type Quantity,
@@ -43,12 +42,6 @@ const WATCHED: readonly ResourceInfo[] = [PODS, SERVICES, CLAIMS, res('configmap
 /** Kubernetes' default `--resource-quota-sync-period` (5 minutes). */
 export const DEFAULT_RESOURCE_QUOTA_SYNC_PERIOD_MS = 5 * 60_000;
 
-/** Core resources whose legacy quota name is their plural. */
-const LEGACY_COUNTED = new Set(['pods', 'services', 'replicationcontrollers', 'resourcequotas', 'secrets', 'configmaps', 'persistentvolumeclaims']);
-
-/** Compute resource names a pod quota tracks without a prefix. */
-const POD_COMPUTE = new Set(['cpu', 'memory', 'ephemeral-storage']);
-
 /** A ResourceQuota as read and written here. */
 export interface ResourceQuotaView extends KubeObject, QuotaView {
   metadata: KubeObject['metadata'];
@@ -56,30 +49,6 @@ export interface ResourceQuotaView extends KubeObject, QuotaView {
 }
 
 const sameResource = (a: Pick<ResourceInfo, 'group' | 'plural'>, b: Pick<ResourceInfo, 'group' | 'plural'>) => a.group === b.group && a.plural === b.plural;
-
-/** The namespaced, stored resource `plural` of `group`. */
-function findCounted(group: string, plural: string): ResourceInfo | undefined {
-  return RESOURCES.find((r) => r.group === group && r.plural === plural && r.namespaced && isStoredResource(r));
-}
-
-/**
- * The resource whose objects a quota name counts: `count/<plural>[.<group>]` and the legacy core
- * names count objects; `cpu`, `memory`, `requests.*`, `limits.*`, `hugepages-*` are pods';
- * `services.*` services'; `requests.storage` and `<class>.storageclass.storage.k8s.io/*` claims'.
- * Undefined for a name nothing counts (an unknown resource): it is reported as 0.
- */
-export function resourceForQuotaName(name: string): ResourceInfo | undefined {
-  if (name.startsWith('count/')) {
-    const rest = name.slice('count/'.length);
-    const dot = rest.indexOf('.');
-    return dot < 0 ? findCounted('', rest) : findCounted(rest.slice(dot + 1), rest.slice(0, dot));
-  }
-  if (LEGACY_COUNTED.has(name)) return findCounted('', name);
-  if (name === 'requests.storage' || name.includes('.storageclass.storage.k8s.io/')) return CLAIMS;
-  if (name.startsWith('services.')) return SERVICES;
-  if (POD_COMPUTE.has(name) || name.startsWith('requests.') || name.startsWith('limits.') || name.startsWith('hugepages-')) return PODS;
-  return undefined;
-}
 
 /** The resources a quota's hard names draw on, each once. */
 function resourcesOf(names: Iterable<string>): ResourceInfo[] {
