@@ -3,6 +3,7 @@
  */
 import type { Controller, ControllerContext } from './controller-context.js';
 import { CronJobController } from './controllers/cronjob/cronjob-controller.js';
+import { DisruptionController } from './controllers/disruption/disruption-controller.js';
 import { DeploymentController } from './controllers/deployment/deployment-controller.js';
 import { EndpointSliceController, EndpointsController } from './controllers/endpoints/endpoints-controller.js';
 import { HorizontalPodAutoscalerController } from './controllers/hpa/hpa-controller.js';
@@ -50,6 +51,7 @@ export const CONTROLLERS: Record<string, ControllerFactory> = {
     return undefined;
   },
   'clusterrole-aggregation': (ctx) => new ClusterRoleAggregationController(ctx),
+  disruption: (ctx) => new DisruptionController(ctx),
   resourcequota: (ctx) => new ResourceQuotaController(ctx, ctx.options.resourceQuotaSyncPeriodMs !== undefined ? { syncPeriodMs: ctx.options.resourceQuotaSyncPeriodMs } : {}),
 };
 
