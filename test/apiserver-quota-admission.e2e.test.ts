@@ -57,6 +57,13 @@ describe('LimitRange admission', () => {
     });
   });
 
+  it('defaults a Container item as Kubernetes does: limits from max, requests from the default limit or min', async () => {
+    const range = await ok('/api/v1/namespaces/limits/limitranges', 'POST', { metadata: { name: 'only-bounds' }, spec: { limits: [{ type: 'Container', max: { cpu: '2' }, min: { memory: '32Mi' } }] } });
+    expect(range.spec.limits[0].default).toEqual({ cpu: '2' });
+    expect(range.spec.limits[0].defaultRequest).toEqual({ cpu: '2', memory: '32Mi' });
+    await ok('/api/v1/namespaces/limits/limitranges/only-bounds', 'DELETE');
+  });
+
   it('gives containers the default requests and limits', async () => {
     const created = await ok('/api/v1/namespaces/limits/pods', 'POST', pod('defaulted'));
     expect(created.spec.containers[0].resources).toEqual({ limits: { cpu: '200m', memory: '128Mi' }, requests: { cpu: '100m', memory: '128Mi' } });

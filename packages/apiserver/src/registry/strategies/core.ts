@@ -339,7 +339,11 @@ export function coreStrategies(def: (kind: string) => string): Strategy[] {
         },
       },
     }),
-    defineStrategy(core('limitranges'), def('LimitRange'), { table: { columns: [col('Created At', '', 0, 'date')], cells: (o) => [o.metadata.creationTimestamp] } }),
+    defineStrategy(core('limitranges'), def('LimitRange'), {
+      prepareForCreate: defaultLimitRange,
+      prepareForUpdate: defaultLimitRange,
+      table: { columns: [col('Created At', '', 0, 'date')], cells: (o) => [o.metadata.creationTimestamp] },
+    }),
     defineStrategy(core('namespaces'), def('Namespace'), {
       nameRule: 'label',
       selectableFields: { 'status.phase': (o) => at(o, 'status', 'phase') },
@@ -497,3 +501,18 @@ export function selectorCell(o: KubeObject): string {
 }
 
 export { at, age, col };
+
+/**
+ * Kubernetes' LimitRange defaulting: a Container item's default limit comes from its max, and its
+ * default request from the default limit, else from its min.
+ */
+function defaultLimitRange(o: KubeObject): void {
+  const items = ((o['spec'] ?? {}) as { limits?: { type?: string; max?: Record<string, string>; min?: Record<string, string>; default?: Record<string, string>; defaultRequest?: Record<string, string> }[] }).limits ?? [];
+  for (const item of items) {
+    if (item.type !== 'Container') continue;
+    const limits = { ...(item.max ?? {}), ...(item.default ?? {}) };
+    const requests = { ...(item.min ?? {}), ...limits, ...(item.defaultRequest ?? {}) };
+    if (Object.keys(limits).length > 0) item.default = limits;
+    if (Object.keys(requests).length > 0) item.defaultRequest = requests;
+  }
+}
