@@ -127,7 +127,10 @@ interface PdbStatus {
 
 /**
  * `POST pods/NAME/eviction`: deletes the pod unless a PodDisruptionBudget selecting it allows no
- * disruption (429). Pods that are not running are evicted without consulting budgets.
+ * disruption (429). Pods that are not running or already being deleted are evicted without
+ * consulting budgets. A running pod that is not Ready does not use up the budget: it is evicted
+ * when the budget is healthy anyway (unhealthyPodEvictionPolicy IfHealthyBudget, the default) or
+ * always (AlwaysAllow), as Kubernetes does.
  */
 export async function evictPod(pods: GenericStore, pdbs: GenericStore, namespace: string, name: string, body: unknown, ctx: RequestContext): Promise<Record<string, unknown>> {
   const ev = (body ?? {}) as { kind?: string; metadata?: { name?: string }; deleteOptions?: { gracePeriodSeconds?: number; preconditions?: { uid?: string; resourceVersion?: string }; dryRun?: string[] } };
@@ -136,7 +139,7 @@ export async function evictPod(pods: GenericStore, pdbs: GenericStore, namespace
   const pod = pods.get(namespace, name);
   const phase = (pod['status'] as { phase?: string } | undefined)?.phase;
   const dryRun = (ev.deleteOptions?.dryRun ?? []).includes('All');
-  if (phase === 'Running' || phase === undefined) {
+  if ((phase === 'Running' || phase === undefined) && !pod.metadata.deletionTimestamp) {
     const labels = pod.metadata.labels ?? {};
     const matching = pdbs.cache.list({ namespace }, 0).items.map((o) => JSON.parse(o.json) as KubeObject).filter((pdb) => {
       const sel = (pdb['spec'] as { selector?: LabelSelectorObject } | undefined)?.selector;
@@ -144,9 +147,13 @@ export async function evictPod(pods: GenericStore, pdbs: GenericStore, namespace
     });
     if (matching.length > 1) throw new ApiError(500, 'InternalError', 'This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.');
     const pdb = matching[0];
-    if (pdb) {
-      const st = (pdb['status'] ?? {}) as PdbStatus;
-      if ((st.observedGeneration ?? 0) < (pdb.metadata.generation ?? 1) || (st.disruptionsAllowed ?? 0) < 1) {
+    const st = (pdb?.['status'] ?? {}) as PdbStatus;
+    const current = (st.observedGeneration ?? 0) >= (pdb?.metadata.generation ?? 1);
+    const ready = ((pod['status'] as { conditions?: { type?: string; status?: string }[] } | undefined)?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+    const policy = (pdb?.['spec'] as { unhealthyPodEvictionPolicy?: string } | undefined)?.unhealthyPodEvictionPolicy ?? 'IfHealthyBudget';
+    const unhealthyMayGo = !ready && (policy === 'AlwaysAllow' || ((st.desiredHealthy ?? 0) > 0 && (st.currentHealthy ?? 0) >= (st.desiredHealthy ?? 0)));
+    if (pdb && !unhealthyMayGo) {
+      if (!current || (st.disruptionsAllowed ?? 0) < 1) {
         const err = tooManyRequests('Cannot evict pod as it would violate the pod\'s disruption budget.', 10);
         err.details!.causes = [{ reason: 'DisruptionBudget', message: `The disruption budget ${pdb.metadata.name ?? ''} needs ${st.desiredHealthy ?? 0} healthy pods and has ${st.currentHealthy ?? 0} currently` }];
         throw err;
