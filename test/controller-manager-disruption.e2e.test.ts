@@ -142,15 +142,17 @@ describe('disruption controller', () => {
     await budgetIs('api', { expectedPods: 10, desiredHealthy: 7, currentHealthy: 10, disruptionsAllowed: 3 });
   });
 
-  it('a pod without a controller makes a percentage budget fail safe', async () => {
+  it('a percentage budget leaves out pods without a controller, and with none expected allows nothing', async () => {
     await ok(PODS, 'POST', { metadata: { name: 'loner', labels: { app: 'loner' } }, spec: { containers: [{ name: 'app', image: 'busybox' }] } });
     await ok(PDBS, 'POST', { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'loner' }, spec: { minAvailable: '50%', selector: { matchLabels: { app: 'loner' } } } });
-    const p = await waitFor('a SyncFailed condition', async () => {
+    const p = await waitFor('the budget computed', async () => {
       const got = (await ok(`${PDBS}/loner`)) as Pdb;
-      return got.status?.conditions?.some((c) => c.type === 'DisruptionAllowed' && c.reason === 'SyncFailed') ? got : undefined;
+      return got.status?.observedGeneration === 1 ? got : undefined;
     });
     expect(p.status?.disruptionsAllowed).toBe(0);
-    expect(p.status?.conditions?.find((c) => c.type === 'DisruptionAllowed')).toMatchObject({ status: 'False', message: 'found no controller ref for pod "loner"' });
+    expect(p.status?.conditions?.find((c) => c.type === 'DisruptionAllowed')).toMatchObject({ status: 'False', reason: 'InsufficientPods' });
+    const events = (await ok(`/api/v1/namespaces/${NS}/events?fieldSelector=reason%3DUnmanagedPods`)) as { items: unknown[] };
+    expect(events.items.length).toBeGreaterThan(0);
     await waitFor('loner running', async () => (((await ok(`${PODS}/loner`)) as Pod).status?.phase === 'Running' ? true : undefined));
     const r = await evict('loner');
     expect(r.status, r.body).toBe(429);

@@ -254,7 +254,7 @@ describe('DisruptionController', () => {
     expect(counts(status())).toEqual([1, 1, 1, 0]);
   });
 
-  it('SyncFailed: a percentage over a pod without a controller, or whose controller is missing, allows nothing', async () => {
+  it('SyncFailed: a percentage over a pod whose controller is missing allows nothing; pods without a controller are left out', async () => {
     await setup([
       {
         resource: PDBS,
@@ -267,7 +267,7 @@ describe('DisruptionController', () => {
     ]);
     await drainQueue(c);
     expect(status()).toMatchObject({ disruptionsAllowed: 0, currentHealthy: 4, observedGeneration: 1 });
-    expect(condition(status())).toMatchObject({ status: 'False', reason: 'SyncFailed', message: 'found no controller ref for pod "a"' });
+    expect(condition(status())).toMatchObject({ status: 'False', reason: 'SyncFailed', message: 'found no controllers for pod "b"' });
     expect(condition(status('orphaned'))).toMatchObject({ status: 'False', reason: 'SyncFailed', message: 'found no controllers for pod "db-0"' });
     expect(status('orphaned')?.disruptionsAllowed).toBe(0);
     // Failing the same way again writes nothing.

@@ -7,8 +7,10 @@
  * A budget covers the pods of its namespace its selector matches (`{}` matches all, no selector
  * none). An integer minAvailable needs that many of them healthy and expects them all; a percentage
  * minAvailable or any maxUnavailable is taken against the summed `spec.replicas` of the pods'
- * controllers (ReplicaSet — or its Deployment —, StatefulSet, ReplicationController). A pod with no
- * such controller makes the budget fail to compute: it then allows no disruption (`SyncFailed`).
+ * controllers (ReplicaSet — or its Deployment —, StatefulSet, ReplicationController). Pods without a
+ * controller are left out of that sum with an `UnmanagedPods` warning, as Kubernetes does; a
+ * controller that cannot be found makes the budget fail to compute: it then allows no disruption
+ * (`SyncFailed`).
  * Healthy pods are Ready, not being deleted, and not recorded in `disruptedPods` by an eviction in
  * the last two minutes (Kubernetes' DeletionTimeout); older entries and those of pods gone or being
  * deleted are dropped, and a budget keeping entries is synced again when the first one expires.
@@ -108,26 +110,30 @@ export type ScaleFinder = (ref: OwnerReference, namespace: string) => { uid: str
  * expectedPods and desiredHealthy of a budget over its pods (`getExpectedPodCount`); throws when a
  * percentage or maxUnavailable cannot be resolved (a pod without a known controller, a bad value).
  */
-export function expectedAndDesired(pdb: Readonly<PdbView>, pods: readonly Readonly<PodView>[], find: ScaleFinder): { expectedPods: number; desiredHealthy: number } {
+export function expectedAndDesired(pdb: Readonly<PdbView>, pods: readonly Readonly<PodView>[], find: ScaleFinder): { expectedPods: number; desiredHealthy: number; unmanaged: string[] } {
   const { minAvailable, maxUnavailable } = pdb.spec ?? {};
+  const unmanaged: string[] = [];
   if (maxUnavailable !== undefined && maxUnavailable !== null) {
-    const expectedPods = expectedScale(pods, find);
-    return { expectedPods, desiredHealthy: Math.max(0, expectedPods - scaledUp(maxUnavailable, expectedPods)) };
+    const expectedPods = expectedScale(pods, find, unmanaged);
+    return { expectedPods, desiredHealthy: Math.max(0, expectedPods - scaledUp(maxUnavailable, expectedPods)), unmanaged };
   }
-  if (typeof minAvailable === 'number') return { expectedPods: pods.length, desiredHealthy: minAvailable };
+  if (typeof minAvailable === 'number') return { expectedPods: pods.length, desiredHealthy: minAvailable, unmanaged };
   if (typeof minAvailable === 'string') {
-    const expectedPods = expectedScale(pods, find);
-    return { expectedPods, desiredHealthy: scaledUp(minAvailable, expectedPods) };
+    const expectedPods = expectedScale(pods, find, unmanaged);
+    return { expectedPods, desiredHealthy: scaledUp(minAvailable, expectedPods), unmanaged };
   }
-  return { expectedPods: 0, desiredHealthy: 0 };
+  return { expectedPods: 0, desiredHealthy: 0, unmanaged };
 }
 
-/** The summed replicas of the pods' distinct controllers (`getExpectedScale`). */
-function expectedScale(pods: readonly Readonly<PodView>[], find: ScaleFinder): number {
+/** The summed replicas of the pods' distinct controllers (`getExpectedScale`); pods without one go to `unmanaged`. */
+function expectedScale(pods: readonly Readonly<PodView>[], find: ScaleFinder, unmanaged: string[]): number {
   const scales = new Map<string, number>();
   for (const p of pods) {
     const ref = getControllerOf(p);
-    if (!ref) throw new Error(`found no controller ref for pod "${p.metadata.name ?? ''}"`);
+    if (!ref) {
+      unmanaged.push(p.metadata.name ?? '');
+      continue;
+    }
     if (scales.has(ref.uid)) continue;
     const found = find(ref, p.metadata.namespace ?? '');
     if (!found) throw new Error(`found no controllers for pod "${p.metadata.name ?? ''}"`);
@@ -359,7 +365,10 @@ export class DisruptionController implements Controller {
     let status: PdbStatus;
     let expiresAt: number | undefined;
     try {
-      const { expectedPods, desiredHealthy } = expectedAndDesired(pdb, pods, this.findScale);
+      const { expectedPods, desiredHealthy, unmanaged } = expectedAndDesired(pdb, pods, this.findScale);
+      if (unmanaged.length > 0 && (pdb.status?.observedGeneration ?? 0) !== generation) {
+        this.recorder.event(pdb, 'Warning', 'UnmanagedPods', `Pods selected by this PodDisruptionBudget were found to be unmanaged (${unmanaged.slice(0, 5).join(', ')}). As a result, the status of the PDB cannot be calculated correctly, which may result in undefined behavior. To account for these pods please set ".spec.minAvailable" field of the PDB to an integer value.`);
+      }
       const disrupted = keptDisruptedPods(pdb.status?.disruptedPods, pods, now);
       expiresAt = disrupted.expiresAt;
       const currentHealthy = countHealthy(pods, disrupted.kept);
