@@ -86,6 +86,22 @@ export interface Condition {
   observedGeneration?: number;
 }
 
+/**
+ * Sets a condition as apimachinery's SetStatusCondition does: reason, message and
+ * observedGeneration are the new ones; lastTransitionTime moves only when the status flips.
+ */
+export function setStatusCondition(conditions: readonly Condition[] | undefined, c: Condition, now: string): Condition[] {
+  const list = [...(conditions ?? [])];
+  const i = list.findIndex((x) => x.type === c.type);
+  if (i < 0) {
+    list.push({ ...c, lastTransitionTime: c.lastTransitionTime ?? now });
+    return list;
+  }
+  const existing = list[i]!;
+  list[i] = { ...c, lastTransitionTime: existing.status !== c.status || !existing.lastTransitionTime ? (c.lastTransitionTime ?? now) : existing.lastTransitionTime };
+  return list;
+}
+
 /** The namespace/name key of an object (`ns/name`, or `name` for cluster-scoped), as informers use. */
 export function objectKey(obj: { metadata: Pick<ObjectMeta, 'namespace' | 'name'> }): string {
   const ns = obj.metadata.namespace;

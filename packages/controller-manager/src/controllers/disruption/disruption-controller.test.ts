@@ -1,8 +1,8 @@
-import { formatTime, type KubeObject, type OwnerReference } from '@flotilla/api';
+import { formatTime, setStatusCondition, type KubeObject, type OwnerReference } from '@flotilla/api';
 import { res } from '@flotilla/client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { drainQueue, testContext, type TestContext } from '../../testing/test-context.js';
-import { DELETION_TIMEOUT_MS, DisruptionController, setStatusCondition, type PdbStatus, type PdbView } from './disruption-controller.js';
+import { DELETION_TIMEOUT_MS, DisruptionController, type PdbStatus, type PdbView } from './disruption-controller.js';
 
 const PDBS = res('poddisruptionbudgets.policy');
 const PODS = res('pods');

@@ -26,6 +26,7 @@ import {
   isNotFound,
   labelSelectorFromObject,
   objectKey,
+  setStatusCondition,
   splitObjectKey,
   type Condition,
   type KubeObject,
@@ -177,22 +178,6 @@ export function countHealthy(pods: readonly Readonly<PodView>[], disrupted: Read
     if (isPodReady(p as PodView)) n++;
   }
   return n;
-}
-
-/**
- * Sets a condition as apimachinery's SetStatusCondition does: reason, message and
- * observedGeneration are the new ones; lastTransitionTime moves only when the status flips.
- */
-export function setStatusCondition(conditions: readonly Condition[] | undefined, c: Condition, now: string): Condition[] {
-  const list = [...(conditions ?? [])];
-  const i = list.findIndex((x) => x.type === c.type);
-  if (i < 0) {
-    list.push({ ...c, lastTransitionTime: c.lastTransitionTime ?? now });
-    return list;
-  }
-  const existing = list[i]!;
-  list[i] = { ...c, lastTransitionTime: existing.status !== c.status || !existing.lastTransitionTime ? (c.lastTransitionTime ?? now) : existing.lastTransitionTime };
-  return list;
 }
 
 /** The DisruptionAllowed condition for a computed status (`UpdateDisruptionAllowedCondition`). */
