@@ -151,8 +151,8 @@ describe('disruption controller', () => {
     });
     expect(p.status?.disruptionsAllowed).toBe(0);
     expect(p.status?.conditions?.find((c) => c.type === 'DisruptionAllowed')).toMatchObject({ status: 'False', reason: 'InsufficientPods' });
-    const events = (await ok(`/api/v1/namespaces/${NS}/events?fieldSelector=reason%3DUnmanagedPods`)) as { items: unknown[] };
-    expect(events.items.length).toBeGreaterThan(0);
+    // The recorder sends events after the status write: wait for it.
+    await waitFor('an UnmanagedPods event', async () => (((await ok(`/api/v1/namespaces/${NS}/events?fieldSelector=reason%3DUnmanagedPods`)) as { items: unknown[] }).items.length > 0 ? true : undefined));
     await waitFor('loner running', async () => (((await ok(`${PODS}/loner`)) as Pod).status?.phase === 'Running' ? true : undefined));
     const r = await evict('loner');
     expect(r.status, r.body).toBe(429);
