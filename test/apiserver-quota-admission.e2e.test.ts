@@ -132,6 +132,18 @@ describe('ResourceQuota admission', () => {
     await ok('/api/v1/namespaces/quota/pods', 'POST', small('four'));
   });
 
+  it('stops counting a pod stuck terminating past its grace period (a lost node)', async () => {
+    await namespace('stuck');
+    await ok('/api/v1/namespaces/stuck/resourcequotas', 'POST', { metadata: { name: 'one' }, spec: { hard: { pods: '1' } } });
+    // Bound to a node no agent runs: its graceful deletion never completes.
+    await ok('/api/v1/namespaces/stuck/pods', 'POST', pod('lost', undefined, { nodeName: 'gone-node' }));
+    await ok('/api/v1/namespaces/stuck/pods/lost?gracePeriodSeconds=1', 'DELETE');
+    expect((await ok('/api/v1/namespaces/stuck/pods/lost')).metadata.deletionTimestamp).toBeDefined();
+    expect((await call('/api/v1/namespaces/stuck/pods', 'POST', pod('replacement'))).status).toBe(403);
+    await new Promise((r) => setTimeout(r, 2500));
+    expect((await call('/api/v1/namespaces/stuck/pods', 'POST', pod('replacement'))).status).toBe(201);
+  });
+
   it('lets concurrent creates take exactly what the quota allows', async () => {
     await namespace('race');
     await ok('/api/v1/namespaces/race/resourcequotas', 'POST', { metadata: { name: 'five' }, spec: { hard: { 'count/secrets': '5' } } });

@@ -55,6 +55,14 @@ describe('quotaUsage', () => {
     expect(quotaUsage({ group: '', plural: 'services' }, { metadata: {}, spec: { type: 'ClusterIP', ports: [{ port: 1 }] } }).has('services.nodeports')).toBe(false);
   });
 
+  it('stops counting a pod stuck terminating past its grace period, except in count/pods', () => {
+    const going = { ...pod([{ name: 'a', requests: { cpu: '1' } }]), metadata: { name: 'p', namespace: 'ns', deletionTimestamp: '2026-01-01T00:00:00Z', deletionGracePeriodSeconds: 30 } };
+    const before = Date.parse('2026-01-01T00:00:20Z');
+    const after = Date.parse('2026-01-01T00:00:31Z');
+    expect(show(quotaUsage(PODS, going, before))).toMatchObject({ pods: '1', 'requests.cpu': '1' });
+    expect(show(quotaUsage(PODS, going, after))).toEqual({ 'count/pods': '1' });
+  });
+
   it('counts services, node ports, load balancers and claims by class', () => {
     expect(show(quotaUsage({ group: '', plural: 'services' }, { metadata: {}, spec: { type: 'LoadBalancer', ports: [{ port: 1 }, { port: 2 }] } }))).toEqual({
       'count/services': '1',

@@ -48,6 +48,21 @@ export function isTerminalPod(pod: KubeObject): boolean {
   return phase === 'Succeeded' || phase === 'Failed';
 }
 
+/**
+ * Whether a pod still counts in `pods` and the compute resources at `now` (Kubernetes' QuotaV1Pod):
+ * not finished, and not stuck terminating past its grace period (e.g. on a lost node), which would
+ * otherwise keep its namespace from scaling up replacements.
+ */
+export function podCountsForQuota(pod: KubeObject, now: number = Date.now()): boolean {
+  if (isTerminalPod(pod)) return false;
+  const { deletionTimestamp, deletionGracePeriodSeconds } = pod.metadata;
+  if (deletionTimestamp && deletionGracePeriodSeconds !== undefined && deletionGracePeriodSeconds !== null) {
+    const gone = Date.parse(deletionTimestamp) + deletionGracePeriodSeconds * 1000;
+    if (now > gone) return false;
+  }
+  return true;
+}
+
 /** `sum + q`; a sum from zero takes the addend's format, as Kubernetes' Quantity.Add does (`0` + `64Mi` is `64Mi`). */
 export function addQuantity(sum: Quantity | undefined, q: Quantity): Quantity {
   return sum && !sum.isZero() ? sum.add(q) : q;
@@ -98,15 +113,15 @@ export function podResourceTotals(pod: KubeObject, kind: 'requests' | 'limits'):
 }
 
 /**
- * What an object of `resource` counts against quotas. A terminal pod counts only in `count/pods`
- * (Kubernetes: object counts track every object in storage, `pods` and compute resources only
- * pods that have not finished).
+ * What an object of `resource` counts against quotas at `now`. A finished pod, or one stuck
+ * terminating past its grace period, counts only in `count/pods` (Kubernetes: object counts track
+ * every object in storage, `pods` and compute resources only pods that still run).
  */
-export function quotaUsage(resource: { group: string; plural: string }, obj: KubeObject): QuotaUsage {
+export function quotaUsage(resource: { group: string; plural: string }, obj: KubeObject, now: number = Date.now()): QuotaUsage {
   const usage: QuotaUsage = new Map();
   const { group, plural } = resource;
   usage.set(objectCountName(group, plural), ONE);
-  if (group === '' && plural === 'pods' && isTerminalPod(obj)) return usage;
+  if (group === '' && plural === 'pods' && !podCountsForQuota(obj, now)) return usage;
   if (group === '' && LEGACY_COUNTED.has(plural)) usage.set(plural, ONE);
   if (group === '' && plural === 'pods') {
     for (const [name, q] of podResourceTotals(obj, 'requests')) {
@@ -222,12 +237,12 @@ export function quotaHard(quota: QuotaView): Map<string, Quantity> {
  * Sums the usage of `objects` for the quota's hard resource names (every name present, zero when
  * nothing uses it), as `status.used` reports it.
  */
-export function quotaUsed(quota: QuotaView, resource: { group: string; plural: string }, objects: Iterable<KubeObject>, into: Map<string, Quantity> = new Map()): Map<string, Quantity> {
+export function quotaUsed(quota: QuotaView, resource: { group: string; plural: string }, objects: Iterable<KubeObject>, into: Map<string, Quantity> = new Map(), now: number = Date.now()): Map<string, Quantity> {
   const hard = quotaHard(quota);
   for (const name of hard.keys()) if (!into.has(name)) into.set(name, parseQuantity(0));
   for (const o of objects) {
     if (!quotaMatches(quota, resource, o)) continue;
-    for (const [name, q] of quotaUsage(resource, o)) if (hard.has(name)) add(into, name, q);
+    for (const [name, q] of quotaUsage(resource, o, now)) if (hard.has(name)) add(into, name, q);
   }
   return into;
 }

@@ -180,7 +180,10 @@ function pretty(m: Map<string, Quantity>, names: readonly string[]): string {
  * the object is defaulted and validated, right before it is stored.
  */
 export function quotaHooks(resource: Pick<ResourceInfo, 'group' | 'plural'>, store: GenericStore, quotas: GenericStore): WriteHooks {
-  /** Usage per cache entry (an entry is replaced, never changed, when its object is written). */
+  /**
+   * Usage per cache entry (an entry is replaced, never changed, when its object is written); not
+   * kept for an object being deleted, whose usage can lapse with time (a pod past its grace period).
+   */
   const usageOf = new WeakMap<CachedObject, { usage: QuotaUsage; object: KubeObject }>();
   /** Usage admitted and not yet committed, by namespace/quota. */
   const pending = new Map<string, QuotaUsage[]>();
@@ -189,7 +192,7 @@ export function quotaHooks(resource: Pick<ResourceInfo, 'group' | 'plural'>, sto
     if (!e) {
       const object = JSON.parse(o.json) as KubeObject;
       e = { usage: quotaUsage(resource, object), object };
-      usageOf.set(o, e);
+      if (!object.metadata.deletionTimestamp) usageOf.set(o, e);
     }
     return e;
   };
