@@ -6,11 +6,13 @@
  *
  * The envelope: the 4 bytes `k8s\0`, then a runtime.Unknown message whose typeMeta names the
  * apiVersion and kind and whose raw bytes are the object's message. The message schema
- * (messages.generated.ts) comes from kubectl's own descriptors. Translation to JSON follows the Go
+ * (messages.generated.ts) comes from kubectl's own descriptors and Go types. Translation to JSON follows the Go
  * types: a non-pointer scalar is always on the wire, so its zero value is dropped where the JSON tag
  * says omitempty; a pointer's zero value was set and is kept; the wrapper messages of meta/v1 and
  * friends become their JSON forms (Time, MicroTime, Duration, Quantity, IntOrString, RawExtension,
- * FieldsV1); bytes become base64. Unknown fields are skipped, as Kubernetes' decoder does.
+ * FieldsV1); bytes become base64; embedded structs (a Volume's VolumeSource, a Probe's handler)
+ * are inlined into their parent as JSON has them. Unknown fields are skipped, as Kubernetes'
+ * decoder does.
  */
 import protobuf from 'protobufjs/minimal.js';
 import { ApiError, badRequest, unsupportedMediaType } from '../api-error.js';
