@@ -33,7 +33,7 @@ import { buildStrategies, definitionNameOf } from './registry/strategies/index.j
 import { podStrategy } from './registry/strategies/pods.js';
 import { TOKEN_REQUEST_DEFINITION, TokenRequestService } from './registry/token-request.js';
 import { AgentSummaryClient, loadKubeletClientCert } from './resource-metrics/agent-summary-client.js';
-import { composeHooks } from './registry/quota-admission.js';
+import { composeHooks } from './registry/generic-store.js';
 import { buildServer } from './server.js';
 import { EtcdStorage } from './storage/etcd-storage.js';
 import { LevelStorage } from './storage/level-storage.js';

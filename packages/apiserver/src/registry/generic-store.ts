@@ -105,6 +105,34 @@ export interface WriteHooks {
   afterDelete(obj: KubeObject): Promise<void>;
 }
 
+/** Runs several kinds' write hooks as one, in order; a refusal undoes the ones already begun. */
+export function composeHooks(...all: (WriteHooks | undefined)[]): WriteHooks | undefined {
+  const hooks = all.filter((h): h is WriteHooks => h !== undefined);
+  if (hooks.length <= 1) return hooks[0];
+  const begin = async (start: (h: WriteHooks) => Promise<FinishWrite> | undefined): Promise<FinishWrite> => {
+    const finishes: FinishWrite[] = [];
+    try {
+      for (const h of hooks) {
+        const begun = start(h);
+        if (begun) finishes.push(await begun);
+      }
+    } catch (err) {
+      for (const f of finishes.reverse()) await f(false);
+      throw err;
+    }
+    return async (committed) => {
+      for (const f of [...finishes].reverse()) await f(committed);
+    };
+  };
+  return {
+    beginCreate: (obj, options) => begin((h) => h.beginCreate(obj, options)),
+    beginUpdate: (obj, old, options) => begin((h) => h.beginUpdate(obj, old, options)),
+    async afterDelete(obj) {
+      for (const h of hooks) await h.afterDelete(obj);
+    },
+  };
+}
+
 /** Dependencies of a store. */
 export interface GenericStoreDeps {
   strategy: Strategy;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { KubeObject } from '@flotilla/api';
-import type { WriteHooks } from './generic-store.js';
-import { composeHooks, limitRangeAdmission, type LimitRangeView } from './quota-admission.js';
+import { composeHooks, type WriteHooks } from './generic-store.js';
+import { limitRangeAdmission, type LimitRangeView } from './quota-admission.js';
 
 const ctx = {} as never;
 

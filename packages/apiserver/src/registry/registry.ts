@@ -6,9 +6,9 @@ import { findResource, forbidden, RESOURCES, isStoredResource, type KubeObject, 
 import type { Logger } from 'pino';
 import type { Storage } from '../storage/storage.js';
 import type { CodecFactory, KindCodec } from './codec.js';
-import { GenericStore, type NamespaceLookup } from './generic-store.js';
+import { composeHooks, GenericStore, type NamespaceLookup } from './generic-store.js';
 import { ObjectCache } from './object-cache.js';
-import { composeHooks, limitRangeAdmission, quotaHooks, type LimitRangeView } from './quota-admission.js';
+import { limitRangeAdmission, quotaHooks, type LimitRangeView } from './quota-admission.js';
 import { chainAdmissions, serviceAccountAdmission } from './service-account-admission.js';
 import type { CachedObject, ObjectIndexer } from './resource-cache.js';
 import type { Strategy } from './strategy.js';
