@@ -21,7 +21,7 @@ interface CmList {
 }
 
 async function ok(path: string, method = 'GET', body?: unknown, okStatus = method === 'POST' ? 201 : 200): Promise<unknown> {
-  const r = await client.request(path, { method, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+  const r = await client.send(path, method, body);
   expect(r.status, `${method} ${path}: ${r.body.slice(0, 300)}`).toBe(okStatus);
   return r.json;
 }

@@ -12,15 +12,8 @@ let server: ApiServerProcess;
 let client: RawClient;
 let dir: ReturnType<typeof tempDir>;
 
-async function call(path: string, method = 'GET', body?: unknown): Promise<{ status: number; json: any }> {
-  const r = await client.request(path, { method, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-  return { status: r.status, json: r.json };
-}
-async function ok(path: string, method = 'GET', body?: unknown): Promise<any> {
-  const r = await call(path, method, body);
-  expect(r.status, `${method} ${path}: ${JSON.stringify(r.json)}`).toBeLessThan(300);
-  return r.json;
-}
+const call = (path: string, method = 'GET', body?: unknown) => client.send(path, method, body);
+const ok = (path: string, method = 'GET', body?: unknown) => client.ok(path, method, body);
 async function namespace(name: string): Promise<void> {
   await ok('/api/v1/namespaces', 'POST', { metadata: { name } });
 }

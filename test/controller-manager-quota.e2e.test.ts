@@ -26,11 +26,7 @@ let dir: ReturnType<typeof tempDir>;
 let server: ApiServerProcess;
 let client: RawClient;
 
-async function ok(path: string, method = 'GET', body?: unknown): Promise<any> {
-  const r = await client.request(path, { method, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-  expect(r.status, `${method} ${path}: ${r.body}`).toBeLessThan(300);
-  return r.json;
-}
+const ok = (path: string, method = 'GET', body?: unknown) => client.ok(path, method, body);
 
 const pod = (name: string, resources: { requests?: Record<string, string>; limits?: Record<string, string> }) => ({
   metadata: { name },

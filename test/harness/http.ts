@@ -66,6 +66,18 @@ export class RawClient {
     });
   }
 
+  /** Sends `body` as JSON (none when undefined) with `method`; resolves the whole response. */
+  send<T = any>(path: string, method = 'GET', body?: unknown): Promise<Omit<RawResponse, 'json'> & { json: T }> {
+    return this.request(path, { method, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) }) as Promise<Omit<RawResponse, 'json'> & { json: T }>;
+  }
+
+  /** Like {@link send}, but fails (naming the request and the answer) unless the status is 2xx; resolves the parsed body. */
+  async ok<T = any>(path: string, method = 'GET', body?: unknown): Promise<T> {
+    const r = await this.send<T>(path, method, body);
+    if (r.status < 200 || r.status >= 300) throw new Error(`${method} ${path}: HTTP ${r.status}: ${r.body.slice(0, 500)}`);
+    return r.json;
+  }
+
   /** Opens a watch and collects events until `until` returns true or the timeout passes. */
   watch(path: string, until: (events: { type: string; object: Record<string, unknown> }[]) => boolean, timeoutMs = 15_000): Promise<{ type: string; object: Record<string, unknown> }[]> {
     const url = new URL(path, this.baseUrl);
