@@ -15,6 +15,7 @@ import {
   tooManyRequests,
   type KubeObject,
   type LabelSelectorObject,
+  type PodDisruptionBudgetStatus,
 } from '@flotilla/api';
 import { checkTypeMeta } from '../http/body.js';
 import type { GenericStore, WriteOptions } from './generic-store.js';
@@ -118,13 +119,6 @@ export async function bindPod(pods: GenericStore, namespace: string, podName: st
   return { ...successStatus(), code: 201 };
 }
 
-interface PdbStatus {
-  disruptionsAllowed?: number;
-  currentHealthy?: number;
-  desiredHealthy?: number;
-  observedGeneration?: number;
-}
-
 /**
  * `POST pods/NAME/eviction`: deletes the pod unless a PodDisruptionBudget selecting it allows no
  * disruption (429). Pods that are not running or already being deleted are evicted without
@@ -147,7 +141,7 @@ export async function evictPod(pods: GenericStore, pdbs: GenericStore, namespace
     });
     if (matching.length > 1) throw new ApiError(500, 'InternalError', 'This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.');
     const pdb = matching[0];
-    const st = (pdb?.['status'] ?? {}) as PdbStatus;
+    const st = (pdb?.['status'] ?? {}) as PodDisruptionBudgetStatus;
     const current = (st.observedGeneration ?? 0) >= (pdb?.metadata.generation ?? 1);
     const ready = ((pod['status'] as { conditions?: { type?: string; status?: string }[] } | undefined)?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
     const policy = (pdb?.['spec'] as { unhealthyPodEvictionPolicy?: string } | undefined)?.unhealthyPodEvictionPolicy ?? 'IfHealthyBudget';
@@ -160,7 +154,7 @@ export async function evictPod(pods: GenericStore, pdbs: GenericStore, namespace
       }
       if (!dryRun) {
         await pdbs.guaranteedUpdate(namespace, pdb.metadata.name!, { dryRun: false, fieldValidation: 'Ignore' }, ctx, 'status', (cur) => {
-          const s = (cur['status'] ?? (cur['status'] = {})) as PdbStatus & { disruptedPods?: Record<string, string> };
+          const s = (cur['status'] ?? (cur['status'] = {})) as PodDisruptionBudgetStatus;
           if ((s.disruptionsAllowed ?? 0) < 1) throw tooManyRequests('Cannot evict pod as it would violate the pod\'s disruption budget.', 10);
           s.disruptionsAllowed = (s.disruptionsAllowed ?? 0) - 1;
           s.disruptedPods = { ...(s.disruptedPods ?? {}), [name]: formatTime(ctx.now) };

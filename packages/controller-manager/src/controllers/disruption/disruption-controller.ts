@@ -32,6 +32,7 @@ import {
   type KubeObject,
   type LabelSelectorObject,
   type OwnerReference,
+  type PodDisruptionBudgetStatus,
 } from '@flotilla/api';
 import { deletedObject, res, runWorkers, WorkQueue, type EventRecorder, type SharedInformer } from '@flotilla/client';
 import type { Controller, ControllerContext } from '../../controller-context.js';
@@ -59,16 +60,8 @@ export interface PdbView extends KubeObject {
   status?: PdbStatus;
 }
 
-/** A budget's status. */
-export interface PdbStatus {
-  observedGeneration?: number;
-  disruptedPods?: Record<string, string>;
-  disruptionsAllowed?: number;
-  currentHealthy?: number;
-  desiredHealthy?: number;
-  expectedPods?: number;
-  conditions?: Condition[];
-}
+/** A budget's status (the generated policy/v1 type). */
+export type PdbStatus = PodDisruptionBudgetStatus;
 
 /** A workload with a replica count (Deployment, ReplicaSet, StatefulSet, ReplicationController). */
 interface ScalableView extends KubeObject {
