@@ -72,13 +72,24 @@ function add(into: QuotaUsage, name: string, q: Quantity): void {
   into.set(name, addQuantity(into.get(name), q));
 }
 
-function quantityOf(v: string | number | undefined): Quantity | undefined {
+/** A quantity, or undefined when absent or malformed (validation rejects malformed ones). */
+export function quantityOf(v: string | number | undefined): Quantity | undefined {
   if (v === undefined) return undefined;
   try {
     return parseQuantity(v);
   } catch {
     return undefined;
   }
+}
+
+/** A resource list (`{cpu: "100m"}`) parsed; malformed values are left out. */
+export function parseResourceList(list: Readonly<Record<string, string | number>> | undefined): Map<string, Quantity> {
+  const out = new Map<string, Quantity>();
+  for (const [name, v] of Object.entries(list ?? {})) {
+    const q = quantityOf(v);
+    if (q) out.set(name, q);
+  }
+  return out;
 }
 
 /**
@@ -225,12 +236,7 @@ export function quotaMatches(quota: QuotaView, resource: { group: string; plural
 
 /** The quota's hard limits, parsed (malformed values are skipped; validation rejects them). */
 export function quotaHard(quota: QuotaView): Map<string, Quantity> {
-  const hard = new Map<string, Quantity>();
-  for (const [name, v] of Object.entries(quota.spec?.hard ?? {})) {
-    const q = quantityOf(v);
-    if (q) hard.set(name, q);
-  }
-  return hard;
+  return parseResourceList(quota.spec?.hard);
 }
 
 /**

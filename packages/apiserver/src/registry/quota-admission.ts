@@ -14,7 +14,9 @@ import {
   addQuantity,
   forbidden,
   parseQuantity,
+  parseResourceList,
   podResourceTotals,
+  quantityOf,
   quotaHard,
   quotaMatches,
   quotaMissingResources,
@@ -30,7 +32,8 @@ import type { CachedObject } from './resource-cache.js';
 
 // ---- LimitRanger ----
 
-interface LimitRangeItem {
+/** One item of a LimitRange's spec.limits. */
+export interface LimitRangeItem {
   type?: string;
   max?: Record<string, string>;
   min?: Record<string, string>;
@@ -52,26 +55,21 @@ interface ContainerView {
   resources?: Resources;
 }
 
-/** The item's defaults as Kubernetes defaults a LimitRange: limits from max, requests from default or min. */
-function containerDefaults(item: LimitRangeItem): { limits: Record<string, string>; requests: Record<string, string> } {
+/**
+ * A Container item's defaults as Kubernetes defaults a LimitRange: the limit from max, the request
+ * from the default limit, else from min. The LimitRange strategy stores them; admission applies them
+ * again for LimitRanges stored without them.
+ */
+export function containerDefaults(item: LimitRangeItem): { limits: Record<string, string>; requests: Record<string, string> } {
   const limits = { ...(item.max ?? {}), ...(item.default ?? {}) };
   const requests = { ...(item.min ?? {}), ...limits, ...(item.defaultRequest ?? {}) };
   return { limits, requests };
 }
 
-function quantity(v: string | undefined): Quantity | undefined {
-  if (v === undefined) return undefined;
-  try {
-    return parseQuantity(v);
-  } catch {
-    return undefined;
-  }
-}
-
 /** Kubernetes' min/max/ratio messages for one object (a container, a pod, a claim): the first failure per constraint. */
 function checkItem(item: LimitRangeItem, kind: string, requests: Map<string, Quantity>, limits: Map<string, Quantity>, errors: string[]): void {
   for (const [name, v] of Object.entries(item.min ?? {})) {
-    const min = quantity(v);
+    const min = quantityOf(v);
     if (!min) continue;
     const request = requests.get(name);
     const limit = limits.get(name);
@@ -80,7 +78,7 @@ function checkItem(item: LimitRangeItem, kind: string, requests: Map<string, Qua
     else if (limit && limit.cmp(min) < 0) errors.push(`minimum ${name} usage per ${kind} is ${min}, but limit is ${limit}`);
   }
   for (const [name, v] of Object.entries(item.max ?? {})) {
-    const max = quantity(v);
+    const max = quantityOf(v);
     if (!max) continue;
     const request = requests.get(name);
     const limit = limits.get(name);
@@ -89,7 +87,7 @@ function checkItem(item: LimitRangeItem, kind: string, requests: Map<string, Qua
     else if (request && request.cmp(max) > 0) errors.push(`maximum ${name} usage per ${kind} is ${max}, but request is ${request}`);
   }
   for (const [name, v] of Object.entries(item.maxLimitRequestRatio ?? {})) {
-    const ratio = quantity(v);
+    const ratio = quantityOf(v);
     if (!ratio) continue;
     const request = requests.get(name);
     const limit = limits.get(name);
@@ -101,15 +99,6 @@ function checkItem(item: LimitRangeItem, kind: string, requests: Map<string, Qua
     const actual = limit.toNumber() / request.toNumber();
     if (actual > ratio.toNumber()) errors.push(`${name} max limit to request ratio per ${kind} is ${ratio}, but provided ratio is ${actual.toFixed(6)}`);
   }
-}
-
-function parsedMap(r: Record<string, string> | undefined): Map<string, Quantity> {
-  const m = new Map<string, Quantity>();
-  for (const [k, v] of Object.entries(r ?? {})) {
-    const q = quantity(v);
-    if (q) m.set(k, q);
-  }
-  return m;
 }
 
 function refuse(resource: string, obj: KubeObject, errors: string[]): never {
@@ -124,14 +113,14 @@ export function limitRangeAdmission(resource: 'pods' | 'persistentvolumeclaims',
     const items = ranges.flatMap((r) => r.spec?.limits ?? []);
     const errors: string[] = [];
     if (resource === 'persistentvolumeclaims') {
-      const requests = parsedMap(((obj['spec'] ?? {}) as { resources?: Resources }).resources?.requests);
+      const requests = parseResourceList(((obj['spec'] ?? {}) as { resources?: Resources }).resources?.requests);
       for (const item of items.filter((i) => i.type === 'PersistentVolumeClaim')) {
         for (const [bound, values, outside] of [
           ['minimum', item.min, (q: Quantity, b: Quantity) => q.cmp(b) < 0],
           ['maximum', item.max, (q: Quantity, b: Quantity) => q.cmp(b) > 0],
         ] as const) {
           for (const [name, v] of Object.entries(values ?? {})) {
-            const limit = quantity(v);
+            const limit = quantityOf(v);
             const request = requests.get(name);
             if (!limit) continue;
             if (!request) errors.push(`${bound} ${name} usage per PersistentVolumeClaim is ${limit}.  No request is specified`);
@@ -159,7 +148,7 @@ export function limitRangeAdmission(resource: 'pods' | 'persistentvolumeclaims',
     for (const item of items) {
       if (item.type === 'Container') {
         for (const c of containers) {
-          checkItem(item, 'Container', parsedMap(c.resources?.requests), parsedMap(c.resources?.limits), errors);
+          checkItem(item, 'Container', parseResourceList(c.resources?.requests), parseResourceList(c.resources?.limits), errors);
         }
       } else if (item.type === 'Pod') {
         checkItem(item, 'Pod', podResourceTotals(obj, 'requests'), podResourceTotals(obj, 'limits'), errors);

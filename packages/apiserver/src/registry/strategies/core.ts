@@ -8,6 +8,7 @@ import { AGE_COLUMN, defineStrategy, humanAge, type Strategy, type TableColumn }
 import { forbiddenField, invalidValue, notSupported, required } from '../validation.js';
 import { defaultPodSpec, validatePodSpec, type PodSpecLike } from './pod-spec.js';
 import { mayHaveNodePorts, needsClusterIP, needsHealthCheckNodePort } from '../service-allocator.js';
+import { containerDefaults, type LimitRangeItem } from '../quota-admission.js';
 
 function core(plural: string): ResourceInfo {
   const r = findResource('', 'v1', plural);
@@ -502,16 +503,12 @@ export function selectorCell(o: KubeObject): string {
 
 export { at, age, col };
 
-/**
- * Kubernetes' LimitRange defaulting: a Container item's default limit comes from its max, and its
- * default request from the default limit, else from its min.
- */
+/** Kubernetes' LimitRange defaulting of Container items ({@link containerDefaults}). */
 function defaultLimitRange(o: KubeObject): void {
-  const items = ((o['spec'] ?? {}) as { limits?: { type?: string; max?: Record<string, string>; min?: Record<string, string>; default?: Record<string, string>; defaultRequest?: Record<string, string> }[] }).limits ?? [];
+  const items = ((o['spec'] ?? {}) as { limits?: LimitRangeItem[] }).limits ?? [];
   for (const item of items) {
     if (item.type !== 'Container') continue;
-    const limits = { ...(item.max ?? {}), ...(item.default ?? {}) };
-    const requests = { ...(item.min ?? {}), ...limits, ...(item.defaultRequest ?? {}) };
+    const { limits, requests } = containerDefaults(item);
     if (Object.keys(limits).length > 0) item.default = limits;
     if (Object.keys(requests).length > 0) item.defaultRequest = requests;
   }
