@@ -6,7 +6,8 @@
 //      (b) Debian's etcd (if installed) taking the same puts from 64 concurrent clients;
 //   2. get p99;
 //   3. list latency for 3k pods in a namespace and for every pod cluster-wide (up to 100k);
-//   4. watch delivery latency (write sent -> event received, an upper bound of commit -> received)
+//   4. watch delivery latency, commit -> received (the commit time is the server's, from its
+//      --commit-times-file, on the monotonic clock the readers also read) and write sent -> received,
 //      with 100 watchers at 1k events/s, and with 5,000 field-filtered watchers plus 10 unfiltered
 //      (each after a 2 s warm-up at the same rate, reported but not counted);
 //   5. RSS at idle, at 10k and at the largest pod count (KB per pod).
@@ -40,7 +41,9 @@ const report = (name, value, note = '') => {
 
 // ---------------------------------------------------------------- API server
 const dir = tempDir('apiserver');
-const { child: server, match } = await startAndWait(process.execPath, [...(opts['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', opts['cpu-prof']] : []), join(ROOT, 'packages/apiserver/bin/flotilla-apiserver.js'), '--data-dir', dir.path, '--secure-port', '0', '--log-level', 'warn'], /listening on (https:\/\/\S+)/);
+// The server appends each committed batch's last revision and commit time (monotonic clock) here.
+const COMMIT_TIMES = join(dir.path, 'commit-times.log');
+const { child: server, match } = await startAndWait(process.execPath, [...(opts['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', opts['cpu-prof']] : []), join(ROOT, 'packages/apiserver/bin/flotilla-apiserver.js'), '--data-dir', dir.path, '--secure-port', '0', '--log-level', 'warn', '--commit-times-file', COMMIT_TIMES], /listening on (https:\/\/\S+)/);
 const base = match[1];
 const token = /token: (\S+)/.exec(readFileSync(join(dir.path, 'admin.kubeconfig'), 'utf8'))[1];
 const ca = readFileSync(join(dir.path, 'pki', 'ca.crt'), 'utf8');
@@ -180,7 +183,7 @@ if (want('list')) {
 const WATCH_WARMUP_S = 2;
 const WATCH_READERS = Number(opts['watch-readers'] ?? 1);
 
-/** Opens `paths` as watches; `stop()` closes them and returns [sent, latency] pairs, flattened. */
+/** Opens `paths` as watches; `stop()` closes them and returns [sent, latency, rv, arrivedMono] records, flattened. */
 async function openWatchers(paths) {
   if (WATCH_READERS === 0) {
     const watches = await openWatches(base, paths, auth, watchAgent);
@@ -219,6 +222,34 @@ async function paced(eventsPerSecond, total, makeWriter, markAt, atWrite) {
 }
 
 /**
+ * The server's commit times so far (--commit-times-file): a function from a revision to the
+ * monotonic time (ms) its batch became durable.
+ */
+function commitTimes() {
+  const revs = [];
+  const times = [];
+  for (const line of readFileSync(COMMIT_TIMES, 'utf8').split('\n')) {
+    const [rev, t] = line.split(' ');
+    if (t !== undefined) {
+      revs.push(Number(rev));
+      times.push(Number(t));
+    }
+  }
+  return (rv) => {
+    // The first batch whose last revision is at or after rv holds it.
+    let lo = 0;
+    let hi = revs.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (revs[mid] < rv) lo = mid + 1;
+      else hi = mid;
+    }
+    if (revs[lo] < rv) throw new Error(`no commit time for revision ${rv}`);
+    return times[lo];
+  };
+}
+
+/**
  * Opens the watchers and writes at `eventsPerSecond` for WATCH_WARMUP_S + `durationS` seconds. The
  * first WATCH_WARMUP_S seconds warm up the JIT on the write and fan-out paths on both sides: their
  * figures are reported apart and not counted.
@@ -244,13 +275,23 @@ async function watchPhase(label, watchers, eventsPerSecond, durationS, makeWrite
   });
   const cpu = cpuSeconds(server.pid) - cpu0;
   const own = process.cpuUsage(own0);
-  const pairs = await readers.stop();
+  const records = await readers.stop();
+  await new Promise((r) => setTimeout(r, 300)); // the server appends commit times every 100 ms
+  const commitTime = commitTimes();
   const warm = [];
   const lat = [];
-  for (let i = 0; i < pairs.length; i += 2) (pairs[i] >= measuredFrom ? lat : warm).push(pairs[i + 1]);
+  const fromCommit = [];
+  for (let i = 0; i < records.length; i += 4) {
+    if (records[i] < measuredFrom) warm.push(records[i + 1]);
+    else {
+      lat.push(records[i + 1]);
+      fromCommit.push(records[i + 3] - commitTime(records[i + 2]));
+    }
+  }
   report(`${label}: warm-up (${WATCH_WARMUP_S} s, not counted) p50 / p99`, `${ms(percentile(warm, 50))} / ${ms(percentile(warm, 99))}`);
   report(`${label}: events received`, lat.length);
-  report(`${label}: delivery p50 / p99 (write sent -> received)`, `${ms(percentile(lat, 50))} / ${ms(percentile(lat, 99))}`, `the writes themselves (sent -> acknowledged): p50 ${ms(percentile(writes, 50))}, p99 ${ms(percentile(writes, 99))}`);
+  report(`${label}: delivery p50 / p99 (commit -> received)`, `${ms(percentile(fromCommit, 50))} / ${ms(percentile(fromCommit, 99))}`, `min ${ms(fromCommit.reduce((a, v) => Math.min(a, v), Infinity))}, max ${ms(fromCommit.reduce((a, v) => Math.max(a, v), 0))}; commit = the server's time for the batch becoming durable`);
+  report(`${label}: write sent -> event received p50 / p99`, `${ms(percentile(lat, 50))} / ${ms(percentile(lat, 99))}`, `the writes themselves (sent -> acknowledged): p50 ${ms(percentile(writes, 50))}, p99 ${ms(percentile(writes, 99))}`);
   report(`${label}: API server CPU`, `${((cpu / durationS) * 100).toFixed(0)}% of a core`, `${((cpu / Math.max(lat.length, 1)) * 1e6).toFixed(1)} µs per delivered event; load generator ${(((own.user + own.system) / 1e6 / durationS) * 100).toFixed(0)}% of a core (${WATCH_READERS === 0 ? 'watches read in its main thread' : `${WATCH_READERS} watch reader thread${WATCH_READERS === 1 ? '' : 's'}`})`);
 }
 

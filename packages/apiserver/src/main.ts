@@ -46,6 +46,8 @@ Flags:
   --service-account-extend-token-expiration BOOL
                             issue pod-bound tokens asked for the kubelet's default 3607s for a year, with
                             a warning time at the hour (default true)
+  --commit-times-file FILE  diagnostics for benchmarks: append each committed batch of writes as a line
+                            "LAST_REVISION MONOTONIC_MS" (when it became durable, on CLOCK_MONOTONIC)
   --log-level LEVEL         trace, debug, info, warn, error (default info)
   -h, --help                show this help
 `;
@@ -69,6 +71,7 @@ export async function main(argv: string[]): Promise<void> {
     'api-audiences': { type: 'string' },
     'service-account-max-token-expiration': { type: 'string' },
     'service-account-extend-token-expiration': { type: 'string', default: 'true' },
+    'commit-times-file': { type: 'string' },
     'log-level': { type: 'string', default: 'info' },
   });
   if (!values) return;
@@ -107,6 +110,7 @@ export async function main(argv: string[]): Promise<void> {
       ...(audiences.length > 0 ? { apiAudiences: audiences } : {}),
       ...(maxExpirationSeconds !== undefined ? { serviceAccountMaxTokenExpirationSeconds: maxExpirationSeconds } : {}),
       serviceAccountExtendTokenExpiration: boolFlag(values['service-account-extend-token-expiration'], 'service-account-extend-token-expiration'),
+      ...(values['commit-times-file'] ? { commitTimesFile: resolve(values['commit-times-file']) } : {}),
       ...(values['etcd-servers'] ? { etcdServers: values['etcd-servers'].split(',').map((u) => u.trim()).filter((u) => u !== '') } : {}),
     };
   });

@@ -35,6 +35,7 @@ import { TOKEN_REQUEST_DEFINITION, TokenRequestService } from './registry/token-
 import { AgentSummaryClient, loadKubeletClientCert } from './resource-metrics/agent-summary-client.js';
 import { composeHooks } from './registry/generic-store.js';
 import { buildServer } from './server.js';
+import { recordCommitTimes } from './storage/commit-times.js';
 import { EtcdStorage } from './storage/etcd-storage.js';
 import { LevelStorage } from './storage/level-storage.js';
 import type { Storage } from './storage/storage.js';
@@ -75,6 +76,8 @@ export interface ApiServerConfig {
   serviceAccountMaxTokenExpirationSeconds?: number;
   /** Pod-bound tokens asked for the kubelet's default 3607 s live a year with a warning time (default true). */
   serviceAccountExtendTokenExpiration?: boolean;
+  /** Diagnostics (`--commit-times-file`): append each committed batch's last revision and monotonic time here. */
+  commitTimesFile?: string;
 }
 
 /** Default `--service-cluster-ip-range`. */
@@ -132,6 +135,8 @@ export async function start(config: ApiServerConfig, options: { logger: Logger; 
       ? new EtcdStorage({ endpoints: config.etcdServers, logger: storageLog })
       : new LevelStorage({ path: join(config.dataDir, 'db'), logger: storageLog });
   await storage.open();
+  // Registered before any other subscriber, so the time is the commit's, not the fan-out's.
+  const commitTimes = config.commitTimesFile ? recordCommitTimes(storage, config.commitTimesFile, storageLog) : undefined;
   const strategies = buildStrategies();
   const pods = podStrategy(definitionNameOf('', 'v1', 'Pod'), {
     tolerationSeconds: { notReady: config.defaultNotReadyTolerationSeconds ?? 300, unreachable: config.defaultUnreachableTolerationSeconds ?? 300 },
@@ -176,6 +181,7 @@ export async function start(config: ApiServerConfig, options: { logger: Logger; 
     allocator.stop();
     registry.stop();
     await storage.close();
+    await commitTimes?.close();
     throw err;
   }
 
@@ -291,6 +297,7 @@ export async function start(config: ApiServerConfig, options: { logger: Logger; 
       podStreams.close();
       resourceMetrics.close();
       await storage.close();
+      await commitTimes?.close();
       log.info('stopped');
     })();
     return stopping;
