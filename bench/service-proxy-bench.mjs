@@ -19,10 +19,11 @@
 // Addresses are the VIP and the containers' bridge IPs. Needs root (VIP link), Docker and the test
 // images (built on first use); run `npx tsc -b` first. Everything it creates is labelled
 // io.flotilla.test=true with this run's node name and removed at the end, with its link.
-// Usage: node bench/service-proxy-bench.mjs [--seconds 10] [--connections 8] [--mode userspace|iptables|both (default)] [--client wrk|node]
+// TIME_WAIT reuse: see reuseTimeWait in bench/lib.mjs (set for the run; `--tw-reuse false` keeps the kernel's).
+// Usage: node bench/service-proxy-bench.mjs [--seconds 10] [--connections 8] [--mode userspace|iptables|both (default)] [--client wrk|node] [--tw-reuse false]
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { closedLoop, flags, getOk, loadClient, measureProxyCase, ms, removeMemoryVolumes, ROOT, startAgent, startApiServer, startControllerManager, tempDir, usText, waitUntil, wrkLoad } from './lib.mjs';
+import { closedLoop, flags, getOk, loadClient, measureProxyCase, ms, removeMemoryVolumes, ROOT, startAgent, startApiServer, startControllerManager, reuseTimeWait, tempDir, usText, waitUntil, wrkLoad } from './lib.mjs';
 import { ensureTestImages, httpdDeployment, nodeContainerIds, removeNodeContainers, waitHttpdPods } from './lib-images.mjs';
 
 const opts = flags(process.argv.slice(2));
@@ -31,6 +32,7 @@ const CONNECTIONS = Number(opts.connections ?? 8);
 const MODES = opts.mode && opts.mode !== 'both' ? [opts.mode] : ['userspace', 'iptables'];
 for (const m of MODES) if (m !== 'userspace' && m !== 'iptables') throw new Error(`--mode: ${m}? (userspace, iptables or both)`);
 const CLIENT = loadClient(opts.client);
+const TW_REUSE = reuseTimeWait(opts['tw-reuse'] !== 'false');
 const NS = 'proxy-bench';
 const REPLICAS = 3;
 
@@ -80,7 +82,7 @@ async function bench(mode) {
     const podContainers = await nodeContainerIds(engine, NODE);
     const addresses = [...podIPs, svc.spec.clusterIP];
 
-    console.log(`${mode} mode: ${REPLICAS} busybox httpd pods (direct: ${podIPs[0]}), ClusterIP ${svc.spec.clusterIP}, ${CLIENT} client, ${CONNECTIONS} connections, ${SECONDS} s per case`);
+    console.log(`${mode} mode: ${REPLICAS} busybox httpd pods (direct: ${podIPs[0]}), ClusterIP ${svc.spec.clusterIP}, ${CLIENT} client, ${CONNECTIONS} connections, ${SECONDS} s per case; ${TW_REUSE}`);
     const measure = (url) => measureProxyCase({ load: (seconds) => load(url, seconds), seconds: SECONDS, addresses, pids: children.map((c) => c.pid), agentPid: agent.pid, podContainers });
     const d1 = await measure(direct);
     const p = await measure(viaProxy);

@@ -3,9 +3,31 @@
  * into a ClientConfig, and writing one.
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { dump, load } from 'js-yaml';
+
+const require = createRequire(import.meta.url);
+
+/**
+ * js-yaml for one call: its CommonJS build, let go afterwards unless something had loaded it
+ * before. A long-running component (the agent) reads its kubeconfig once, at start; kept, the
+ * parser's code and source would hold ~0.5 MiB of its heap for good.
+ */
+function withYaml<T>(use: (yaml: typeof import('js-yaml')) => T): T {
+  const id = require.resolve('js-yaml');
+  const before = require.cache[id];
+  try {
+    return use(require(id) as typeof import('js-yaml'));
+  } finally {
+    const mod = require.cache[id];
+    if (!before && mod) {
+      delete require.cache[id];
+      const siblings = mod.parent?.children;
+      if (siblings) siblings.splice(siblings.indexOf(mod), 1);
+    }
+  }
+}
 
 /** Everything a client needs to reach one API server as one user. */
 export interface ClientConfig {
@@ -69,7 +91,7 @@ export function readKubeconfig(paths: string[]): Kubeconfig {
       throw new Error(`cannot read kubeconfig ${p}: ${(err as Error).message}`, { cause: err });
     }
     readAny = true;
-    const raw = (load(text) ?? {}) as RawKubeconfig;
+    const raw = (withYaml((yaml) => yaml.load(text)) ?? {}) as RawKubeconfig;
     const dir = dirname(resolve(p));
     for (const c of raw.clusters ?? []) if (!kc.clusters.has(c.name)) kc.clusters.set(c.name, { data: c.cluster ?? {}, dir });
     for (const u of raw.users ?? []) if (!kc.users.has(u.name)) kc.users.set(u.name, { data: u.user ?? {}, dir });
@@ -146,16 +168,14 @@ export function buildKubeconfig(spec: KubeconfigSpec): string {
     user['client-certificate-data'] = Buffer.from(spec.certPem).toString('base64');
     user['client-key-data'] = Buffer.from(spec.keyPem).toString('base64');
   }
-  return dump(
-    {
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: cluster, cluster: { server: spec.server, 'certificate-authority-data': Buffer.from(spec.caPem).toString('base64') } }],
-      users: [{ name: userName, user }],
-      contexts: [{ name: cluster, context: { cluster, user: userName, namespace: spec.namespace ?? 'default' } }],
-      'current-context': cluster,
-      preferences: {},
-    },
-    { lineWidth: -1 },
-  );
+  const doc = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: cluster, cluster: { server: spec.server, 'certificate-authority-data': Buffer.from(spec.caPem).toString('base64') } }],
+    users: [{ name: userName, user }],
+    contexts: [{ name: cluster, context: { cluster, user: userName, namespace: spec.namespace ?? 'default' } }],
+    'current-context': cluster,
+    preferences: {},
+  };
+  return withYaml((yaml) => yaml.dump(doc, { lineWidth: -1 }));
 }
