@@ -12,12 +12,12 @@ import type { Logger } from 'pino';
 import type { Authenticator, UserInfo } from './auth/authenticator.js';
 import { forbidden, type AuthorizationAttributes, type Authorizer } from './auth/authorizer.js';
 import { registerNodeCredentials } from './auth/node-credentials.js';
-import { ACCESS_REVIEW_API_GROUPS, registerAccessReviews } from './auth/access-reviews.js';
+import { ACCESS_REVIEW_API_GROUPS, accessReviewResourceList, registerAccessReviews } from './auth/access-reviews.js';
 import { impersonatedUser } from './auth/impersonation.js';
 import { registerServiceAccountIssuerDiscovery, type ServiceAccountIssuerDiscovery } from './auth/service-account-issuer-discovery.js';
 import type { KeyPairPem } from './auth/pki.js';
 import { decodeObjectBody } from './http/body.js';
-import { apiGroupList, apiVersions, versionInfo } from './http/discovery.js';
+import { aggregatedDiscovery, aggregatedDiscoveryMediaType, apiGroupList, apiVersions, discoveredGroups, negotiateAggregatedDiscovery, versionInfo, type AggregatedDiscoveryVersion } from './http/discovery.js';
 import { OpenApiDocuments } from './http/openapi-routes.js';
 import { createResourceHandler, type ResourceHandlerDeps, type WebSocketLike } from './http/resource-handler.js';
 import { servedVersions } from './registry/conversion.js';
@@ -26,7 +26,7 @@ import { isRequestInfo, requestTarget } from './http/request-info.js';
 import { routeSpdyUpgrades, unaliasProtocol } from './http/spdy-upgrade-routing.js';
 import type { ApiServerMetrics } from './metrics.js';
 import type { SummarySource } from './resource-metrics/agent-summary-client.js';
-import { METRICS_API_GROUP, registerMetricsApi } from './resource-metrics/metrics-api.js';
+import { METRICS_API_GROUP, metricsResourceList, registerMetricsApi } from './resource-metrics/metrics-api.js';
 import type { Registry } from './registry/registry.js';
 import type { Patcher } from './registry/patcher.js';
 import type { Storage } from './storage/storage.js';
@@ -236,8 +236,26 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     registerNodeCredentials(app, { ca: deps.ca, logger: log });
   }
   app.get('/version', async (_req, reply) => reply.type('application/json').send(JSON.stringify(versionInfo())));
-  app.get('/api', async (_req, reply) => reply.type('application/json').send(JSON.stringify(apiVersions(deps.advertiseAddress()))));
-  app.get('/apis', async (_req, reply) => reply.type('application/json').send(JSON.stringify(apiGroupList([...ACCESS_REVIEW_API_GROUPS, ...(deps.resourceMetrics ? [METRICS_API_GROUP] : [])]))));
+  const extraGroups = [...ACCESS_REVIEW_API_GROUPS.map((g) => ({ ...g, list: () => accessReviewResourceList(g.name) })), ...(deps.resourceMetrics ? [{ ...METRICS_API_GROUP, list: metricsResourceList }] : [])];
+  // Aggregated discovery documents, built on first request (the resources do not change while serving).
+  const aggregated = new Map<string, string>();
+  const sendAggregated = (reply: FastifyReply, which: 'core' | 'apis', v: AggregatedDiscoveryVersion): FastifyReply => {
+    const key = `${which}/${v}`;
+    let body = aggregated.get(key);
+    if (body === undefined) aggregated.set(key, (body = JSON.stringify(aggregatedDiscovery(discoveredGroups(SERVED_SUBRESOURCES, extraGroups)[which], v))));
+    // As bytes: fastify would rewrite a string's JSON Content-Type (quoted parameters, a charset).
+    return reply.header('vary', 'Accept').header('content-type', aggregatedDiscoveryMediaType(v)).send(Buffer.from(body));
+  };
+  app.get('/api', async (req, reply) => {
+    const v = negotiateAggregatedDiscovery(req.headers.accept);
+    if (v) return sendAggregated(reply, 'core', v);
+    return reply.header('vary', 'Accept').type('application/json').send(JSON.stringify(apiVersions(deps.advertiseAddress())));
+  });
+  app.get('/apis', async (req, reply) => {
+    const v = negotiateAggregatedDiscovery(req.headers.accept);
+    if (v) return sendAggregated(reply, 'apis', v);
+    return reply.header('vary', 'Accept').type('application/json').send(JSON.stringify(apiGroupList(extraGroups)));
+  });
   registerAccessReviews(app, { authorizer: deps.authorizer });
   if (deps.resourceMetrics) registerMetricsApi(app, { registry: deps.registry, summaries: deps.resourceMetrics });
   if (deps.serviceAccountIssuer) await registerServiceAccountIssuerDiscovery(app, deps.serviceAccountIssuer, deps.advertiseAddress);

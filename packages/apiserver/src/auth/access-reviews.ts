@@ -85,7 +85,8 @@ function groupDocument(group: string): Record<string, unknown> {
   return { kind: 'APIGroup', apiVersion: 'v1', name: group, versions: [v], preferredVersion: v };
 }
 
-function resourceListDocument(group: string): Record<string, unknown> {
+/** `GET /apis/<group>/v1` of one access-review group. */
+export function accessReviewResourceList(group: string): Record<string, unknown> {
   return {
     kind: 'APIResourceList',
     apiVersion: 'v1',
@@ -102,7 +103,7 @@ export function registerAccessReviews(app: FastifyInstance, deps: { authorizer: 
   const json = (o: unknown) => JSON.stringify(o);
   for (const group of [AUTHORIZATION_GROUP, AUTHENTICATION_GROUP]) {
     app.get(`/apis/${group}`, async (_req, reply) => reply.type('application/json').send(json(groupDocument(group))));
-    app.get(`/apis/${group}/${VERSION}`, async (_req, reply) => reply.type('application/json').send(json(resourceListDocument(group))));
+    app.get(`/apis/${group}/${VERSION}`, async (_req, reply) => reply.type('application/json').send(json(accessReviewResourceList(group))));
   }
 
   app.post(`/apis/${SSAR.group}/${VERSION}/${SSAR.plural}`, async (req, reply) => {

@@ -8,12 +8,13 @@ import type { FieldValidation } from '../registry/codec.js';
 /** How a response should be rendered. */
 export type OutputView = 'object' | 'table' | 'partial';
 
-interface MediaRange {
+export interface MediaRange {
   type: string;
   params: Record<string, string>;
 }
 
-function parseAccept(accept: string): MediaRange[] {
+/** The media ranges of an Accept header, in order (types lower-cased, parameter names lower-cased). */
+export function parseAccept(accept: string): MediaRange[] {
   return accept.split(',').map((part) => {
     const [type, ...params] = part.split(';').map((s) => s.trim());
     const p: Record<string, string> = {};

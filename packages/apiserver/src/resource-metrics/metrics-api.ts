@@ -34,7 +34,8 @@ function groupDocument(): Record<string, unknown> {
   return { kind: 'APIGroup', apiVersion: 'v1', name: METRICS_GROUP, versions: [v], preferredVersion: v };
 }
 
-function resourceListDocument(): Record<string, unknown> {
+/** `GET /apis/metrics.k8s.io/v1beta1`. */
+export function metricsResourceList(): Record<string, unknown> {
   return {
     kind: 'APIResourceList',
     apiVersion: 'v1',
@@ -146,7 +147,7 @@ export function registerMetricsApi(app: FastifyInstance, deps: MetricsApiDeps): 
     const send = (body: string) => reply.code(200).type('application/json').send(body);
     if (parts.length === 0 || (parts.length === 1 && parts[0] === METRICS_VERSION)) {
       if (req.method !== 'GET') throw methodNotAllowed();
-      return send(JSON.stringify(parts.length === 0 ? groupDocument() : resourceListDocument()));
+      return send(JSON.stringify(parts.length === 0 ? groupDocument() : metricsResourceList()));
     }
     if (parts[0] !== METRICS_VERSION) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
     const rest = parts.slice(1);
