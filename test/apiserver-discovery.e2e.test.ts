@@ -1,7 +1,8 @@
 /**
  * Aggregated discovery (apidiscovery.k8s.io v2 and v2beta1) against a real flotilla-apiserver: the
  * documents agree with the legacy per-group-version documents they are built from, the Content-Type
- * is exactly the one client-go compares, a client that does not ask gets the legacy documents, and
+ * is exactly the one client-go compares, an ETag answers If-None-Match with 304, a client that does
+ * not ask gets the legacy documents, and
  * every kubectl on the machine (1.27 asks for v2beta1, 1.30+ for v2) discovers everything with two
  * requests, `/api` and `/apis`, where the legacy documents took one more per group version.
  */
@@ -67,6 +68,18 @@ describe('aggregated discovery', () => {
         expect(doc.kind).toBe('APIGroupDiscoveryList');
         expect(doc.apiVersion).toBe(`apidiscovery.k8s.io/${type === V2 ? 'v2' : 'v2beta1'}`);
       }
+    }
+    // An ETag per document; a client that holds it gets 304 without a body.
+    for (const path of ['/api', '/apis']) {
+      const first = await raw.request(path, { headers: { Accept: V2 } });
+      const etag = first.headers['etag'] as string;
+      expect(etag).toMatch(/^"[0-9A-F]{64}"$/);
+      const again = await raw.request(path, { headers: { Accept: V2, 'If-None-Match': etag } });
+      expect(again.status).toBe(304);
+      expect(again.body).toBe('');
+      const other = await raw.request(path, { headers: { Accept: V2BETA1, 'If-None-Match': etag } });
+      expect(other.status).toBe(200);
+      expect(other.headers['etag']).not.toBe(etag);
     }
     // Plain JSON first, or no aggregated form at all: the legacy documents.
     for (const accept of ['application/json', `application/json,${V2}`, 'application/json;g=apidiscovery.k8s.io;v=v3;as=APIGroupDiscoveryList,*/*']) {

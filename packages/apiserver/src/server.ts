@@ -3,6 +3,7 @@
  * handler producing Kubernetes Status objects, discovery, OpenAPI and the generic resource handler.
  * It never listens; `start()` does (tests use `inject()`).
  */
+import { createHash } from 'node:crypto';
 import type { SecureServerOptions } from 'node:http2';
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -238,22 +239,29 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.get('/version', async (_req, reply) => reply.type('application/json').send(JSON.stringify(versionInfo())));
   const extraGroups = [...ACCESS_REVIEW_API_GROUPS.map((g) => ({ ...g, list: () => accessReviewResourceList(g.name) })), ...(deps.resourceMetrics ? [{ ...METRICS_API_GROUP, list: metricsResourceList }] : [])];
   // Aggregated discovery documents, built on first request (the resources do not change while serving).
-  const aggregated = new Map<string, string>();
-  const sendAggregated = (reply: FastifyReply, which: 'core' | 'apis', v: AggregatedDiscoveryVersion): FastifyReply => {
+  const aggregated = new Map<string, { body: Buffer; etag: string }>();
+  const sendAggregated = (req: FastifyRequest, reply: FastifyReply, which: 'core' | 'apis', v: AggregatedDiscoveryVersion): FastifyReply => {
     const key = `${which}/${v}`;
-    let body = aggregated.get(key);
-    if (body === undefined) aggregated.set(key, (body = JSON.stringify(aggregatedDiscovery(discoveredGroups(SERVED_SUBRESOURCES, extraGroups)[which], v))));
-    // As bytes: fastify would rewrite a string's JSON Content-Type (quoted parameters, a charset).
-    return reply.header('vary', 'Accept').header('content-type', aggregatedDiscoveryMediaType(v)).send(Buffer.from(body));
+    let doc = aggregated.get(key);
+    if (doc === undefined) {
+      // As bytes: fastify would rewrite a string's JSON Content-Type (quoted parameters, a charset).
+      const body = Buffer.from(JSON.stringify(aggregatedDiscovery(discoveredGroups(SERVED_SUBRESOURCES, extraGroups)[which], v)));
+      doc = { body, etag: `"${createHash('sha256').update(body).digest('hex').toUpperCase()}"` };
+      aggregated.set(key, doc);
+    }
+    // As kube-apiserver: an ETag, and 304 to a client that holds this very document.
+    reply.header('vary', 'Accept').header('etag', doc.etag);
+    if (req.headers['if-none-match'] === doc.etag) return reply.code(304).send();
+    return reply.header('content-type', aggregatedDiscoveryMediaType(v)).send(doc.body);
   };
   app.get('/api', async (req, reply) => {
     const v = negotiateAggregatedDiscovery(req.headers.accept);
-    if (v) return sendAggregated(reply, 'core', v);
+    if (v) return sendAggregated(req, reply, 'core', v);
     return reply.header('vary', 'Accept').type('application/json').send(JSON.stringify(apiVersions(deps.advertiseAddress())));
   });
   app.get('/apis', async (req, reply) => {
     const v = negotiateAggregatedDiscovery(req.headers.accept);
-    if (v) return sendAggregated(reply, 'apis', v);
+    if (v) return sendAggregated(req, reply, 'apis', v);
     return reply.header('vary', 'Accept').type('application/json').send(JSON.stringify(apiGroupList(extraGroups)));
   });
   registerAccessReviews(app, { authorizer: deps.authorizer });
