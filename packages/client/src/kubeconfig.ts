@@ -24,7 +24,8 @@ function withYaml<T>(use: (yaml: typeof import('js-yaml')) => T): T {
     if (!before && mod) {
       delete require.cache[id];
       const siblings = mod.parent?.children;
-      if (siblings) siblings.splice(siblings.indexOf(mod), 1);
+      const at = siblings?.indexOf(mod) ?? -1;
+      if (at >= 0) siblings!.splice(at, 1);
     }
   }
 }
