@@ -16,7 +16,7 @@
 // comes after the RSS window: it loads prom-client in the agent (first scrape), which the heap figure
 // then includes.
 // Everything it creates is labelled io.flotilla.test=true (plus this node's or this run's label)
-// and removed at the end; nothing else on the engine is touched. Run `npx tsc -b` first.
+// and removed at the end; nothing else on the engine is touched. Run `npx -y pnpm@10 build` first (it also bundles the agent).
 // Usage: node bench/agent-bench.mjs [--pods 30] [--rate 5] [--idle-seconds 10] [--trace-engine] [--no-token]
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,6 +24,7 @@ import { createServer, connect } from 'node:net';
 import { cpus } from 'node:os';
 import { request } from 'undici';
 import { apiClient, cpuSeconds, flags, ms, percentile, removeMemoryVolumes, rssKiB, startAgent, startApiServer, startControllerManager, tempDir } from './lib.mjs';
+import { agentEntry } from '../packages/agent/dist/agent-entry.js';
 import { agentRuntime, ensureTestImages, PAUSE_IMAGE, removeLabelled, removeNodeContainers, TEST_IMAGE, TEST_LABEL } from './lib-images.mjs';
 
 const opts = flags(process.argv.slice(2));
@@ -306,7 +307,10 @@ process.once('SIGINT', () => {
 try {
   const images = await ensureTestImages();
   const version = await engine.version();
-  console.log(`Flotilla agent benchmark — ${new Date().toISOString()} — ${PODS} pods per phase; engine ${version.Version}, ${cpus().length} CPUs${images.built ? ' (test images built)' : ''}${TRACE ? '; engine calls traced through a proxy socket' : ''}\n`);
+  console.log(`Flotilla agent benchmark — ${new Date().toISOString()} — ${PODS} pods per phase; engine ${version.Version}, ${cpus().length} CPUs${images.built ? ' (test images built)' : ''}${TRACE ? '; engine calls traced through a proxy socket' : ''}`);
+  // The bin runs the bundle only when it is up to date (src/agent-entry.ts); a bare `tsc -b` leaves it stale.
+  const entry = agentEntry(new URL('../packages/agent/dist/', import.meta.url));
+  console.log(`agent runs ${entry.pathname.includes('/dist/bundle/') ? 'the bundle (dist/bundle/main.js)' : 'the unbundled dist/main.js: the bundle is missing or stale, run `npx -y pnpm@10 build` for the figures of a built agent'}\n`);
 
   // Warm-up: one container through the engine (first-use costs are not the agent's).
   await engineSingle(-1);

@@ -26,7 +26,7 @@
 // Printed per case: requests/s, p50/p99, errors, cost vs direct, the proxy's CPU (agent + nginx; % of a core and
 // µs per request), the pods' and the client's CPU per request, the sockets left in TIME_WAIT.
 // Everything it creates is labelled io.flotilla.test=true and this run's node name, and removed at
-// the end. Run `npx tsc -b` first.
+// the end. Run `npx -y pnpm@10 build` first (it also bundles the agent).
 // TIME_WAIT reuse: see reuseTimeWait in bench/lib.mjs (set for the run; `--tw-reuse false` keeps the kernel's).
 // Usage: node bench/ingress-bench.mjs [--duration 10] [--connections 8] [--client wrk|node] [--proxies nginx,node] [--tw-reuse false]
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';

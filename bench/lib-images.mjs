@@ -1,6 +1,6 @@
 // The local test images for benchmarks (plain .mjs, no TS loader): the same names and the agent's
 // own recipes as test/harness/test-image.ts (`packages/agent/dist`: ensureBusyboxImage,
-// ensurePauseImage; run `npx tsc -b` first). Idempotent: an image whose recipe label matches is
+// ensurePauseImage; run `npx -y pnpm@10 build` first). Idempotent: an image whose recipe label matches is
 // reused, so the tests and the benchmarks share one build.
 //
 // - `flotilla-test/busybox:1`: static busybox + applet symlinks, default command `/bin/sh`.

@@ -17,7 +17,7 @@
 // first leaves thousands, and connect() to the same address then searches longer for a free source
 // port) and the API server, controller manager and agent are idle.
 // Addresses are the VIP and the containers' bridge IPs. Needs root (VIP link), Docker and the test
-// images (built on first use); run `npx tsc -b` first. Everything it creates is labelled
+// images (built on first use); run `npx -y pnpm@10 build` first. Everything it creates is labelled
 // io.flotilla.test=true with this run's node name and removed at the end, with its link.
 // TIME_WAIT reuse: see reuseTimeWait in bench/lib.mjs (set for the run; `--tw-reuse false` keeps the kernel's).
 // Usage: node bench/service-proxy-bench.mjs [--seconds 10] [--connections 8] [--mode userspace|iptables|both (default)] [--client wrk|node] [--tw-reuse false]
