@@ -160,10 +160,11 @@ try {
       results.push({ ...c, ...r, round: n });
     }
   }
+  const mean = (xs) => xs.reduce((a, x) => a + x, 0) / xs.length;
   /** The mean rate of the `kind` baseline runs around round `n` (its opening and closing ones). */
   const baseline = (kind, n) => {
     const rs = results.filter((r) => r.baseline === kind && (r.round === n || (r.round === n - 1 && r.name.endsWith('again'))));
-    return rs.length ? rs.reduce((a, r) => a + r.rps, 0) / rs.length : undefined;
+    return rs.length ? mean(rs.map((r) => r.rps)) : undefined;
   };
   const f = (v) => `${v.toFixed(1)} ms`;
   const pct = (v) => `${v.toFixed(1)} %`;
@@ -177,12 +178,16 @@ try {
   console.log('');
   for (const name of round.filter((c) => c.proxied).map((c) => c.name)) {
     const runs = results.filter((r) => r.name === name);
-    const costs = (kind) => runs.map((r) => baseline(kind, r.round)).every((b) => b !== undefined) ? runs.map((r) => ((baseline(kind, r.round) - r.rps) / baseline(kind, r.round)) * 100) : undefined;
-    const summary = (cs) => `${pct(cs.reduce((a, c) => a + c, 0) / cs.length)}${cs.length > 1 ? ` (rounds ${cs.map((c) => c.toFixed(1)).join(', ')})` : ''}`;
+    /** Each round's cost in % against the `kind` baseline of that round (undefined without that baseline). */
+    const costs = (kind) => {
+      const bases = runs.map((r) => baseline(kind, r.round));
+      return bases.includes(undefined) ? undefined : runs.map((r, i) => ((bases[i] - r.rps) / bases[i]) * 100);
+    };
+    const summary = (cs) => `${pct(mean(cs))}${cs.length > 1 ? ` (rounds ${cs.map((c) => c.toFixed(1)).join(', ')})` : ''}`;
+    const verdict = (cs) => (mean(cs) < 20 ? 'met' : 'NOT met');
     const one = costs('one');
     const three = costs('spread');
-    const meanOf = (cs) => cs.reduce((a, c) => a + c, 0) / cs.length;
-    console.log(`${name}: throughput cost vs straight to one pod ${summary(one)}${three ? `, vs straight to the 3 pods ${summary(three)}` : ''} — goal < 20 % (vs one pod, as the issue sets it): ${meanOf(one) < 20 ? 'met' : 'NOT met'}${three ? `; vs the 3 pods: ${meanOf(three) < 20 ? 'met' : 'NOT met'}` : ''}`);
+    console.log(`${name}: throughput cost vs straight to one pod ${summary(one)}${three ? `, vs straight to the 3 pods ${summary(three)}` : ''} — goal < 20 % (vs one pod, as the issue sets it): ${verdict(one)}${three ? `; vs the 3 pods: ${verdict(three)}` : ''}`);
   }
 } finally {
   await cleanup();

@@ -467,10 +467,11 @@ export async function waitQuiet(pids, { belowPct = 5, windowMs = 1000, timeoutMs
 
 /**
  * One case of the proxy benchmarks: `load(1)` to warm up, then, once the sockets towards `addresses`
- * have left TIME_WAIT (unless TIME_WAIT ports are reused) and the processes `pids` are quiet, `load(seconds)`. Resolves its result with
- * the seconds waited (`waited`), the TIME_WAIT count after (`timeWait`), the agent's CPU in % of a
- * core (`agentPct`) and CPU µs per request of the agent, the pod containers `podContainers` and the
- * client (`agentUs`, `podsUs`, `clientUs`; NaN when the pods' cgroups are not readable).
+ * have left TIME_WAIT (unless TIME_WAIT ports are reused) and the processes `pids` are quiet,
+ * `load(seconds)`. Resolves its result with the seconds waited (`waited`), the TIME_WAIT count after
+ * (`timeWait`), the agent's CPU in % of a core (`agentPct`) and CPU µs per request of the agent, the
+ * pod containers `podContainers` and the client (`agentUs`, `podsUs`, `clientUs`; NaN when the
+ * pods' cgroups are not readable).
  */
 export async function measureProxyCase({ load, seconds, addresses, pids, agentPid, podContainers }) {
   await load(1);

@@ -2,14 +2,16 @@
 // Bundles the compiled agent (dist/main.js, the workspace packages it imports, and pino) into
 // dist/bundle/ with esbuild, for flotilla-agent to run (bin/flotilla-agent.js, src/agent-entry.ts).
 // A resident process keeps the source text of every module it loaded for lazy compilation, and one
-// module record and namespace per ESM file; as ~75 modules with their doc comments that was ~1.3 MiB
+// module record and namespace per ESM file; as ~75 modules with their doc comments that was ~1 MiB
 // of the agent's ~60 MiB. The bundle drops whitespace and comments but keeps every identifier and
 // function name (stack traces and logged error types read as in the sources; a linked source map
 // maps positions back for `node --enable-source-maps`).
 // Left as packages of their own: undici (its lazily loaded parts and WebAssembly parsers, as base64
 // text, would all sit in the bundle's source: bundled, it measured no smaller), js-yaml (loaded for
 // one call and let go, src/kubeconfig.ts in @flotilla/client), and the libraries of parts that load
-// only when enabled or used (prom-client, ws, http-proxy-3, dns-packet).
+// only when enabled or used (prom-client, ws, http-proxy-3, dns-packet). The bundled code resolves
+// them from the agent's own directory, so each is a dependency of the agent's package (js-yaml too,
+// which only @flotilla/client's code uses).
 // Writes dist/bundle/inputs.json last: each compiled input file with its size and mtime, so a bundle
 // older than any of them is not used. Run after `tsc -b` (the root package's build and test scripts do).
 import { rmSync, statSync, writeFileSync, renameSync } from 'node:fs';
