@@ -254,16 +254,14 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     if (req.headers['if-none-match'] === doc.etag) return reply.code(304).send();
     return reply.header('content-type', aggregatedDiscoveryMediaType(v)).send(doc.body);
   };
-  app.get('/api', async (req, reply) => {
+  /** `/api` or `/apis`: the aggregated document when the client asks for one, else the legacy one. */
+  const discoveryRoute = (which: 'core' | 'apis', legacy: () => unknown) => async (req: FastifyRequest, reply: FastifyReply) => {
     const v = negotiateAggregatedDiscovery(req.headers.accept);
-    if (v) return sendAggregated(req, reply, 'core', v);
-    return reply.header('vary', 'Accept').type('application/json').send(JSON.stringify(apiVersions(deps.advertiseAddress())));
-  });
-  app.get('/apis', async (req, reply) => {
-    const v = negotiateAggregatedDiscovery(req.headers.accept);
-    if (v) return sendAggregated(req, reply, 'apis', v);
-    return reply.header('vary', 'Accept').type('application/json').send(JSON.stringify(apiGroupList(extraGroups)));
-  });
+    if (v) return sendAggregated(req, reply, which, v);
+    return reply.header('vary', 'Accept').type('application/json').send(JSON.stringify(legacy()));
+  };
+  app.get('/api', discoveryRoute('core', () => apiVersions(deps.advertiseAddress())));
+  app.get('/apis', discoveryRoute('apis', () => apiGroupList(extraGroups)));
   registerAccessReviews(app, { authorizer: deps.authorizer });
   if (deps.resourceMetrics) registerMetricsApi(app, { registry: deps.registry, summaries: deps.resourceMetrics });
   if (deps.serviceAccountIssuer) await registerServiceAccountIssuerDiscovery(app, deps.serviceAccountIssuer, deps.advertiseAddress);
